@@ -3,7 +3,8 @@
 Entry points:
     load_factor_set(version=None) -> FactorSet
     load_policy(path=None, **overrides) -> AccountingPolicy
-    compute_ledger(energy_by_carrier, activity, factor_set, policy, *, period, scope, code) -> Ledger
+    compute_ledger(energy_by_carrier, activity, factor_set, policy, *, period, scope, code)
+        -> Ledger
     compute_indicators(ledger, base=None) -> Indicators
     history_frame({year: Indicators}) -> pandas.DataFrame
     load_targets(name) -> TargetSet            # "plan" or "zero_carbon_park"
