@@ -243,9 +243,10 @@ def compute_ledger(
     )
     if activity.direct_green_supply_mwh * KWH_PER_MWH > imp:
         raise InputError("direct_green_supply_mwh exceeds electricity_import_kwh")
-    use(f_loc, f_loc.note or "location-based")
-    use(f_res, "market-based residual (excl. market-traded non-fossil)")
-    if factor_year > f_loc.year:
+    if imp > 0:
+        use(f_loc, f_loc.note or "location-based")
+        use(f_res, "market-based residual (excl. market-traded non-fossil)")
+    if imp > 0 and factor_year > f_loc.year:
         warnings.append(
             f"electricity factors of {f_loc.year} used for {factor_year} (latest published)"
         )

@@ -50,11 +50,12 @@ def _check_quantity(name: str, value: Any) -> float:
 
 def normalise_energy(energy_by_carrier: Mapping[str, Any]) -> dict[str, float]:
     """Validate keys/values (a dict or a pandas Series) and return {key: float}, sorted by key."""
+    given = dict(energy_by_carrier.items())  # a pandas Series iterates values, not keys
     out: dict[str, float] = {}
-    for key in sorted(energy_by_carrier):
+    for key in sorted(given, key=str):
         if key not in ENERGY_INPUTS:
             raise InputError(f"unknown energy input {key!r}; known: {sorted(ENERGY_INPUTS)}")
-        out[key] = _check_quantity(key, energy_by_carrier[key])
+        out[key] = _check_quantity(key, given[key])
     return out
 
 

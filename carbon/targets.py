@@ -189,7 +189,7 @@ def _resolve_final(t: Target, df: pd.DataFrame, ts: TargetSet, as_of_year: int,
             v = band.value
             if isinstance(v, str):
                 v = float(getattr(policy, v.removeprefix("policy.")))
-                label = f"policy setting {band.value}"
+                label = f"setting {band.value.removeprefix('policy.')}"
             else:
                 label = "published threshold"
             return float(v), f"band >= {band.min_energy_tce:,.0f} tce ({e:,.0f} tce in "\
