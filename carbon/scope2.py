@@ -61,17 +61,22 @@ def allocate_electricity(
     """Split electricity into on-site PV, instrument-covered grid kWh and residual grid kWh.
 
     Exports are taken from PV first (pv_exported = min(export, pv)); the rest of the export is
-    re-exported grid power. `instruments_mwh` keys: direct_green_supply, green_power_trades,
-    green_certificates; instruments not in `instrument_order` are recorded but not applied.
+    re-exported grid power. pv_consumed_kwh + grid_basis_kwh = electricity consumed.
+    `instruments_mwh` keys: direct_green_supply, green_power_trades, green_certificates;
+    instruments not in `instrument_order` are recorded but not applied.
     """
     pv_exported = min(export_kwh, pv_generation_kwh)
-    pv_consumed = pv_generation_kwh - pv_exported
+    consumed_kwh = import_kwh + pv_generation_kwh - export_kwh
     if export_netting:
         basis = "net_import"
         grid_kwh = max(0.0, import_kwh - export_kwh)
     else:
         basis = "grid_consumed"
         grid_kwh = max(0.0, import_kwh - (export_kwh - pv_exported))
+    # PV attributed to own consumption on the same basis, so PV + grid = consumption: with
+    # netting the export offsets grid import and all PV counts as used (unless the park is a net
+    # exporter); without netting only PV not exported counts.
+    pv_consumed = max(0.0, consumed_kwh - grid_kwh)
 
     remaining_kwh = grid_kwh
     uses: dict[str, InstrumentUse] = {}

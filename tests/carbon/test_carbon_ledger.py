@@ -113,8 +113,8 @@ def test_location_based_total_by_policy():
 
 
 def test_instruments_pv_and_export_no_double_counting():
-    # import 1,000,000; PV 200,000; export 50,000 (from PV) -> PV consumed 150,000 kWh (at 0)
-    # net import (附件4) = 1,000,000 - 50,000 = 950,000 kWh
+    # import 1,000,000; PV 200,000; export 50,000 (from PV); consumption 1,150,000 kWh
+    # net import (附件4) = 1,000,000 - 50,000 = 950,000 kWh; PV at 0 = 1,150,000 - 950,000
     # instruments: direct 50 MWh, trades 100 MWh, certs 300 MWh -> 450,000 kWh at 0
     # market = (950,000 - 450,000) / 1000 x 0.6096 = 500 x 0.6096 = 304.8 t
     # location = (950,000 - 50,000 direct line) / 1000 x 0.5306 = 900 x 0.5306 = 477.54 t
@@ -123,7 +123,8 @@ def test_instruments_pv_and_export_no_double_counting():
     led = ledger({"electricity_import_kwh": 1_000_000.0, "pv_generation_kwh": 200_000.0,
                   "electricity_export_kwh": 50_000.0}, act)
     s2 = led.scope2_electricity
-    assert s2["pv_consumed_kwh"] == pytest.approx(150_000)
+    assert s2["pv_consumed_kwh"] == pytest.approx(200_000)
+    assert s2["pv_exported_kwh"] == pytest.approx(50_000)
     assert s2["grid_basis_kwh"] == pytest.approx(950_000)
     assert s2["zero_carbon_grid_kwh"] == pytest.approx(450_000)
     assert s2["market_based_t"] == pytest.approx(500 * 0.6096)
@@ -131,9 +132,15 @@ def test_instruments_pv_and_export_no_double_counting():
     # energy = (1,000,000 + 200,000 - 50,000) x 0.1229/1000 = 141.335 tce
     assert led.energy_tce == pytest.approx(1_150_000 * K_ELEC)
     assert led.electricity_consumed_kwh == pytest.approx(1_150_000)
-    # without renewable electricity: 141.335 - (150,000 + 450,000) x 0.1229/1000 = 67.595
-    assert led.energy_tce_excl_renewable_electricity == pytest.approx(67.595)
-    assert led.clean_energy_tce == pytest.approx(600_000 * K_ELEC)
+    # without renewable electricity: 141.335 - (200,000 + 450,000) x 0.1229/1000 = 61.45
+    assert led.energy_tce_excl_renewable_electricity == pytest.approx(61.45)
+    assert led.clean_energy_tce == pytest.approx(650_000 * K_ELEC)
+    # no netting (GHG Protocol): grid 1,000,000 kWh; PV at 0 = 150,000 kWh
+    # market = (1,000,000 - 450,000) / 1000 x 0.6096 = 335.28 t
+    gross = ledger({"electricity_import_kwh": 1_000_000.0, "pv_generation_kwh": 200_000.0,
+                    "electricity_export_kwh": 50_000.0}, act, electricity_export_netting=False)
+    assert gross.scope2_electricity["pv_consumed_kwh"] == pytest.approx(150_000)
+    assert gross.scope2_electricity["market_based_t"] == pytest.approx(550 * 0.6096)
 
 
 def test_certificates_beyond_consumption_are_capped():
