@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from carbon.factors import (
     Factor,
     FactorSet,
@@ -312,3 +314,22 @@ def compute_ledger(
         factors_used=dict(sorted(used.items())),
         warnings=warnings,
     )
+
+
+def ledgers_to_frame(ledgers: list[Ledger]) -> pd.DataFrame:
+    """One row per ledger: totals, CO2 by source and tce by carrier (for tables, CSV, charts)."""
+    rows = []
+    for led in ledgers:
+        row: dict[str, Any] = {
+            "scope": led.scope, "code": led.code, "period": led.period,
+            "factor_set": led.factor_set, "energy_tce": led.energy_tce, "co2_t": led.co2_t,
+            "co2_location_based_t": led.co2_location_based_t,
+            "co2_market_based_t": led.co2_market_based_t,
+            "co2_bunkers_memo_t": led.co2_bunkers_memo_t,
+            "electricity_consumed_kwh": led.electricity_consumed_kwh,
+            "clean_energy_tce": led.clean_energy_tce,
+        }
+        row.update({f"co2_{k}_t": v for k, v in led.co2_by_source.items()})
+        row.update({f"{k}_tce": c["tce"] for k, c in led.energy_by_carrier.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 #: Accepted energy input keys -> (carrier, canonical unit). The unit is part of the key.
@@ -109,3 +109,36 @@ class Activity:
         d = {k: (None if v is None else float(v)) for k, v in d.items() if k != "bunker_fuels"}
         d["bunker_fuels"] = {k: float(v) for k, v in sorted(self.bunker_fuels.items())}
         return d
+
+
+def sum_energy(inputs: list[Mapping[str, Any]]) -> dict[str, float]:
+    """Sum energy inputs of several entities (e.g. a park from its enterprises' meters).
+
+    Only valid when the entities' meters together form the park boundary: power one enterprise
+    exports to another inside the park is then import and export at once, and netting removes it.
+    """
+    total: dict[str, float] = {}
+    for item in inputs:
+        for key, value in normalise_energy(item).items():
+            total[key] = total.get(key, 0.0) + value
+    return dict(sorted(total.items()))
+
+
+def combine_activities(activities: list[Activity]) -> Activity:
+    """Park activity from its enterprises': instruments, process CO2 and bunkers are summed; a
+    field that is optional (value added, guiding-indicator inputs, COD) is summed only when every
+    entity recorded it, else None (a partial sum would fake the ratio)."""
+    if not activities:
+        return Activity()
+    values: dict[str, Any] = {}
+    for f in fields(Activity):
+        if f.name == "bunker_fuels":
+            bunkers: dict[str, float] = {}
+            for a in activities:
+                for k, v in a.bunker_fuels.items():
+                    bunkers[k] = bunkers.get(k, 0.0) + float(v)
+            values[f.name] = bunkers
+            continue
+        items = [getattr(a, f.name) for a in activities]
+        values[f.name] = None if any(v is None for v in items) else float(sum(items))
+    return Activity(**values)
