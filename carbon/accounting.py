@@ -270,11 +270,11 @@ def compute_ledger(
         "process": activity.process_co2_t,
     }
     common = co2_fuels_t + co2_heat + activity.process_co2_t
-    co2_bunkers = 0.0 + sum(
-        float(v) * fuel_ef.get(ENERGY_INPUTS[k][0], 0.0) for k, v in activity.bunker_fuels.items()
-    )
+    co2_bunkers = 0.0
     for k, v in activity.bunker_fuels.items():
         carrier = ENERGY_INPUTS[k][0]
+        v = float(v) / (policy.natural_gas_m3_per_nm3 if k == "natural_gas_m3" else 1.0)
+        co2_bunkers += v * fuel_ef.get(carrier, 0.0)
         if v > fuel_qty.get(carrier, 0.0) + 1e-9:
             raise InputError(f"bunker_fuels.{k} ({v}) exceeds the {carrier} input")
 
