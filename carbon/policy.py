@@ -1,0 +1,98 @@
+"""Accounting settings for everything the sources leave open (carbon/data/policy_default.yaml)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_POLICY_FILE = Path(__file__).parent / "data" / "policy_default.yaml"
+
+ELECTRICITY_TCE_BASES = ("equivalent", "coal_equivalent_of_generation")
+ELECTRICITY_METHODS = ("market_based", "location_based")
+INSTRUMENTS = ("direct_green_supply", "green_power_trades", "green_certificates")
+CLEAN_SOURCES = ("onsite_pv", "green_electricity", "natural_gas", "heat")
+
+
+class PolicyError(ValueError):
+    """A policy value is outside its documented options."""
+
+
+@dataclass(frozen=True)
+class AccountingPolicy:
+    """Settings with documented defaults; see policy_default.yaml for each one's reason."""
+
+    name: str
+    version: str
+    factor_set_version: str | None
+    electricity_tce_basis: str
+    natural_gas_standard_coal_key: str
+    natural_gas_m3_per_nm3: float
+    steam_net_enthalpy_gj_per_t: float | None
+    fuel_factor_method: str
+    electricity_province: str
+    electricity_location_fallback: str
+    electricity_factor_year: int | None
+    electricity_export_netting: bool
+    co2_total_electricity_method: str
+    deductible_instruments: tuple[str, ...]
+    direct_green_supply_zero_in_location_based: bool
+    clean_energy_sources: tuple[str, ...]
+    grid_electricity_clean_share_pct: float
+    small_park_core_threshold_t_per_tce: float
+    milestone_rule: str
+    trend_method: str
+
+    def __post_init__(self) -> None:
+        def check(field: str, value: Any, options: tuple[str, ...]) -> None:
+            if value not in options:
+                raise PolicyError(f"{field}={value!r}; options: {list(options)}")
+
+        check("electricity_tce_basis", self.electricity_tce_basis, ELECTRICITY_TCE_BASES)
+        check("co2_total_electricity_method", self.co2_total_electricity_method,
+              ELECTRICITY_METHODS)
+        check("fuel_factor_method", self.fuel_factor_method, ("cn_default", "ipcc_2006"))
+        check("milestone_rule", self.milestone_rule, ("linear_from_base", "none"))
+        check("trend_method", self.trend_method, ("compound", "linear"))
+        for inst in self.deductible_instruments:
+            check("deductible_instruments", inst, INSTRUMENTS)
+        for src in self.clean_energy_sources:
+            check("clean_energy_sources", src, CLEAN_SOURCES)
+        fb = self.electricity_location_fallback
+        if fb != "national_average" and not fb.startswith("region:"):
+            raise PolicyError(
+                f"electricity_location_fallback={fb!r}; use 'national_average' or 'region:<name>'"
+            )
+        if not 0.0 <= self.grid_electricity_clean_share_pct <= 100.0:
+            raise PolicyError("grid_electricity_clean_share_pct must be within 0..100")
+        if self.natural_gas_m3_per_nm3 <= 0:
+            raise PolicyError("natural_gas_m3_per_nm3 must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+            for f in dataclasses.fields(self)
+        }
+
+
+def load_policy(path: str | Path | None = None, **overrides: Any) -> AccountingPolicy:
+    """Read a policy file (default: the shipped defaults) and apply keyword overrides."""
+    raw = yaml.safe_load(Path(path or DEFAULT_POLICY_FILE).read_text(encoding="utf-8"))
+    values: dict[str, Any] = {"name": str(raw.get("name", "default")),
+                              "version": str(raw.get("version", ""))}
+    for f in dataclasses.fields(AccountingPolicy):
+        if f.name in ("name", "version"):
+            continue
+        if f.name not in raw:
+            raise PolicyError(f"policy file lacks {f.name!r}")
+        values[f.name] = raw[f.name]["value"]
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise PolicyError(f"unknown policy settings: {sorted(unknown)}")
+    values.update(overrides)
+    for key in ("deductible_instruments", "clean_energy_sources"):
+        values[key] = tuple(values[key])
+    return AccountingPolicy(**values)
