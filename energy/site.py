@@ -1,7 +1,9 @@
 """The site: coordinates, altitude, time zone and the air pressure derived from altitude.
 
-Air pressure comes from ``pvlib.atmosphere.alt2pres(altitude_m)`` (≈ 64.5 kPa at 3,650 m). We never use
-``pvlib.location.lookup_altitude`` (it returns ≈ 4,086 m for Lhasa). Every pvlib call in energy/ gets
+Air pressure comes from ``pvlib.atmosphere.alt2pres(altitude_m)`` (≈ 64.5 kPa at 3,650 m). We never
+use
+``pvlib.location.lookup_altitude`` (it returns ≈ 4,086 m for Lhasa). Every pvlib call in energy/
+gets
 ``pressure_pa`` / ``altitude_m`` from a :class:`Site` explicitly.
 """
 

@@ -37,9 +37,11 @@ def _default_degradation() -> float:
 class PVArray:
     """One PV array (a roof's modules behind one inverter group).
 
-    capacity_kwp: DC nameplate, kWp. ac_kw: inverter AC limit, kW (clipping). tilt_deg from horizontal;
+    capacity_kwp: DC nameplate, kWp. ac_kw: inverter AC limit, kW (clipping). tilt_deg from
+    horizontal;
     azimuth_deg clockwise from north (180 = south). losses_pct: keyword arguments of
-    ``pvlib.pvsystem.pvwatts_losses`` in percent (soiling, shading, snow, mismatch, wiring, connections,
+    ``pvlib.pvsystem.pvwatts_losses`` in percent (soiling, shading, snow, mismatch, wiring,
+    connections,
     lid, nameplate_rating, availability); age is derived from degradation and install_year.
     """
 
@@ -74,7 +76,8 @@ class PVArray:
                         ** (year - self.install_year))
 
     def total_loss_pct(self, year: int | None = None) -> float:
-        """Total DC loss, % (``pvlib.pvsystem.pvwatts_losses``, losses combined multiplicatively)."""
+        """Total DC loss, % (``pvlib.pvsystem.pvwatts_losses``, losses combined
+        multiplicatively)."""
         losses = {**_default_losses(), **self.losses_pct}
         return float(pvlib.pvsystem.pvwatts_losses(**losses, age=self.age_loss_pct(year)))
 

@@ -2,19 +2,23 @@
 
 The chain (the same as pvlib's ``ModelChain`` with ``transposition_model='perez'``,
 ``aoi_model='physical'``, ``spectral_model='no_loss'``, ``temperature_model='sapm'``,
-``dc_model='pvwatts'``, ``ac_model='pvwatts'``, ``losses_model='pvwatts'``), computed on 2-D numpy arrays
+``dc_model='pvwatts'``, ``ac_model='pvwatts'``, ``losses_model='pvwatts'``), computed on 2-D numpy
+arrays
 (time × orientation, then time × array):
 
-1. ``pvlib.solarposition.get_solarposition`` once (method 'nrel_numpy', site altitude and pressure, air
+1. ``pvlib.solarposition.get_solarposition`` once (method 'nrel_numpy', site altitude and pressure,
+   air
    temperature for refraction), at interval midpoints.
 2. ``pvlib.irradiance.get_extra_radiation`` (DNI outside the atmosphere) and
    ``pvlib.atmosphere.get_relative_airmass`` ('kastenyoung1989', apparent zenith).
-3. ``pvlib.irradiance.get_total_irradiance(model='perez')`` per unique (tilt, azimuth, mounting) group.
+3. ``pvlib.irradiance.get_total_irradiance(model='perez')`` per unique (tilt, azimuth, mounting)
+   group.
 4. ``pvlib.iam.physical`` on the beam component (effective = beam·IAM + diffuse).
 5. ``pvlib.temperature.sapm_cell`` with mounting-specific parameters (cold, bright plateau: cell
    temperature is driven by irradiance and wind, not only the cold air).
 6. ``pvlib.pvsystem.pvwatts_dc`` × (1 − ``pvwatts_losses``/100, including age from degradation).
-7. ``pvlib.inverter.pvwatts`` with ``pdc0 = ac_kw / eta_inv_nom`` so the AC output clips at ``ac_kw``.
+7. ``pvlib.inverter.pvwatts`` with ``pdc0 = ac_kw / eta_inv_nom`` so the AC output clips at
+   ``ac_kw``.
 
 Night rows are skipped (zero output). Arrays are processed in chunks to bound memory.
 """
@@ -30,7 +34,7 @@ import pvlib
 
 from energy.pv.arrays import PVArray, pv_defaults
 from energy.site import Site
-from energy.weather.frame import check_weather, midpoints, solar_position, step_of
+from energy.weather.frame import check_weather, midpoints, step_of
 
 Resolution = Literal["15min", "hour", "day", "month"]
 _RESAMPLE_RULE: dict[str, str] = {"15min": "15min", "hour": "1h", "day": "1D", "month": "MS"}
@@ -58,7 +62,8 @@ def estimate_power_kw(arrays: Sequence[PVArray], weather: pd.DataFrame, site: Si
                       year: int | None = None) -> pd.DataFrame:
     """AC power, kW (mean over each interval), one column per array code, index = weather index.
 
-    ``weather``: a weather frame (tz-aware interval starts; ``ghi``, ``dni``, ``dhi`` W/m², ``temp_air``
+    ``weather``: a weather frame (tz-aware interval starts; ``ghi``, ``dni``, ``dhi`` W/m²,
+    ``temp_air``
     °C, ``wind_speed`` m/s). ``year`` sets the degradation age (default: the weather's first year).
     All arrays are computed together; arrays sharing (tilt, azimuth, mounting) share the irradiance
     and cell-temperature work.
@@ -142,7 +147,8 @@ def estimate_energy_kwh(arrays: Sequence[PVArray], weather: pd.DataFrame, site: 
                         resolution: Resolution = "hour", year: int | None = None,
                         tz: str = "Asia/Shanghai") -> pd.DataFrame:
     """AC energy, kWh per step of ``resolution`` ('15min', 'hour', 'day', 'month'), one column per
-    array; steps are intervals [start, end) in ``tz`` (default Asia/Shanghai) labelled by their start.
+    array; steps are intervals [start, end) in ``tz`` (default Asia/Shanghai) labelled by their
+    start.
     Resolutions finer than the weather's step are not supported (no invented detail)."""
     power_kw = estimate_power_kw(arrays, weather, site, year=year)
     step = step_of(weather.index)

@@ -1,7 +1,9 @@
 """Weather for the PV model: clear sky, a typical Lhasa year, measured uploads.
 
-One weather frame convention everywhere (see :mod:`energy.weather.frame`): a DataFrame with a tz-aware
-DatetimeIndex labelling the *start* of each half-open interval, and columns ``ghi``, ``dni``, ``dhi``
+One weather frame convention everywhere (see :mod:`energy.weather.frame`): a DataFrame with a
+tz-aware
+DatetimeIndex labelling the *start* of each half-open interval, and columns ``ghi``, ``dni``,
+``dhi``
 (W/m², mean over the interval), ``temp_air`` (°C) and ``wind_speed`` (m/s).
 """
 

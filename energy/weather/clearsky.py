@@ -1,8 +1,10 @@
 """Clear-sky weather: Ineichen with pvlib's shipped Linke turbidity, at the site's pressure.
 
 ``pvlib.location.Location.get_clearsky(model='ineichen', pressure=site.pressure_pa)`` looks the
-monthly Linke turbidity up in ``LinkeTurbidities.h5`` (shipped with pvlib) and passes the site altitude
-to ``pvlib.clearsky.ineichen``. At Lhasa this gives ≈ 2,960 kWh/m² a year: a *ceiling*, not a typical
+monthly Linke turbidity up in ``LinkeTurbidities.h5`` (shipped with pvlib) and passes the site
+altitude
+to ``pvlib.clearsky.ineichen``. At Lhasa this gives ≈ 2,960 kWh/m² a year: a *ceiling*, not a
+typical
 year (reference §3).
 """
 

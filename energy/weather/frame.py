@@ -1,7 +1,8 @@
 """The weather frame convention and the solar geometry every weather source shares.
 
 Weather frame: tz-aware DatetimeIndex = start of each interval [start, start + step); columns
-``ghi``, ``dni``, ``dhi`` in W/m² (interval means, evaluated at the interval midpoint), ``temp_air`` in °C,
+``ghi``, ``dni``, ``dhi`` in W/m² (interval means, evaluated at the interval midpoint),
+``temp_air`` in °C,
 ``wind_speed`` in m/s.
 """
 

@@ -15,8 +15,10 @@ def measured_weather(measured: pd.DataFrame, site: Site) -> pd.DataFrame:
     """Turn measurements into a weather frame.
 
     ``measured``: tz-aware index of interval starts; columns ``ghi_w_per_m2`` and ``temp_air_c``
-    (required), ``dni_w_per_m2``, ``dhi_w_per_m2``, ``wind_speed_m_per_s`` (optional). Missing DNI/DHI
-    are decomposed with DIRINT at the site pressure (or closed with GHI = DHI + DNI·cos z when one of
+    (required), ``dni_w_per_m2``, ``dhi_w_per_m2``, ``wind_speed_m_per_s`` (optional). Missing
+    DNI/DHI
+    are decomposed with DIRINT at the site pressure (or closed with GHI = DHI + DNI·cos z when one
+    of
     them is given); missing wind falls back to the Lhasa normals.
     Returns ``ghi``, ``dni``, ``dhi`` (W/m²), ``temp_air`` (°C), ``wind_speed`` (m/s).
     """
@@ -31,7 +33,8 @@ def measured_weather(measured: pd.DataFrame, site: Site) -> pd.DataFrame:
     cos_z = np.cos(np.radians(zenith))
     has_dni, has_dhi = "dni_w_per_m2" in measured, "dhi_w_per_m2" in measured
     if has_dni and has_dhi:
-        dni, dhi = measured["dni_w_per_m2"].to_numpy(float), measured["dhi_w_per_m2"].to_numpy(float)
+        dni = measured["dni_w_per_m2"].to_numpy(float)
+        dhi = measured["dhi_w_per_m2"].to_numpy(float)
     elif has_dni:
         dni = measured["dni_w_per_m2"].to_numpy(float)
         dhi = np.clip(ghi.to_numpy() - dni * cos_z, 0.0, None)

@@ -1,6 +1,7 @@
 """Lhasa climate normals (energy/data/lhasa_climate.yaml) and the monthly figures derived from them.
 
-Derivations (documented in the data file): monthly sunshine hours from seasonal totals by astronomical
+Derivations (documented in the data file): monthly sunshine hours from seasonal totals by
+astronomical
 day length; monthly GHI from the Angstrom-Prescott relation scaled to the published annual total;
 air temperature and wind as smooth annual and diurnal cycles.
 """
@@ -29,7 +30,8 @@ def climate() -> dict[str, Any]:
 
 
 def daily_astronomy(site: Site, year: int) -> pd.DataFrame:
-    """Per local day of ``year``: astronomical day length ``s0_h`` (h) and extraterrestrial horizontal
+    """Per local day of ``year``: astronomical day length ``s0_h`` (h) and extraterrestrial
+    horizontal
     irradiation ``h0_kwh_per_m2`` (FAO-56 eq. 21 and 34, declination from
     ``pvlib.solarposition.declination_spencer71``, sun-earth distance from
     ``pvlib.irradiance.get_extra_radiation``)."""
@@ -72,7 +74,8 @@ def monthly_ghi_kwh_per_m2(site: Site, year: int = 2025) -> pd.Series:
     sums to the published annual GHI (data file 'irradiation')."""
     irr = climate()["irradiation"]
     h0_month = daily_astronomy(site, year)["h0_kwh_per_m2"].groupby(lambda t: t.month).sum()
-    shape = h0_month * (irr["angstrom_a"] + irr["angstrom_b"] * monthly_relative_sunshine(site, year))
+    relative = monthly_relative_sunshine(site, year)
+    shape = h0_month * (irr["angstrom_a"] + irr["angstrom_b"] * relative)
     return shape * float(irr["annual_ghi_kwh_per_m2"]) / float(shape.sum())
 
 
@@ -86,7 +89,8 @@ def _solar_hour(index: pd.DatetimeIndex, site: Site) -> np.ndarray:
 def air_temperature_c(index: pd.DatetimeIndex, site: Site,
                       range_share: np.ndarray | None = None) -> np.ndarray:
     """Air temperature, °C, at interval midpoints: annual harmonic of the daily mean plus a cosine
-    diurnal cycle peaking at ``warmest_solar_hour``; ``range_share`` scales the diurnal range per step
+    diurnal cycle peaking at ``warmest_solar_hour``; ``range_share`` scales the diurnal range per
+    step
     (1 = the normal clear-day range)."""
     t = climate()["temperature"]
     times = index + (index[1] - index[0]) / 2 if len(index) > 1 else index

@@ -3,15 +3,20 @@
 Recipe (all inputs in energy/data/lhasa_climate.yaml, with sources):
 
 1. Monthly sunshine and GHI normals (:mod:`energy.weather.normals`).
-2. Daily relative sunshine ``s_d`` per local day: Beta law with the month's mean, AR(1) Gaussian copula for
+2. Daily relative sunshine ``s_d`` per local day: Beta law with the month's mean, AR(1) Gaussian
+   copula for
    day-to-day persistence, seeded per year (deterministic); rescaled so each month keeps its mean.
 3. Daily clear-sky index ``k_d`` against Ineichen: proportional to the Angstrom-Prescott factor
-   ``a + b·s_d`` and normalised so each month's GHI equals its normal (sunshine-consistent cloudiness).
+   ``a + b·s_d`` and normalised so each month's GHI equals its normal (sunshine-consistent
+   cloudiness).
 4. Intraday GHI = Ineichen clear-sky GHI (shipped Linke turbidity, site pressure) × ``k_d``.
-5. DNI/DHI from ``pvlib.irradiance.dirint`` at the site pressure (:mod:`energy.weather.decomposition`).
-6. Air temperature with a diurnal cycle whose range shrinks on cloudy days; wind with an afternoon peak.
+5. DNI/DHI from ``pvlib.irradiance.dirint`` at the site pressure
+   (:mod:`energy.weather.decomposition`).
+6. Air temperature with a diurnal cycle whose range shrinks on cloudy days; wind with an afternoon
+   peak.
 
-Hourly by default; ``freq='15min'`` re-evaluates clear sky and geometry at 15-minute midpoints with the
+Hourly by default; ``freq='15min'`` re-evaluates clear sky and geometry at 15-minute midpoints with
+the
 same daily cloudiness (not a plain interpolation of hourly values).
 """
 
@@ -57,7 +62,8 @@ def _draw_relative_sunshine(site: Site, year: int, days: pd.DatetimeIndex) -> np
 
 @lru_cache(maxsize=16)
 def typical_days(site: Site, year: int) -> pd.DataFrame:
-    """Per local day: ``relative_sunshine`` (S/S0), ``sunshine_h`` (h), ``clearsky_index`` (daily GHI
+    """Per local day: ``relative_sunshine`` (S/S0), ``sunshine_h`` (h), ``clearsky_index`` (daily
+    GHI
     over Ineichen GHI), ``clearsky_ghi_kwh_per_m2`` and ``ghi_kwh_per_m2``."""
     irr = climate()["irradiation"]
     index = year_index(year, site.tz, "1h")
