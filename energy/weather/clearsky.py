@@ -38,6 +38,6 @@ def clearsky_weather(site: Site, start: pd.Timestamp | str, end: pd.Timestamp | 
     index = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq=freq, inclusive="left",
                           tz=site.tz if pd.Timestamp(start).tz is None else None)
     frame = clearsky_irradiance(site, index)
-    frame["temp_air"] = air_temperature_c(index, site, relative_sunshine=None)
+    frame["temp_air"] = air_temperature_c(index, site, range_share=None)
     frame["wind_speed"] = wind_speed_m_per_s(index, site)
     return frame

@@ -36,7 +36,7 @@ def daily_astronomy(site: Site, year: int) -> pd.DataFrame:
     ``pvlib.solarposition.declination_spencer71``, sun-earth distance from
     ``pvlib.irradiance.get_extra_radiation``)."""
     days = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D", tz=site.tz)
-    doy = days.dayofyear.to_numpy()
+    doy = days.day_of_year.to_numpy()
     delta = pvlib.solarposition.declination_spencer71(doy)
     phi = np.radians(site.latitude_deg)
     omega_s = np.arccos(np.clip(-np.tan(phi) * np.tan(delta), -1.0, 1.0))
@@ -94,7 +94,7 @@ def air_temperature_c(index: pd.DatetimeIndex, site: Site,
     (1 = the normal clear-day range)."""
     t = climate()["temperature"]
     times = index + (index[1] - index[0]) / 2 if len(index) > 1 else index
-    doy = np.asarray(times.dayofyear, dtype=float)
+    doy = np.asarray(times.day_of_year, dtype=float)
     daily_mean = t["annual_mean_c"] + t["amplitude_c"] * np.cos(
         2 * np.pi * (doy - t["warmest_doy"]) / 365.0)
     share = 1.0 if range_share is None else np.asarray(range_share, dtype=float)
