@@ -12,7 +12,7 @@ arrays
 2. ``pvlib.irradiance.get_extra_radiation`` (DNI outside the atmosphere) and
    ``pvlib.atmosphere.get_relative_airmass`` ('kastenyoung1989', apparent zenith).
 3. ``pvlib.irradiance.get_total_irradiance(model='perez')`` per unique (tilt, azimuth, mounting)
-   group.
+   group; geometry from the apparent (refracted) zenith, as ModelChain does.
 4. ``pvlib.iam.physical`` on the beam component (effective = beam·IAM + diffuse).
 5. ``pvlib.temperature.sapm_cell`` with mounting-specific parameters (cold, bright plateau: cell
    temperature is driven by irradiance and wind, not only the cold air).
@@ -82,10 +82,9 @@ def estimate_power_kw(arrays: Sequence[PVArray], weather: pd.DataFrame, site: Si
     solpos = pvlib.solarposition.get_solarposition(
         times, site.latitude_deg, site.longitude_deg, altitude=site.altitude_m,
         pressure=site.pressure_pa, temperature=temp_air, method="nrel_numpy")
-    zenith = solpos["zenith"].to_numpy()
     app_zenith = solpos["apparent_zenith"].to_numpy()
     ghi = weather["ghi"].to_numpy(float)
-    day = (zenith < 90.0) & (ghi > 0.0)
+    day = (app_zenith < 90.0) & (ghi > 0.0)
     rows = np.flatnonzero(day)
     out = np.zeros((len(weather), len(table)), dtype=float)
     if rows.size:
@@ -93,7 +92,7 @@ def estimate_power_kw(arrays: Sequence[PVArray], weather: pd.DataFrame, site: Si
         dni_extra = pvlib.irradiance.get_extra_radiation(times[rows]).to_numpy()
         airmass = pvlib.atmosphere.get_relative_airmass(app_zenith[rows], model="kastenyoung1989")
         t_in = {
-            "zen": zenith[rows][col], "azi": solpos["azimuth"].to_numpy()[rows][col],
+            "zen": app_zenith[rows][col], "azi": solpos["azimuth"].to_numpy()[rows][col],
             "ghi": ghi[rows][col], "dni": weather["dni"].to_numpy(float)[rows][col],
             "dhi": weather["dhi"].to_numpy(float)[rows][col], "dni_extra": dni_extra[col],
             "airmass": np.asarray(airmass)[col], "temp_air": temp_air[rows][col],

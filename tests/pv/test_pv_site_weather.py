@@ -84,7 +84,7 @@ def test_typical_year_sunshine_matches_normals_and_days_vary() -> None:
     assert by_month[10] == pytest.approx(281, rel=0.02)
     assert by_month[8] == pytest.approx(219, rel=0.02)
     assert monthly_sunshine_hours(SITE).sum() == pytest.approx(2980)
-    # realistic cloudiness: clear and overcast days both occur, more clear days in winter than summer
+    # realistic cloudiness: clear and overcast days both occur; winter clearer than summer
     k = days["clearsky_index"]
     assert k.max() > 0.95 and k.min() < 0.5
     winter = k[days.index.month.isin([11, 12, 1])].mean()
