@@ -39,7 +39,7 @@ def rooftop_arrays(roofs: pd.DataFrame, packing_kwp_per_m2: float | None = None)
         if kwp[idx] <= 0:
             continue
         arrays.append(PVArray(
-            code=str(codes[idx]) if codes[idx] is not None else f"{row['enterprise']}-roof{i + 1}",
+            code=f"{row['enterprise']}-roof{i + 1}" if pd.isna(codes[idx]) else str(codes[idx]),
             enterprise=str(row["enterprise"]),
             capacity_kwp=float(kwp[idx]),
             ac_kw=default_ac_kw(float(kwp[idx])),
