@@ -26,6 +26,8 @@ Night rows are skipped (zero output). Arrays are processed in chunks to bound me
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
@@ -60,6 +62,30 @@ def _array_table(arrays: Sequence[PVArray], year: int | None) -> pd.DataFrame:
     return table
 
 
+_SOLPOS_CACHE: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+_SOLPOS_CACHE_SIZE = 8
+
+
+def _solar_position_cached(site: Site, times: pd.DatetimeIndex,
+                           temp_air_c: np.ndarray) -> pd.DataFrame:
+    """``pvlib.solarposition.get_solarposition`` (nrel_numpy, site altitude and pressure, air
+    temperature for refraction), memoised on the site, the instants and the temperatures so that
+    repeated estimates on the same weather (e.g. the typical year) skip it."""
+    key = (site, times[0], times[-1], len(times), str(times.tz),
+           hashlib.blake2b(np.ascontiguousarray(times.asi8).tobytes()
+                           + np.ascontiguousarray(temp_air_c).tobytes(), digest_size=16).digest())
+    if key in _SOLPOS_CACHE:
+        _SOLPOS_CACHE.move_to_end(key)
+        return _SOLPOS_CACHE[key]
+    solpos = pvlib.solarposition.get_solarposition(
+        times, site.latitude_deg, site.longitude_deg, altitude=site.altitude_m,
+        pressure=site.pressure_pa, temperature=temp_air_c, method="nrel_numpy")
+    _SOLPOS_CACHE[key] = solpos
+    if len(_SOLPOS_CACHE) > _SOLPOS_CACHE_SIZE:
+        _SOLPOS_CACHE.popitem(last=False)
+    return solpos
+
+
 def estimate_power_kw(arrays: Sequence[PVArray], weather: pd.DataFrame, site: Site,
                       year: int | None = None) -> pd.DataFrame:
     """AC power, kW (mean over each interval), one column per array code, index = weather index.
@@ -81,9 +107,7 @@ def estimate_power_kw(arrays: Sequence[PVArray], weather: pd.DataFrame, site: Si
 
     times = midpoints(weather.index)
     temp_air = weather["temp_air"].to_numpy(float)
-    solpos = pvlib.solarposition.get_solarposition(
-        times, site.latitude_deg, site.longitude_deg, altitude=site.altitude_m,
-        pressure=site.pressure_pa, temperature=temp_air, method="nrel_numpy")
+    solpos = _solar_position_cached(site, times, temp_air)
     app_zenith = solpos["apparent_zenith"].to_numpy()
     ghi = weather["ghi"].to_numpy(float)
     day = (app_zenith < 90.0) & (ghi > 0.0)

@@ -60,11 +60,15 @@ def _draw_relative_sunshine(site: Site, year: int, days: pd.DatetimeIndex) -> np
     return s_d
 
 
-@lru_cache(maxsize=16)
 def typical_days(site: Site, year: int) -> pd.DataFrame:
     """Per local day: ``relative_sunshine`` (S/S0), ``sunshine_h`` (h), ``clearsky_index`` (daily
-    GHI
-    over Ineichen GHI), ``clearsky_ghi_kwh_per_m2`` and ``ghi_kwh_per_m2``."""
+    GHI over Ineichen GHI), ``clearsky_ghi_kwh_per_m2`` and ``ghi_kwh_per_m2`` (kWh/m²).
+    Cached; returns a copy."""
+    return _typical_days(site, year).copy()
+
+
+@lru_cache(maxsize=16)
+def _typical_days(site: Site, year: int) -> pd.DataFrame:
     irr = climate()["irradiation"]
     index = year_index(year, site.tz, "1h")
     cs_ghi = clearsky_irradiance(site, index)["ghi"]
@@ -101,7 +105,7 @@ def typical_days(site: Site, year: int) -> pd.DataFrame:
 @lru_cache(maxsize=16)
 def _typical_year(site: Site, year: int, freq: str) -> pd.DataFrame:
     index = year_index(year, site.tz, freq)
-    daily = typical_days(site, year)
+    daily = _typical_days(site, year)
     solpos = solar_position(site, midpoints(index))
     cs = clearsky_irradiance(site, index, solpos=solpos)
     day_of_step = index.normalize()
