@@ -209,3 +209,10 @@ def estimate_energy_kwh(arrays: Sequence[PVArray], weather: pd.DataFrame, site: 
     energy_kwh = power_kw * (step / pd.Timedelta("1h"))
     energy_kwh.index = energy_kwh.index.tz_convert(tz)
     return energy_kwh.resample(rule).sum()
+
+
+def sum_by_zone(per_array: pd.DataFrame, arrays: Sequence[PVArray]) -> pd.DataFrame:
+    """Sum a per-array frame (power kW or energy kWh, columns = array codes) into one column per
+    zone (arrays without a zone go to ''). Units are those of ``per_array``."""
+    zone_of = {a.code: a.zone for a in arrays}
+    return per_array.T.groupby(per_array.columns.map(zone_of)).sum().T

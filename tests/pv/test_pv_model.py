@@ -7,7 +7,7 @@ import pandas as pd
 import pvlib
 import pytest
 
-from energy.pv import PVArray, estimate_energy_kwh, estimate_power_kw
+from energy.pv import PVArray, estimate_energy_kwh, estimate_power_kw, sum_by_zone
 from energy.pv.arrays import default_ac_kw, pv_defaults
 from energy.site import lhasa_etdz
 from energy.weather import clearsky_weather, typical_year
@@ -134,3 +134,14 @@ def test_energy_aggregation_and_degradation() -> None:
     assert 0.995**10 - 0.005 < ratio < 1.0
     with pytest.raises(ValueError):
         estimate_energy_kwh([new], w, SITE, "15min")  # hourly weather cannot give 15-min detail
+
+
+def test_zone_totals_add_up() -> None:
+    w = typical_year(SITE, 2025).loc["2025-03-01":"2025-03-07"]
+    arrays = [south("a1", zone="A区"), south("a2", kwp=50.0, zone="A区"),
+              PVArray("b1", 80.0, 70.0, 10.0, 200.0, zone="B区")]
+    daily = estimate_energy_kwh(arrays, w, SITE, "day")
+    zones = sum_by_zone(daily, arrays)
+    assert list(zones.columns) == ["A区", "B区"]
+    np.testing.assert_allclose(zones["A区"], daily["a1"] + daily["a2"])
+    np.testing.assert_allclose(zones["B区"], daily["b1"])
