@@ -53,7 +53,7 @@ class PVArray:
     mounting: Mounting = "roof_flush"
     enterprise: str = ""
     gamma_pdc_per_c: float = field(default_factory=_default_gamma)
-    losses_pct: Mapping[str, float] = field(default_factory=_default_losses)
+    losses_pct: Mapping[str, float] = field(default_factory=_default_losses, hash=False)
     degradation_pct_per_year: float = field(default_factory=_default_degradation)
     install_year: int | None = None
     meter_code: str | None = None
