@@ -1,0 +1,6 @@
+"""Rooftop PV for the park: arrays, the vectorised pvlib model, rooftop potential, performance."""
+
+from energy.pv.arrays import PVArray
+from energy.pv.model import estimate_energy_kwh, estimate_power_kw, sum_by_zone
+
+__all__ = ["PVArray", "estimate_energy_kwh", "estimate_power_kw", "sum_by_zone"]
