@@ -70,7 +70,8 @@ def load_tariff(name_or_path: str | Path) -> Tariff:
         path = TARIFF_DIR / f"{name_or_path}.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     periods = tuple(
-        TouPeriod(_minutes(p["start"]), _minutes(p["end"]), str(p["period"])) for p in raw["periods"]
+        TouPeriod(_minutes(p["start"]), _minutes(p["end"]), str(p["period"]))
+        for p in raw["periods"]
     )
     return Tariff(
         name=str(raw["name"]),

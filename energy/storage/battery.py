@@ -93,10 +93,7 @@ class BatterySpec:
             return full
         t = np.asarray(temperature_c, dtype=float)
         lo, hi = self.charge_block_below_c, self.charge_full_above_c
-        if hi > lo:
-            frac = np.clip((t - lo) / (hi - lo), 0.0, 1.0)
-        else:
-            frac = (t >= lo).astype(float)
+        frac = np.clip((t - lo) / (hi - lo), 0.0, 1.0) if hi > lo else (t >= lo).astype(float)
         return full * frac
 
     def with_(self, **changes: Any) -> BatterySpec:

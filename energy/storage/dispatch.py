@@ -117,7 +117,8 @@ def net_simultaneous(schedule: pd.DataFrame, p: Problem) -> pd.DataFrame:
     """Replace simultaneous charge/discharge by the net flow with the same SOC change.
 
     The freed power (the avoided conversion losses) first reduces import, then raises export up to
-    its limit, then curtailment up to the PV available; steps where it fits nowhere stay as they are.
+    its limit, then curtailment up to the PV available; steps where it fits nowhere stay as they
+    are.
     """
     b = p.battery
     out = schedule.copy()

@@ -5,8 +5,8 @@ step), grid import i_t, grid export e_t, PV curtailment k_t; plus one peak-impor
 calendar month when a demand charge is active.
 
 Rows per step:
-  balance   c_t - d_t - i_t + e_t + k_t = pv_t - load_t - aux        (load + charge + export +
-                                                                       curtail = pv + discharge + import)
+  balance   c_t - d_t - i_t + e_t + k_t = pv_t - load_t - aux
+            (i.e. load + charge + export + curtail = pv + discharge + import)
   SOC       s_t - r s_{t-1} - eta_c dt c_t + dt/eta_d d_t = 0   (r s_init on the first row)
   peak      i_t - P_month(t) <= 0                               (only with a demand charge)
 Bounds: 0 <= c_t <= cold-limited charge power, 0 <= d_t <= discharge power, SOC window on s_t, the

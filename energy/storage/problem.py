@@ -190,7 +190,8 @@ def make_problem(
 
 def schedule_frame(index: pd.DatetimeIndex, **cols: np.ndarray) -> pd.DataFrame:
     """The schedule DataFrame with the standard columns in the standard order."""
-    return pd.DataFrame({c: np.asarray(cols[c], dtype=float) for c in SCHEDULE_COLUMNS}, index=index)
+    data = {c: np.asarray(cols[c], dtype=float) for c in SCHEDULE_COLUMNS}
+    return pd.DataFrame(data, index=index)
 
 
 def compute_kpis(schedule: pd.DataFrame, p: Problem) -> dict[str, float]:

@@ -118,7 +118,11 @@ def rolling_dispatch(
     actual = make_problem(load_mw, pv_mw, battery, **common)  # type: ignore[arg-type]
     n, w = actual.n, window_steps
     fc_load = actual.load_mw if load_forecast_mw is None else _aligned(load_forecast_mw, actual)
-    fc_pv = actual.pv_mw if pv_forecast_mw is None else np.maximum(_aligned(pv_forecast_mw, actual), 0)
+    fc_pv = (
+        actual.pv_mw
+        if pv_forecast_mw is None
+        else np.maximum(_aligned(pv_forecast_mw, actual), 0.0)
+    )
     padded = {
         "load_mw": _pad(fc_load, w),
         "pv_mw": _pad(fc_pv, w),

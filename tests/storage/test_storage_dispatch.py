@@ -135,7 +135,8 @@ def test_lp_respects_every_constraint(case: dict) -> None:
 @given(cases())
 def test_adding_storage_never_raises_optimal_cost(case: dict) -> None:
     b: BatterySpec = case["battery"]
-    none = BatterySpec(0, 0, 0, aux_load_mw=b.aux_load_mw, grid_export_limit_mw=b.grid_export_limit_mw)
+    none = BatterySpec(0, 0, 0, aux_load_mw=b.aux_load_mw,
+                       grid_export_limit_mw=b.grid_export_limit_mw)
     assert solve(case).objective <= solve(case, none).objective + 1e-6
 
 
@@ -206,7 +207,8 @@ def test_co2_weight_shifts_import_to_clean_hours() -> None:
     b = BatterySpec(10, 10, 10, eta_charge=1, eta_discharge=1, soc_initial_pct=0)
     load = hourly([5, 5])
     dirty_then_clean = hourly([0.9, 0.1])
-    r = optimize_dispatch(load, None, b, price_yuan_per_mwh=100.0, grid_tco2_per_mwh=dirty_then_clean,
+    r = optimize_dispatch(load, None, b, price_yuan_per_mwh=100.0,
+                          grid_tco2_per_mwh=dirty_then_clean,
                           carbon_price_yuan_per_tco2=200.0,
                           weights=ObjectiveWeights(energy_cost=0.0))
     # Only CO2 counts: no reason to import in the dirty hour beyond the load; with SOC starting at
