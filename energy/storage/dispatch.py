@@ -20,6 +20,7 @@ from energy.storage.problem import (
     make_problem,
     schedule_frame,
 )
+from energy.storage.windows import chunked_basis
 from energy.tariffs import Tariff
 
 
@@ -39,6 +40,7 @@ def optimize_dispatch(
     weights: ObjectiveWeights | None = None,
     step_h: float | None = None,
     fix_simultaneous: bool = False,
+    warm_start: bool = True,
 ) -> DispatchResult:
     """Minimum-cost dispatch of ``battery`` serving ``load_mw`` with ``pv_mw`` and the grid.
 
@@ -64,15 +66,23 @@ def optimize_dispatch(
         weights=weights,
         step_h=step_h,
     )
-    return solve_problem(p, fix_simultaneous=fix_simultaneous)
+    return solve_problem(p, fix_simultaneous=fix_simultaneous, warm_start=warm_start)
 
 
-def solve_problem(p: Problem, fix_simultaneous: bool = False) -> DispatchResult:
-    """Solve a prepared ``Problem`` (see ``optimize_dispatch``)."""
+def solve_problem(
+    p: Problem, fix_simultaneous: bool = False, warm_start: bool = True
+) -> DispatchResult:
+    """Solve a prepared ``Problem`` (see ``optimize_dispatch``).
+
+    ``warm_start`` starts long horizons from a basis stitched from month-long chunks (exact: only
+    the starting point of the simplex changes; see energy.storage.windows).
+    """
     if p.n == 0:
         raise ValueError("empty horizon")
     n_months = int(p.month_code.max()) + 1 if p.has_demand_charge else 0
     model = DispatchLp(p.n, p.step_h, p, n_months)
+    if warm_start:
+        chunked_basis(p, model)
     status, objective, x = model.solve()
     if status != highspy.HighsModelStatus.kOptimal:
         raise DispatchInfeasible(diagnose(p, status))

@@ -9,8 +9,9 @@ Rows per step:
             (i.e. load + charge + export + curtail = pv + discharge + import)
   SOC       s_t - r s_{t-1} - eta_c dt c_t + dt/eta_d d_t = 0   (r s_init on the first row)
   peak      i_t - P_month(t) <= 0                               (only with a demand charge)
-Bounds: 0 <= c_t <= cold-limited charge power, 0 <= d_t <= discharge power, SOC window on s_t, the
-final SOC as a lower bound on the last s_t, grid limits on i_t/e_t, 0 <= k_t <= pv_t.
+Bounds: 0 <= c_t <= cold-limited charge power, 0 <= d_t <= discharge power, SOC window on s_t (in
+the leading steps where charging is blocked, the floor yields to self-discharge from the start SOC),
+the final SOC as a lower bound on the last s_t, grid limits on i_t/e_t, 0 <= k_t <= pv_t.
 
 Simultaneous charge and discharge: c_t and d_t are separate non-negative variables with no binary.
 Replacing a simultaneous pair by its net flow keeps the SOC and frees (1 - eta_c eta_d) min(c,d)
@@ -47,6 +48,8 @@ class DispatchLp:
         self.P = 6 * n
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        # Measured on this LP (benchmarks/dispatch.py): dual simplex without presolve is faster.
+        self.highs.setOptionValue("presolve", "off")
         self._month_code = problem.month_code if n_months else None
         a = self._matrix(b.eta_charge, b.eta_discharge)
         lp = highspy.HighsLp()
@@ -103,6 +106,14 @@ class DispatchLp:
         hi[self.C : self.C + n] = np.where(on, p.charge_limit_mw, 0.0)
         hi[self.D : self.D + n] = np.where(on, b.power_discharge_mw, 0.0)
         lo[self.S : self.S + n] = np.where(on, b.soc_min_mwh, 0.0)
+        # While charging is blocked from the first step on (cold), the floor yields to pure
+        # self-discharge from the starting SOC; otherwise a plan that starts at the floor before a
+        # cold night would be infeasible. Elsewhere the floor is soc_min (time-consistent).
+        blocked = p.charge_limit_mw <= 0.0
+        lead = n if blocked.all() else int(np.argmin(blocked))
+        if lead:
+            decay = soc0 * self.retention ** np.arange(1, lead + 1)
+            lo[self.S : self.S + lead] = np.minimum(lo[self.S : self.S + lead], decay)
         hi[self.S : self.S + n] = b.soc_max_mwh
         if 0 <= final_pos < n:
             lo[self.S + final_pos] = max(b.soc_min_mwh, b.soc_final_mwh)
@@ -146,6 +157,19 @@ class DispatchLp:
             return status, np.nan, np.zeros(self.num_col)
         x = np.asarray(self.highs.getSolution().col_value)
         return status, float(self.highs.getInfo().objective_function_value), x
+
+    def basis_status(self) -> tuple[np.ndarray, np.ndarray]:
+        """Current basis as (column status, row status) object arrays of HighsBasisStatus."""
+        basis = self.highs.getBasis()
+        return np.array(basis.col_status, dtype=object), np.array(basis.row_status, dtype=object)
+
+    def set_basis(self, col_status: np.ndarray, row_status: np.ndarray) -> bool:
+        """Start the next solve from this basis; False if HiGHS rejects it."""
+        basis = highspy.HighsBasis()
+        basis.col_status = list(col_status)
+        basis.row_status = list(row_status)
+        basis.valid = True
+        return self.highs.setBasis(basis) == highspy.HighsStatus.kOk
 
     def split(self, x: np.ndarray, steps: int | None = None) -> dict[str, np.ndarray]:
         """Column values as named schedule arrays (first ``steps`` steps)."""

@@ -7,8 +7,6 @@ from the previous basis. Windows running past the end of the data are padded wit
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import highspy
 import numpy as np
 import pandas as pd
@@ -26,11 +24,8 @@ from energy.storage.problem import (
     schedule_frame,
     soc_path_mwh,
 )
+from energy.storage.windows import Windows
 from energy.tariffs import Tariff
-
-
-def _pad(a: np.ndarray, k: int) -> np.ndarray:
-    return np.concatenate([a, np.zeros(k)])
 
 
 def realise(
@@ -123,23 +118,13 @@ def rolling_dispatch(
         if pv_forecast_mw is None
         else np.maximum(_aligned(pv_forecast_mw, actual), 0.0)
     )
-    padded = {
-        "load_mw": _pad(fc_load, w),
-        "pv_mw": _pad(fc_pv, w),
-        "price_yuan_per_mwh": _pad(actual.price_yuan_per_mwh, w),
-        "export_price_yuan_per_mwh": _pad(actual.export_price_yuan_per_mwh, w),
-        "grid_tco2_per_mwh": _pad(actual.grid_tco2_per_mwh, w),
-        "charge_limit_mw": _pad(actual.charge_limit_mw, w),
-    }
-    idx_pad = pd.date_range(actual.index[0], periods=w, freq=pd.Timedelta(hours=actual.step_h))
-    first = replace(actual, index=idx_pad, month_code=np.zeros(w, dtype=np.int64),
-                    **{k: v[:w] for k, v in padded.items()})
-    model = DispatchLp(w, actual.step_h, first, 0)
+    windows = Windows(actual, w, {"load_mw": fc_load, "pv_mw": fc_pv})
+    model = DispatchLp(w, actual.step_h, windows.first, 0)
     blocks: list[dict[str, np.ndarray]] = []
     soc0 = battery.soc_initial_mwh
     solves = 0
     for start in range(0, n, commit_steps):
-        win = replace(first, **{k: v[start : start + w] for k, v in padded.items()})
+        win = windows.at(start)
         valid = min(w, n - start)
         final_pos = n - 1 - start if n - 1 - start < w else None
         model.set_data(win, soc0, final_pos if final_pos is not None else -1, valid)

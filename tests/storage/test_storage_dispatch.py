@@ -214,3 +214,37 @@ def test_co2_weight_shifts_import_to_clean_hours() -> None:
     # Only CO2 counts: no reason to import in the dirty hour beyond the load; with SOC starting at
     # 0 nothing can be shifted earlier, so import equals load each hour: 5*0.9 + 5*0.1 = 5 t.
     assert r.kpis["co2_t"] == pytest.approx(5.0)
+
+
+def test_start_at_floor_during_cold_night_is_feasible() -> None:
+    # SOC starts at the 10 % floor, charging is blocked for 3 cold hours and the cells lose 2.4 %
+    # a day: the SOC may only decay (10 MWh x 0.999^k), then is restored to the floor once warm.
+    b = BatterySpec(10, 10, 100, soc_min_pct=10, soc_initial_pct=10, soc_final_pct=10,
+                    self_discharge_pct_per_day=2.4, charge_block_below_c=0, charge_full_above_c=5)
+    r_h = (1 - 0.024) ** (1 / 24)
+    temps = hourly([-8, -6, -3, 10, 12])
+    res = optimize_dispatch(hourly([5] * 5), None, b, price_yuan_per_mwh=100.0,
+                            temperature_c=temps)
+    soc = res.schedule["soc_mwh"].to_numpy()
+    assert soc[:3] == pytest.approx([10 * r_h, 10 * r_h**2, 10 * r_h**3])
+    assert soc[3:].min() >= 10.0 - 1e-9
+
+
+def test_chunked_warm_start_reaches_the_same_optimum() -> None:
+    # 100 days hourly (> 3 chunks of 30 days): the stitched basis only changes the simplex start.
+    n = 2400
+    rng = np.random.default_rng(5)
+    h = np.arange(n) % 24
+    load = hourly(20 + 5 * np.sin(h / 24 * 2 * np.pi) + rng.uniform(0, 2, n))
+    pv = pd.Series(np.clip(np.sin((h - 7) / 12 * np.pi), 0, None) * 40 * rng.uniform(0.3, 1, n),
+                   load.index)
+    price = pd.Series(np.where((h >= 18) & (h < 23), 900.0, np.where(h < 8, 250.0, 550.0)),
+                      load.index)
+    b = BatterySpec(10, 10, 40, soc_min_pct=10, soc_max_pct=95, soc_final_pct=50,
+                    self_discharge_pct_per_day=0.1, grid_export_limit_mw=5,
+                    degradation_cost_yuan_per_mwh=5, charge_block_below_c=0, charge_full_above_c=5)
+    temps = pd.Series(np.where(h < 6, -2.0, 10.0), load.index)
+    kw = dict(price_yuan_per_mwh=price, curtailment_penalty_yuan_per_mwh=5, temperature_c=temps)
+    warm = optimize_dispatch(load, pv, b, warm_start=True, **kw)
+    cold = optimize_dispatch(load, pv, b, warm_start=False, **kw)
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
