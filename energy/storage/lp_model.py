@@ -9,6 +9,7 @@ Rows per step:
             (i.e. load + charge + export + curtail = pv + discharge + import)
   SOC       s_t - r s_{t-1} - eta_c dt c_t + dt/eta_d d_t = 0   (r s_init on the first row)
   peak      i_t - P_month(t) <= 0                               (only with a demand charge)
+            (rolling windows: i_t - P0 <= 0 and i_t - P1 <= 0, one switched off by its bound)
 Bounds: 0 <= c_t <= cold-limited charge power, 0 <= d_t <= discharge power, SOC window on s_t (in
 the leading steps where charging is blocked, the floor yields to self-discharge from the start SOC),
 the final SOC as a lower bound on the last s_t, grid limits on i_t/e_t, 0 <= k_t <= pv_t.
@@ -36,14 +37,21 @@ INF = highspy.kHighsInf
 class DispatchLp:
     """A HiGHS model for ``n`` steps of one battery; bounds and costs updated by ``set_data``."""
 
-    def __init__(self, n: int, step_h: float, problem: Problem, n_months: int = 0) -> None:
+    def __init__(
+        self, n: int, step_h: float, problem: Problem, n_months: int = 0,
+        rolling_peaks: bool = False,
+    ) -> None:
+        """``n_months`` peak variables tied to ``problem.month_code`` (one-shot demand charge), or
+        with ``rolling_peaks`` two peak variables (this month, next month) whose per-step rows are
+        switched on and off by row bounds, so a window can move across a month boundary."""
         b = problem.battery
         self.n = n
-        self.m = n_months
+        self.rolling_peaks = rolling_peaks
+        self.m = 2 if rolling_peaks else n_months
         self.step_h = step_h
         self.retention = b.retention_per_step(step_h)
-        self.num_col = 6 * n + n_months
-        self.num_row = 2 * n + (n if n_months else 0)
+        self.num_col = 6 * n + self.m
+        self.num_row = 2 * n + (2 * n if rolling_peaks else n if n_months else 0)
         self.C, self.D, self.S, self.I, self.E, self.K = (j * n for j in range(6))
         self.P = 6 * n
         self.highs = highspy.Highs()
@@ -76,7 +84,11 @@ class DispatchLp:
         rows += [n + t, n + t[1:], n + t, n + t]  # SOC
         cols += [self.S + t, self.S + t[:-1], self.C + t, self.D + t]
         vals += [ones, np.full(n - 1, -r), np.full(n, -eta_c * dt), np.full(n, dt / eta_d)]
-        if self.m:
+        if self.rolling_peaks:
+            rows += [2 * n + t, 2 * n + t, 3 * n + t, 3 * n + t]
+            cols += [self.I + t, np.full(n, self.P), self.I + t, np.full(n, self.P + 1)]
+            vals += [ones, -ones, ones, -ones]
+        elif self.m:
             rows += [2 * n + t, 2 * n + t]
             cols += [self.I + t, self.P + self._month_code]
             vals += [ones, -ones]
@@ -92,6 +104,8 @@ class DispatchLp:
         soc0_mwh: float | None = None,
         final_pos: int | None = None,
         valid: int | None = None,
+        peak_group: np.ndarray | None = None,
+        peak_floor_mw: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bounds and costs; steps at/after ``valid`` are padding (all flows zero)."""
         n, dt, b = self.n, self.step_h, p.battery
@@ -134,16 +148,31 @@ class DispatchLp:
         rhs[n] = self.retention * soc0
         rlo = rhs.copy()
         rhi = rhs.copy()
-        if self.m:
+        if self.rolling_peaks:
+            # Step t's import is tied to peak P0 (month of the window start) or P1 (next month).
+            group = np.zeros(n, dtype=int) if peak_group is None else peak_group
+            rlo[2 * n :] = -INF
+            rhi[2 * n : 3 * n] = np.where(on & (group == 0), 0.0, INF)
+            rhi[3 * n :] = np.where(on & (group == 1), 0.0, INF)
+            lo[self.P] = peak_floor_mw  # the month's peak so far is already billed
+        elif self.m:
             rlo[2 * n :] = -INF
             rhi[2 * n :] = 0.0
         return lo, hi, cost, rlo, rhi
 
     def set_data(
-        self, p: Problem, soc0_mwh: float, final_pos: int | None, valid: int
+        self,
+        p: Problem,
+        soc0_mwh: float,
+        final_pos: int | None,
+        valid: int,
+        peak_group: np.ndarray | None = None,
+        peak_floor_mw: float = 0.0,
     ) -> None:
         """Update bounds and costs in place for a new window (same n, step and battery)."""
-        lo, hi, cost, rlo, rhi = self._data(p, soc0_mwh, final_pos, valid)
+        lo, hi, cost, rlo, rhi = self._data(
+            p, soc0_mwh, final_pos, valid, peak_group, peak_floor_mw
+        )
         h = self.highs
         h.changeColsBounds(self.num_col, self._cols, lo, hi)
         h.changeColsCost(self.num_col, self._cols, cost)

@@ -79,6 +79,7 @@ def rolling_dispatch(
     price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
     tariff: Tariff | None = None,
     export_price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
+    demand_charge_yuan_per_kw_month: float | None = None,
     grid_tco2_per_mwh: pd.Series | np.ndarray | float | None = None,
     carbon_price_yuan_per_tco2: float = 0.0,
     curtailment_penalty_yuan_per_mwh: float = 0.0,
@@ -94,7 +95,8 @@ def rolling_dispatch(
     carries over. The final SOC requirement applies once the end of the data enters a window.
     ``objective`` is the weighted objective of the realised schedule; with ``compare_perfect``
     the KPIs carry ``perfect_objective`` (one-shot LP on actuals) and
-    ``value_lost_vs_perfect_yuan``. Demand charges are not supported here (yet).
+    ``value_lost_vs_perfect_yuan``. A monthly demand charge is optimised on the increase over the
+    month's realised peak so far (windows up to 28 days, crossing at most one month boundary).
     """
     if not 1 <= commit_steps <= window_steps:
         raise ValueError("need 1 <= commit_steps <= window_steps")
@@ -102,7 +104,7 @@ def rolling_dispatch(
         price_yuan_per_mwh=price_yuan_per_mwh,
         tariff=tariff,
         export_price_yuan_per_mwh=export_price_yuan_per_mwh,
-        demand_charge_yuan_per_kw_month=0.0,
+        demand_charge_yuan_per_kw_month=demand_charge_yuan_per_kw_month,
         grid_tco2_per_mwh=grid_tco2_per_mwh,
         carbon_price_yuan_per_tco2=carbon_price_yuan_per_tco2,
         curtailment_penalty_yuan_per_mwh=curtailment_penalty_yuan_per_mwh,
@@ -119,7 +121,12 @@ def rolling_dispatch(
         else np.maximum(_aligned(pv_forecast_mw, actual), 0.0)
     )
     windows = Windows(actual, w, {"load_mw": fc_load, "pv_mw": fc_pv})
-    model = DispatchLp(w, actual.step_h, windows.first, 0)
+    peaks = actual.has_demand_charge
+    if peaks and w * actual.step_h > 28 * 24:
+        raise ValueError("with a demand charge the window may span at most 28 days")
+    model = DispatchLp(w, actual.step_h, windows.first, rolling_peaks=peaks)
+    month = np.concatenate([actual.month_code, np.full(w, actual.month_code[-1])])
+    realised_import = np.zeros(n)
     blocks: list[dict[str, np.ndarray]] = []
     soc0 = battery.soc_initial_mwh
     solves = 0
@@ -127,7 +134,12 @@ def rolling_dispatch(
         win = windows.at(start)
         valid = min(w, n - start)
         final_pos = n - 1 - start if n - 1 - start < w else None
-        model.set_data(win, soc0, final_pos if final_pos is not None else -1, valid)
+        group, floor = None, 0.0
+        if peaks:
+            group = month[start : start + w] - month[start]
+            this_month = month[:start] == month[start]
+            floor = float(realised_import[:start][this_month].max()) if this_month.any() else 0.0
+        model.set_data(win, soc0, final_pos if final_pos is not None else -1, valid, group, floor)
         status, _, x = model.solve()
         solves += 1
         if status != highspy.HighsModelStatus.kOptimal:
@@ -140,6 +152,7 @@ def rolling_dispatch(
         block = realise(plan["charge_mw"], plan["discharge_mw"], actual.load_mw[sl],
                         actual.pv_mw[sl], soc0, actual)
         blocks.append(block)
+        realised_import[sl] = block["grid_import_mw"]
         soc0 = float(block["soc_mwh"][-1])
     cols = {c: np.concatenate([b[c] for b in blocks]) for c in blocks[0]}
     schedule = schedule_frame(actual.index, **cols)
