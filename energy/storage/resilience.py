@@ -58,3 +58,15 @@ def outage_endurance_h(
             hours += dt * avail_mw / net[t]
         return hours
     return hours
+
+
+def planned_soc_mwh(schedule: pd.DataFrame, start: pd.Timestamp, soc_initial_mwh: float) -> float:
+    """Planned SOC (MWh) at the START of the interval beginning at ``start``.
+
+    ``schedule.soc_mwh`` holds end-of-interval values, so this is the previous row's value (or the
+    initial SOC for the first interval).
+    """
+    pos = int(schedule.index.get_indexer([start])[0])
+    if pos < 0:
+        raise KeyError(f"{start} is not an interval start of the schedule")
+    return soc_initial_mwh if pos == 0 else float(schedule["soc_mwh"].iloc[pos - 1])

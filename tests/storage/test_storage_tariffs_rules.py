@@ -67,3 +67,19 @@ def test_outage_endurance_hand_case() -> None:
     assert outage_endurance_h(100.0, 10.0, pd.Series(5.0, idx), b) == pytest.approx(16.0)
     # A critical load above the discharge power cannot be carried at all.
     assert outage_endurance_h(100.0, 30.0, pd.Series(0.0, idx), b) == 0.0
+
+
+def test_endurance_from_the_planned_soc() -> None:
+    # The plan raises the SOC from 20 to 40 MWh over 3 h. An outage at the start of the third hour
+    # finds the SOC planned for the end of the second hour; with a 0 % floor and eta_d 1, a 10 MW
+    # load lasts SOC / 10 hours (PV 0, 12 h horizon is enough since SOC <= 40 MWh).
+    from energy.storage import optimize_dispatch, planned_soc_mwh
+
+    idx = pd.date_range("2030-01-01", periods=3, freq="h")
+    b = BatterySpec(10, 10, 40, eta_charge=1, eta_discharge=1, soc_min_pct=0, soc_initial_pct=50,
+                    soc_final_pct=100)
+    plan = optimize_dispatch(pd.Series(0.0, idx), None, b, price_yuan_per_mwh=100.0)
+    soc = planned_soc_mwh(plan.schedule, idx[2], b.soc_initial_mwh)
+    assert soc == pytest.approx(plan.schedule["soc_mwh"].iloc[1])
+    pv = pd.Series(0.0, pd.date_range(idx[2], periods=12, freq="h"))
+    assert outage_endurance_h(soc, 10.0, pv, b) == pytest.approx(soc / 10.0)
