@@ -195,7 +195,17 @@ def schedule_frame(index: pd.DatetimeIndex, **cols: np.ndarray) -> pd.DataFrame:
 
 
 def compute_kpis(schedule: pd.DataFrame, p: Problem) -> dict[str, float]:
-    """KPIs of a schedule under problem ``p``; ``weighted_objective`` is the LP objective value."""
+    """KPIs of a schedule under problem ``p``.
+
+    ``weighted_objective``: the weighted sum of all cost terms (equals the LP objective);
+    ``cost_yuan``: money paid to the grid = energy cost (import x price - export x export price)
+    + monthly demand charge on the peak import; ``co2_t``: grid import x grid factor (no credit for
+    export); ``throughput_mwh``: charge + discharge energy at the AC side, and
+    ``equivalent_full_cycles`` = throughput / (2 x energy_mwh); ``pv_absorbed_mwh``: charging
+    that soaks up PV surplus over load (min(charge, max(pv - load - aux, 0))); ``peak_import_mw``;
+    ``simultaneous_steps``: steps with both charge and discharge > 1e-6 MW;
+    ``max_balance_error_mw``: the largest energy-balance residual (a check, ~0).
+    """
     dt = p.step_h
     c = schedule["charge_mw"].to_numpy()
     d = schedule["discharge_mw"].to_numpy()

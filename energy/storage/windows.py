@@ -11,6 +11,7 @@ optimum. Reference: benchmarks/RESULTS_dispatch.md.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import highspy
 import numpy as np
@@ -49,28 +50,36 @@ class Windows:
 def chunked_basis(p: Problem, model_full: DispatchLp) -> bool:
     """Solve month-long chunks in sequence and give ``model_full`` their stitched basis.
 
-    Returns False (and leaves the full model untouched) when the problem is too short to gain,
-    has a demand charge (its monthly peak rows are not chunked), or a chunk is infeasible.
+    Chunks are 30-day blocks, or calendar months when a demand charge is active (each chunk then
+    carries its month's peak variable and rows). Returns False (and leaves the full model
+    untouched) when the horizon is shorter than three chunks or a chunk is infeasible.
     """
     n = p.n
-    chunk = round(CHUNK_DAYS * 24 / p.step_h)
-    if p.has_demand_charge or n < 3 * chunk:
+    if p.has_demand_charge:
+        starts = np.flatnonzero(np.diff(p.month_code, prepend=-1) != 0)
+    else:
+        starts = np.arange(0, n, round(CHUNK_DAYS * 24 / p.step_h))
+    if len(starts) < 3:
         return False
+    bounds = np.append(starts, n)
+    chunk = int(np.diff(bounds).max())
     win = Windows(p, chunk)
-    lp = DispatchLp(chunk, p.step_h, win.first, 0)
+    lp = DispatchLp(chunk, p.step_h, win.first, 1 if p.has_demand_charge else 0)
     col = np.empty(model_full.num_col, dtype=object)
     row = np.empty(model_full.num_row, dtype=object)
     soc0 = p.battery.soc_initial_mwh
-    for t0 in range(0, n, chunk):
-        m = min(chunk, n - t0)
-        lp.set_data(win.at(t0), soc0, m - 1, m)
+    for k, (t0, t1) in enumerate(pairwise(bounds.tolist())):
+        m = int(t1 - t0)
+        lp.set_data(win.at(int(t0)), soc0, m - 1, m)
         status, _, x = lp.solve()
         if status != highspy.HighsModelStatus.kOptimal:
             return False
         soc0 = float(x[lp.S + m - 1])
         cs, rs = lp.basis_status()
         for j in range(6):  # column blocks C, D, S, I, E, K
-            col[j * n + t0 : j * n + t0 + m] = cs[j * chunk : j * chunk + m]
-        row[t0 : t0 + m] = rs[:m]  # balance rows
-        row[n + t0 : n + t0 + m] = rs[chunk : chunk + m]  # SOC rows
+            col[j * n + t0 : j * n + t1] = cs[j * chunk : j * chunk + m]
+        for j in range(lp.num_row // chunk):  # balance, SOC (and peak) rows
+            row[j * n + t0 : j * n + t1] = rs[j * chunk : j * chunk + m]
+        if p.has_demand_charge:
+            col[6 * n + k] = cs[6 * chunk]  # this month's peak variable
     return model_full.set_basis(col, row)

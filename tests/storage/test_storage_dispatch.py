@@ -58,6 +58,10 @@ def cases(draw: st.DrawFn) -> dict:
     soc_min = draw(st.floats(0, 40))
     soc_max = draw(st.floats(soc_min + 10, 100))
     soc_init = draw(st.floats(soc_min + 1, soc_max))
+    load = hourly(rng.uniform(0, 15, n), step)
+    aux = draw(st.floats(0, 0.5))
+    # An import limit at or above the peak load plus aux (15.5 MW) keeps every case feasible.
+    import_limit = draw(st.one_of(st.none(), st.floats(0, 10)))
     battery = BatterySpec(
         power_charge_mw=draw(st.floats(0.5, 20)),
         power_discharge_mw=draw(st.floats(0.5, 20)),
@@ -68,15 +72,14 @@ def cases(draw: st.DrawFn) -> dict:
         soc_max_pct=soc_max,
         soc_initial_pct=soc_init,
         soc_final_pct=draw(st.floats(0, soc_init - 1)),
-        aux_load_mw=draw(st.floats(0, 0.5)),
+        aux_load_mw=aux,
         self_discharge_pct_per_day=draw(st.floats(0, 1)),
-        grid_import_limit_mw=None,
+        grid_import_limit_mw=None if import_limit is None else 15.5 + import_limit,
         grid_export_limit_mw=draw(st.one_of(st.none(), st.floats(0, 10))),
         degradation_cost_yuan_per_mwh=draw(st.floats(0, 50)),
         charge_block_below_c=0.0,
         charge_full_above_c=10.0,
     )
-    load = hourly(rng.uniform(0, 15, n), step)
     return {
         "load": load,
         "pv": pd.Series(rng.uniform(0, 25, n) * (rng.random(n) > 0.3), load.index),
@@ -117,6 +120,8 @@ def test_lp_respects_every_constraint(case: dict) -> None:
     assert soc[-1] >= b.soc_final_mwh - TOL
     assert (imp >= -TOL).all() and (exp >= -TOL).all() and (cur >= -TOL).all()
     assert (cur <= pv + TOL).all()
+    if b.grid_import_limit_mw is not None:
+        assert (imp <= b.grid_import_limit_mw + TOL).all()
     if b.grid_export_limit_mw is not None:
         assert (exp <= b.grid_export_limit_mw + TOL).all()
     # SOC recursion with self-discharge, split efficiencies and the step length.
@@ -230,8 +235,10 @@ def test_start_at_floor_during_cold_night_is_feasible() -> None:
     assert soc[3:].min() >= 10.0 - 1e-9
 
 
-def test_chunked_warm_start_reaches_the_same_optimum() -> None:
-    # 100 days hourly (> 3 chunks of 30 days): the stitched basis only changes the simplex start.
+@pytest.mark.parametrize("demand_yuan_per_kw_month", [0.0, 30.0])
+def test_chunked_warm_start_reaches_the_same_optimum(demand_yuan_per_kw_month: float) -> None:
+    # 100 days hourly (> 3 chunks: 30-day blocks, or the 4 calendar months with a demand charge):
+    # the stitched basis only changes where the simplex starts, not the optimum.
     n = 2400
     rng = np.random.default_rng(5)
     h = np.arange(n) % 24
@@ -244,7 +251,8 @@ def test_chunked_warm_start_reaches_the_same_optimum() -> None:
                     self_discharge_pct_per_day=0.1, grid_export_limit_mw=5,
                     degradation_cost_yuan_per_mwh=5, charge_block_below_c=0, charge_full_above_c=5)
     temps = pd.Series(np.where(h < 6, -2.0, 10.0), load.index)
-    kw = dict(price_yuan_per_mwh=price, curtailment_penalty_yuan_per_mwh=5, temperature_c=temps)
+    kw = dict(price_yuan_per_mwh=price, curtailment_penalty_yuan_per_mwh=5, temperature_c=temps,
+              demand_charge_yuan_per_kw_month=demand_yuan_per_kw_month)
     warm = optimize_dispatch(load, pv, b, warm_start=True, **kw)
     cold = optimize_dispatch(load, pv, b, warm_start=False, **kw)
     assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
