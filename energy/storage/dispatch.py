@@ -95,9 +95,12 @@ def solve_problem(
     return DispatchResult(objective=objective, kpis=kpis, schedule=schedule)
 
 
-def diagnose(p: Problem, status: highspy.HighsModelStatus) -> str:
+def diagnose(
+    p: Problem, status: highspy.HighsModelStatus, soc0_mwh: float | None = None
+) -> str:
     """A human reason for a non-optimal solve (error path only)."""
     b = p.battery
+    soc0 = b.soc_initial_mwh if soc0_mwh is None else soc0_mwh
     short = p.net_load_mw - p.pv_mw - p.import_limit_mw - b.power_discharge_mw
     if (short > 1e-9).any():
         t = int(np.argmax(short > 1e-9))
@@ -108,14 +111,14 @@ def diagnose(p: Problem, status: highspy.HighsModelStatus) -> str:
     # Highest SOC reachable by charging as fast as allowed (cold limit, grid limit) every step.
     room = np.minimum(p.charge_limit_mw, np.maximum(p.pv_mw + p.import_limit_mw - p.net_load_mw, 0))
     r = b.retention_per_step(p.step_h)
-    soc = b.soc_initial_mwh
+    soc = soc0
     for gain in b.eta_charge * p.step_h * room:  # error path only: plain recursion with a cap
         soc = min(b.soc_max_mwh, r * soc + gain)
     target = max(b.soc_min_mwh, b.soc_final_mwh)
     if soc < target - 1e-9:
         return (
             f"final state of charge {target:.3f} MWh ({b.soc_final_pct:g} %) is unreachable: "
-            f"at most {soc:.3f} MWh can be reached from {b.soc_initial_mwh:.3f} MWh "
+            f"at most {soc:.3f} MWh can be reached from {soc0:.3f} MWh "
             f"with the charge, cold-weather and grid limits"
         )
     if status == highspy.HighsModelStatus.kUnbounded:

@@ -204,7 +204,8 @@ def compute_kpis(schedule: pd.DataFrame, p: Problem) -> dict[str, float]:
     ``equivalent_full_cycles`` = throughput / (2 x energy_mwh); ``pv_absorbed_mwh``: charging
     that soaks up PV surplus over load (min(charge, max(pv - load - aux, 0))); ``peak_import_mw``;
     ``simultaneous_steps``: steps with both charge and discharge > 1e-6 MW;
-    ``max_balance_error_mw``: the largest energy-balance residual (a check, ~0).
+    ``max_balance_error_mw``: the largest energy-balance residual (a check, ~0);
+    ``final_soc_shortfall_mwh``: how far the last SOC falls short of the required final SOC.
     """
     dt = p.step_h
     c = schedule["charge_mw"].to_numpy()
@@ -251,6 +252,12 @@ def compute_kpis(schedule: pd.DataFrame, p: Problem) -> dict[str, float]:
         "pv_absorbed_mwh": float(dt * np.minimum(c, surplus).sum()),
         "simultaneous_steps": int((np.minimum(c, d) > SIMULTANEOUS_TOL_MW).sum()),
         "max_balance_error_mw": float(np.abs(balance).max()) if p.n else 0.0,
+        "final_soc_mwh": float(schedule["soc_mwh"].iloc[-1]) if p.n else 0.0,
+        "final_soc_shortfall_mwh": max(
+            max(p.battery.soc_final_mwh, p.battery.soc_min_mwh)
+            - (float(schedule["soc_mwh"].iloc[-1]) if p.n else p.battery.soc_initial_mwh),
+            0.0,
+        ),
     }
 
 

@@ -144,7 +144,7 @@ def rolling_dispatch(
         solves += 1
         if status != highspy.HighsModelStatus.kOptimal:
             raise DispatchInfeasible(
-                f"window starting {actual.index[start]}: " + diagnose(win, status)
+                f"window starting {actual.index[start]}: " + diagnose(win, status, soc0)
             )
         k = min(commit_steps, n - start)
         plan = model.split(x, k)

@@ -71,5 +71,4 @@ def rule_based_dispatch(
     cols = realise(c, d, p.load_mw, p.pv_mw, b.soc_initial_mwh, p)
     schedule = schedule_frame(p.index, **cols)
     kpis = compute_kpis(schedule, p)
-    kpis["final_soc_shortfall_mwh"] = max(b.soc_final_mwh - float(cols["soc_mwh"][-1]), 0.0)
     return DispatchResult(objective=kpis["weighted_objective"], kpis=kpis, schedule=schedule)
