@@ -34,7 +34,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 def timescaledb_available(conn: Connection) -> bool:
     """True when ``CREATE EXTENSION timescaledb`` could succeed on this server."""
     row = conn.execute(
-        text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
+        text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+             " AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'")
     ).first()
     return row is not None
 

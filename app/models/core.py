@@ -48,6 +48,8 @@ class Meter(Base):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     carrier: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(16))
+    """Unit the meter reports in (default for uploads without a unit)."""
+    canonical_unit: Mapped[str] = mapped_column(String(16))
     """Canonical unit of the carrier; readings are stored in it."""
     register: Mapped[str] = mapped_column(String(16))
     interval_minutes: Mapped[int] = mapped_column(Integer)
@@ -55,6 +57,7 @@ class Meter(Base):
     rollover_at: Mapped[float | None] = mapped_column(Float)
     """Register value at which a cumulative register wraps to zero (canonical unit)."""
     density_kg_per_l: Mapped[float | None] = mapped_column(Float)
+    normal_volume_factor: Mapped[float | None] = mapped_column(Float)
     max_per_hour: Mapped[float | None] = mapped_column(Float)
     """Plausibility ceiling override (canonical unit per hour)."""
     name: Mapped[str | None] = mapped_column(Text)

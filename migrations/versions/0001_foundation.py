@@ -41,11 +41,13 @@ CREATE TABLE meters (
     enterprise_id integer NOT NULL REFERENCES enterprises(id),
     carrier varchar(32) NOT NULL,
     unit varchar(16) NOT NULL,
+    canonical_unit varchar(16) NOT NULL,
     register varchar(16) NOT NULL CHECK (register IN ('interval', 'cumulative')),
     interval_minutes integer NOT NULL CHECK (interval_minutes > 0 AND 1440 % interval_minutes = 0),
     green_direct_supply boolean NOT NULL DEFAULT false,
     rollover_at double precision,
     density_kg_per_l double precision,
+    normal_volume_factor double precision,
     max_per_hour double precision,
     name text,
     created_at timestamptz NOT NULL DEFAULT now()
@@ -185,7 +187,8 @@ def _use_timescale() -> bool:
         return False
     bind = op.get_bind()
     available = bind.execute(
-        text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
+        text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+             " AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'")
     ).first()
     if available is None:
         if wanted == "on":

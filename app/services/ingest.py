@@ -1,0 +1,321 @@
+"""Parse and validate a readings batch (CSV or JSON), vectorised, into rows ready to store.
+
+Row numbers in errors are 1-based positions of the data rows (the CSV header is not counted).
+For an interval register ``ts`` is the interval start; for a cumulative register ``ts`` is the
+reading time, which closes the interval [ts - interval, ts).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from app.problems import Problem
+from energy.meter_series import (
+    batch_duplicates,
+    cumulative_to_interval,
+    gap_mask,
+    implausible_mask,
+    off_grid,
+    worse_quality,
+)
+from energy.units import UnitError, to_canonical_factor
+
+CLIENT_QUALITIES = ("ok", "estimated")
+OFFSET_RE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+@dataclass(frozen=True)
+class MeterInfo:
+    """What ingest needs to know of a meter the caller may write."""
+
+    id: int
+    code: str
+    enterprise_id: int
+    carrier: str
+    unit: str
+    canonical_unit: str
+    register: str
+    interval_minutes: int
+    rollover_at: float | None = None
+    density_kg_per_l: float | None = None
+    normal_volume_factor: float | None = None
+    max_per_hour: float | None = None
+
+
+@dataclass
+class PreparedBatch:
+    """Rows to store (meter_id, start_ts, value, original_unit, quality, register_value)."""
+
+    rows: pd.DataFrame
+    received_rows: int
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_csv(body: bytes) -> pd.DataFrame:
+    """CSV with header ``meter,ts,value[,quality][,unit]`` → string columns + ``row``."""
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(body),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.string() for c in ("meter", "ts", "value", "quality", "unit")},
+                strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
+                      errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+    return _columns_frame({name: table.column(name) for name in table.column_names})
+
+
+def parse_json(body: bytes) -> pd.DataFrame:
+    """JSON: a list of ``{"meter","ts","value"[,"quality"][,"unit"]}`` or ``{"readings": [...]}``."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(422, f"The JSON cannot be read: {exc}", kind="malformed-json",
+                      errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+    items = doc.get("readings") if isinstance(doc, dict) else doc
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise Problem(422, "Send a JSON list of readings or {\"readings\": [...]}.",
+                      kind="malformed-json",
+                      errors=[{"row": None, "field": "body", "message": "not a list of objects"}])
+    frame = pd.DataFrame.from_records(items)
+    cols: dict[str, Any] = {}
+    for name in frame.columns:
+        col = frame[name]
+        cols[name] = pa.array(
+            ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in col],
+            type=pa.string(),
+        ) if name != "value" else pa.array([_json_value(v) for v in col], type=pa.string())
+    return _columns_frame(cols)
+
+
+def _json_value(v: object) -> str:
+    if isinstance(v, bool) or v is None:
+        return "" if v is None else "not-a-number"
+    return str(v)
+
+
+def _columns_frame(cols: dict[str, Any]) -> pd.DataFrame:
+    missing = [c for c in ("meter", "ts", "value") if c not in cols]
+    if missing:
+        raise Problem(
+            422, f"Missing column(s): {', '.join(missing)}.", kind="missing-columns",
+            errors=[{"row": None, "field": c, "message": "column missing"} for c in missing],
+        )
+    n = len(cols["meter"])
+    out = pd.DataFrame({"row": np.arange(1, n + 1, dtype="int64")})
+    out["meter"] = pd.Series(pa.chunked_array([cols["meter"]]).to_pandas(), dtype=object).str.strip()
+    out["_ts_arrow"] = pd.Series(range(n))  # placeholder replaced in prepare()
+    out.attrs["ts"] = pa.chunked_array([cols["ts"]])
+    out.attrs["value"] = pa.chunked_array([cols["value"]])
+    for opt in ("quality", "unit"):
+        if opt in cols:
+            out[opt] = pd.Series(pa.chunked_array([cols[opt]]).to_pandas(), dtype=object)
+    return out.drop(columns="_ts_arrow")
+
+
+def _error(rows: pd.Series | np.ndarray, field_name: str, message: str | pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"row": np.asarray(rows), "field": field_name, "message": message})
+
+
+def _parse_ts(raw: pa.ChunkedArray) -> tuple[pd.Series, pd.DataFrame | None]:
+    try:
+        ts = pc.cast(raw, pa.timestamp("us", tz="UTC"))
+        return pd.Series(ts.to_pandas(), name="ts"), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    strings = pd.Series(raw.to_pandas(), dtype=object).str.strip()
+    has_offset = strings.str.contains(OFFSET_RE, regex=True, na=False)
+    parsed = pd.to_datetime(strings.where(has_offset), format="ISO8601", utc=True, errors="coerce")
+    naive = ~has_offset & pd.to_datetime(strings, format="ISO8601", errors="coerce").notna()
+    bad = parsed.isna()
+    messages = np.where(naive[bad], "timestamp has no UTC offset (naive); add e.g. +08:00",
+                        "not an ISO 8601 timestamp with offset")
+    errors = _error(np.flatnonzero(bad.to_numpy()) + 1, "ts", messages)
+    return parsed.dt.as_unit("us"), errors
+
+
+def _parse_values(raw: pa.ChunkedArray) -> tuple[np.ndarray, pd.DataFrame | None]:
+    try:
+        values = pc.cast(raw, pa.float64()).to_numpy(zero_copy_only=False)
+        bad = ~np.isfinite(values)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = pd.to_numeric(pd.Series(raw.to_pandas(), dtype=object), errors="coerce").to_numpy(
+            dtype="float64")
+        bad = ~np.isfinite(values)
+    if not bad.any():
+        return values, None
+    return values, _error(np.flatnonzero(bad) + 1, "value", "not a finite number")
+
+
+def prepare(
+    raw: pd.DataFrame,
+    meters: dict[str, MeterInfo],
+    *,
+    ceilings_per_hour: dict[str, float],
+    previous_registers: Callable[[list[int], pd.Series], pd.DataFrame],
+    last_starts: Callable[[list[int]], pd.DataFrame] | None = None,
+) -> PreparedBatch:
+    """Validate a parsed batch; raise :class:`Problem` 422 listing every bad row and field.
+
+    ``meters`` holds only meters the caller may write (others read as unknown).
+    ``previous_registers(meter_ids, first_ts_by_meter)`` returns the stored register reading
+    before each cumulative meter's first reading (columns meter_id, ts, value).
+    """
+    n = len(raw)
+    errors: list[pd.DataFrame] = []
+    ts, ts_err = _parse_ts(raw.attrs["ts"])
+    values, val_err = _parse_values(raw.attrs["value"])
+    errors += [e for e in (ts_err, val_err) if e is not None]
+    frame = pd.DataFrame({"row": raw["row"], "meter": raw["meter"], "ts": ts, "value": values})
+
+    known = frame["meter"].isin(list(meters))
+    if not known.all():
+        errors.append(_error(frame.loc[~known, "row"], "meter",
+                             "unknown meter (or not one of yours): " + frame.loc[~known, "meter"]))
+    info = pd.DataFrame([m.__dict__ for m in meters.values()])
+    if info.empty:
+        info = pd.DataFrame(columns=list(MeterInfo.__dataclass_fields__))
+    info = info.set_index("code")
+    frame["meter_id"] = frame["meter"].map(info["id"])
+    frame["interval_minutes"] = frame["meter"].map(info["interval_minutes"])
+    frame["register"] = frame["meter"].map(info["register"])
+
+    quality = raw["quality"].fillna("").str.strip().str.lower() if "quality" in raw else None
+    if quality is not None:
+        quality = quality.replace("", "ok")
+        badq = ~quality.isin(CLIENT_QUALITIES)
+        if badq.any():
+            errors.append(_error(frame.loc[badq, "row"], "quality",
+                                 "quality must be one of: " + ", ".join(CLIENT_QUALITIES)))
+        frame["quality"] = quality.where(~badq, "ok")
+    else:
+        frame["quality"] = "ok"
+
+    # Units → canonical: one factor per distinct (meter, unit).
+    unit_col = raw["unit"].fillna("").str.strip() if "unit" in raw else pd.Series("", index=raw.index)
+    frame["original_unit"] = unit_col.where(unit_col != "", frame["meter"].map(info["unit"]))
+    factor = pd.Series(1.0, index=frame.index)
+    pairs = frame.loc[known, ["meter", "original_unit"]].drop_duplicates()
+    for meter_code, unit in pairs.itertuples(index=False):
+        m = meters[meter_code]
+        sel = (frame["meter"] == meter_code) & (frame["original_unit"] == unit)
+        try:
+            factor[sel] = to_canonical_factor(
+                unit, m.carrier, density_kg_per_l=m.density_kg_per_l,
+                normal_volume_factor=m.normal_volume_factor)
+        except UnitError as exc:
+            errors.append(_error(frame.loc[sel, "row"], "unit", str(exc)))
+    frame["value"] = frame["value"] * factor.to_numpy()
+
+    ok_ts = frame["ts"].notna() & known
+    for minutes in frame.loc[ok_ts, "interval_minutes"].dropna().unique():
+        sel = ok_ts & (frame["interval_minutes"] == minutes)
+        off = off_grid(frame.loc[sel, "ts"], int(minutes))
+        if off.any():
+            errors.append(_error(frame.loc[sel, "row"].to_numpy()[off], "ts",
+                                 f"not on the meter's {int(minutes)}-minute grid "
+                                 "(anchored at Asia/Shanghai midnight)"))
+
+    negative = known & (frame["value"] < 0)
+    if negative.any():
+        errors.append(_error(frame.loc[negative, "row"], "value",
+                             np.where(frame.loc[negative, "register"] == "cumulative",
+                                      "negative register reading",
+                                      "negative interval consumption is impossible")))
+
+    valid_keys = frame["ts"].notna() & known
+    conflicts, _ = batch_duplicates(frame.loc[valid_keys, ["meter", "ts", "value", "row"]])
+    if len(conflicts):
+        first_row = conflicts.groupby(["meter", "ts"])["row"].transform("min")
+        errors.append(_error(conflicts["row"], "value",
+                             "same meter and ts as row " + first_row.astype(str)
+                             + " with a different value"))
+
+    if errors:
+        err = pd.concat(errors, ignore_index=True).sort_values(["row", "field"], kind="stable")
+        records = [
+            {"row": None if pd.isna(r) else int(r), "field": f, "message": str(msg)}
+            for r, f, msg in err.itertuples(index=False)
+        ]
+        raise Problem(422, f"The batch was rejected ({len(records)} error(s)); nothing was stored.",
+                      kind="batch-rejected", errors=records)
+
+    frame = frame[~frame.duplicated(["meter", "ts"], keep="first")]
+    out_parts: list[pd.DataFrame] = []
+    interval_rows = frame[frame["register"] == "interval"]
+    if len(interval_rows):
+        part = interval_rows.rename(columns={"ts": "start_ts"})[
+            ["row", "meter", "meter_id", "start_ts", "value", "original_unit", "quality"]].copy()
+        part["register_value"] = np.nan
+        part["covered_minutes"] = interval_rows["interval_minutes"].to_numpy(dtype="float64")
+        out_parts.append(part)
+    cum = frame[frame["register"] == "cumulative"]
+    if len(cum):
+        ids = [int(i) for i in cum["meter_id"].unique()]
+        first = cum.groupby("meter_id")["ts"].min()
+        prev = previous_registers(ids, first)
+        code_of = {m.id: m.code for m in meters.values()}
+        prev_frame = None
+        if len(prev):
+            prev_frame = pd.DataFrame({"meter": prev["meter_id"].map(code_of), "ts": prev["ts"],
+                                       "value": prev["value"]})
+        conv = cumulative_to_interval(
+            cum[["meter", "ts", "value", "row", "quality"]],
+            interval_minutes={m.code: m.interval_minutes for m in meters.values()},
+            rollover_at={m.code: m.rollover_at for m in meters.values()},
+            previous=prev_frame,
+        )
+        conv["meter_id"] = conv["meter"].map(info["id"])
+        conv["original_unit"] = conv["row"].map(cum.set_index("row")["original_unit"])
+        conv = conv.rename(columns={"start": "start_ts"})
+        out_parts.append(conv[["row", "meter", "meter_id", "start_ts", "value", "original_unit",
+                               "quality", "register_value", "covered_minutes"]])
+    rows = pd.concat(out_parts, ignore_index=True) if out_parts else pd.DataFrame(
+        columns=["row", "meter", "meter_id", "start_ts", "value", "original_unit", "quality",
+                 "register_value", "covered_minutes"])
+
+    # Flags: implausible above the ceiling (per meter or per carrier), scaled to what a row covers.
+    if len(rows):
+        per_hour = rows["meter"].map(
+            {m.code: m.max_per_hour if m.max_per_hour is not None
+             else ceilings_per_hour.get(m.carrier) for m in meters.values()}).astype("float64")
+        minutes = rows["meter"].map(info["interval_minutes"]).astype("float64")
+        ceiling = per_hour * minutes / 60.0
+        implausible = implausible_mask(rows["value"], ceiling, rows["covered_minutes"] / minutes)
+        rows["quality"] = worse_quality(
+            rows["quality"], pd.Series(np.where(implausible, "implausible", "ok"), index=rows.index))
+    rows["meter_id"] = rows["meter_id"].astype("int32")
+    gaps = _gaps(rows, meters)
+    return PreparedBatch(rows=rows, received_rows=n, gaps=gaps)
+
+
+def _gaps(rows: pd.DataFrame, meters: dict[str, MeterInfo]) -> list[dict[str, Any]]:
+    """Holes inside the batch (interval meters) as a short list for the answer (max 100)."""
+    if not len(rows):
+        return []
+    frame = rows[["meter", "start_ts"]].rename(columns={"start_ts": "start"})
+    mask = gap_mask(frame, {m.code: m.interval_minutes for m in meters.values()})
+    if not mask.any():
+        return []
+    ordered = frame.sort_values(["meter", "start"])
+    prev = ordered.groupby("meter")["start"].shift()
+    hits = ordered[pd.Series(mask, index=frame.index).reindex(ordered.index)]
+    out = []
+    for idx, row in hits.head(100).iterrows():
+        minutes = meters[row["meter"]].interval_minutes
+        missing = int((row["start"] - prev[idx]).total_seconds() // 60 // minutes) - 1
+        out.append({"meter": row["meter"], "missing_intervals": missing,
+                    "after": prev[idx].isoformat(), "before": row["start"].isoformat()})
+    return out
