@@ -15,7 +15,9 @@ def alembic_config(engine: Engine, *, use_timescale: str = "auto") -> Config:
     """An Alembic config pointing at the ``migrations`` package; ``use_timescale``: auto|on|off."""
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
     cfg.attributes["use_timescale"] = use_timescale
     return cfg
 
