@@ -246,3 +246,17 @@ def park_energy(conn: Connection, start: datetime, end: datetime, by: str,
            f" {scope} GROUP BY 1, 2, 3 ORDER BY 1, 2")
     rows = conn.execute(text(sql), {"a": start, "b": end, "e": enterprise_id}).all()
     return [{by: k, "carrier": c, "unit": u, "value": v, "readings": n} for k, c, u, v, n in rows]
+
+
+def revisions(conn: Connection, meter_id: int, start: datetime | None,
+              end: datetime | None) -> list[dict[str, Any]]:
+    rows = conn.execute(text(
+        "SELECT v.start_ts, v.old_value, v.new_value, v.old_quality, v.new_quality,"
+        " v.old_batch_id, v.batch_id, v.revised_by, k.prefix, v.revised_at"
+        " FROM reading_revisions v LEFT JOIN api_keys k ON k.id = v.revised_by"
+        " WHERE v.meter_id = :m AND (CAST(:a AS timestamptz) IS NULL OR v.start_ts >= :a)"
+        " AND (CAST(:b AS timestamptz) IS NULL OR v.start_ts < :b) ORDER BY v.start_ts, v.id"),
+        {"m": meter_id, "a": start, "b": end}).all()
+    keys = ("start", "old_value", "new_value", "old_quality", "new_quality", "old_batch",
+            "batch", "revised_by_key", "revised_by_key_prefix", "revised_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

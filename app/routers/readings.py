@@ -92,3 +92,13 @@ def park_energy(
                               principal.enterprise_id if principal.role == "enterprise" else None,
                               timescale=request.app.state.timescale)
     return {"start": start, "end": end, "by": by, "totals": totals}
+
+
+@router.get("/meters/{code}/revisions")
+def meter_revisions(
+    code: str, session: SessionDep, principal: PrincipalDep,
+    start: datetime | None = None, end: datetime | None = None,
+) -> list[dict[str, object]]:
+    """The audit trail of a meter: every value a later batch replaced, with who and when."""
+    meter = core_repo.get_meter(session, principal, code)
+    return repo.revisions(session.connection(), meter.id, start, end)

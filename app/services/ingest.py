@@ -138,7 +138,8 @@ def _parse_ts(raw: pa.ChunkedArray) -> tuple[pd.Series, pd.DataFrame | None]:
     strings = pd.Series(raw.to_pandas(), dtype=object).str.strip()
     has_offset = strings.str.contains(OFFSET_RE, regex=True, na=False)
     parsed = pd.to_datetime(strings.where(has_offset), format="ISO8601", utc=True, errors="coerce")
-    naive = ~has_offset & pd.to_datetime(strings, format="ISO8601", errors="coerce").notna()
+    naive = ~has_offset & pd.to_datetime(
+        strings.where(~has_offset), format="ISO8601", errors="coerce").notna()
     bad = parsed.isna()
     messages = np.where(naive[bad], "timestamp has no UTC offset (naive); add e.g. +08:00",
                         "not an ISO 8601 timestamp with offset")
