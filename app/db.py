@@ -49,3 +49,8 @@ def has_timescaledb(conn: Connection) -> bool:
 def timescale_license(conn: Connection) -> str | None:
     """'timescale' (community, has compression and continuous aggregates), 'apache', or None."""
     return conn.execute(text("SELECT current_setting('timescaledb.license', true)")).scalar()
+
+
+def readings_on_timescale(conn: Connection) -> bool:
+    """True when the migration built the Timescale layout (hypertable + continuous aggregates)."""
+    return conn.execute(text("SELECT to_regclass('readings_daily') IS NOT NULL")).scalar() is True

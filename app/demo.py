@@ -120,10 +120,10 @@ def load_readings(ctx: DemoContext) -> None:
 
 
 def _timescale(ctx: DemoContext) -> bool:
-    from app.db import has_timescaledb
+    from app.db import readings_on_timescale
 
     with ctx.engine.connect() as conn:
-        return has_timescaledb(conn)
+        return readings_on_timescale(conn)
 
 
 DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings]

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
 from app.config import Settings, get_settings
-from app.db import has_timescaledb, make_engine, make_session_factory
+from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.limits import BodySizeLimit
 from app.problems import Problem, install_problem_handlers, problem_response
 from app.routers import alerts, core, readings
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     with engine.connect() as conn:
-        timescale = has_timescaledb(conn)
+        timescale = readings_on_timescale(conn)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

@@ -86,6 +86,8 @@ class SchedulerLeader:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         if self._conn is not None:
+            # Close the DBAPI connection itself (not back to the pool), which frees the lock.
+            self._conn.invalidate()
             self._conn.close()
             self._conn = None
 

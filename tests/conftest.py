@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app import migrate
 from app.auth import create_api_key
 from app.config import Settings
-from app.db import has_timescaledb, make_engine
+from app.db import make_engine, readings_on_timescale
 from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
 from app.main import create_app
 from app.models import Enterprise
@@ -75,7 +75,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def timescale(engine: Engine) -> bool:
     with engine.connect() as conn:
-        return has_timescaledb(conn)
+        return readings_on_timescale(conn)
 
 
 @pytest.fixture(scope="session")

@@ -105,17 +105,17 @@ def write_readings(conn: Connection, rows: pd.DataFrame, batch_id: int, api_key_
         " original_unit varchar(16), quality varchar(16), register_value float8, batch_id bigint)"
         " ON COMMIT DROP"))
     _copy(conn, "_ingest", payload)
-    revised, inserted, updated = conn.execute(text("""
-        WITH changed AS (
+    revised, existing, written = conn.execute(text("""
+        WITH existing AS (
             SELECT r.meter_id, r.start_ts, r.value AS old_value, r.quality AS old_quality,
                    r.batch_id AS old_batch_id, t.value AS new_value, t.quality AS new_quality
             FROM _ingest t JOIN readings r USING (meter_id, start_ts)
-            WHERE (r.value, r.quality) IS DISTINCT FROM (t.value, t.quality)
         ), rev AS (
             INSERT INTO reading_revisions (meter_id, start_ts, old_value, new_value, old_quality,
                                            new_quality, old_batch_id, batch_id, revised_by)
             SELECT meter_id, start_ts, old_value, new_value, old_quality, new_quality,
-                   old_batch_id, :batch, :who FROM changed
+                   old_batch_id, :batch, :who FROM existing
+            WHERE (old_value, old_quality) IS DISTINCT FROM (new_value, new_quality)
             RETURNING 1
         ), up AS (
             INSERT INTO readings AS r (meter_id, start_ts, value, original_unit, quality,
@@ -127,14 +127,15 @@ def write_readings(conn: Connection, rows: pd.DataFrame, batch_id: int, api_key_
                    original_unit = EXCLUDED.original_unit,
                    register_value = EXCLUDED.register_value, batch_id = EXCLUDED.batch_id
                WHERE (r.value, r.quality) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.quality)
-            RETURNING (xmax = 0) AS is_new
+            RETURNING 1
         )
-        SELECT (SELECT count(*) FROM rev), count(*) FILTER (WHERE is_new),
-               count(*) FILTER (WHERE NOT is_new) FROM up
+        SELECT (SELECT count(*) FROM rev), (SELECT count(*) FROM existing),
+               (SELECT count(*) FROM up)
     """), {"batch": batch_id, "who": api_key_id}).one()
-    if not timescale and (inserted or updated):
+    inserted = n - int(existing)
+    if not timescale and written:
         _recompute_meter_days(conn, rows)
-    return WriteCounts(inserted=int(inserted), unchanged=n - int(inserted) - int(updated),
+    return WriteCounts(inserted=inserted, unchanged=int(existing) - int(revised),
                        revised=int(revised))
 
 
