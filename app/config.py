@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     completeness_interval_minutes: int = 60
     timezone: str = "Asia/Shanghai"
+    aggregate_refresh: str = "background"
+    """TimescaleDB only: "background" refreshes the continuous aggregates for a batch's range in a
+    worker thread right after commit (readable seconds later; real-time aggregation covers new
+    data meanwhile); "sync" refreshes before answering the upload."""
     timescale: str = "auto"
     """auto: use TimescaleDB when the extension is available; on: require it; off: plain tables."""
     plausibility_ceilings_per_hour: dict[str, float] = Field(default_factory=_default_ceilings)

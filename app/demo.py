@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal, create_api_key
 from app.config import Settings
 from app.models import ApiKey, Enterprise, Meter
+from app.services.ingest import RawBatch
 from app.services.readings import IngestContext, ingest_frame
 from energy.units import carrier_spec
 
@@ -110,11 +111,14 @@ def load_readings(ctx: DemoContext) -> None:
             values = np.round(mean * _shape(kind, local, ctx.rng), 4)
             frames.append((f"{code}-{carrier}", values))
         n = len(local)
-        raw = pd.DataFrame({"row": np.arange(1, n * len(frames) + 1),
-                            "meter": np.repeat([f for f, _ in frames], n)})
-        raw.attrs["ts"] = pa.chunked_array([ts_text] * len(frames))
-        raw.attrs["value"] = pa.chunked_array(
-            [pa.array(v.astype(str), type=pa.string()) for _, v in frames])
+        raw = RawBatch(
+            frame=pd.DataFrame({
+                "row": np.arange(1, n * len(frames) + 1),
+                "meter": pd.Categorical.from_codes(np.repeat(np.arange(len(frames)), n),
+                                                   [f for f, _ in frames])}),
+            ts=pa.chunked_array([ts_text] * len(frames)),
+            value=pa.chunked_array([pa.array(v.astype(str), type=pa.string()) for _, v in frames]),
+        )
         digest = hashlib.sha256(f"demo-{code}-{YEAR}".encode()).hexdigest()
         ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
 

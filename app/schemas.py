@@ -66,6 +66,7 @@ class UploadOut(BaseModel):
     rows: int
     flags: dict[str, int]
     gaps: list[dict[str, object]]
+    aggregates: str = "current"
 
 
 class Point(BaseModel):

@@ -80,7 +80,8 @@ def timescale(engine: Engine) -> bool:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, scheduler_enabled=False)
+    # Aggregates refreshed before an upload answers, so a test reads them at once (TimescaleDB).
+    return Settings(database_url=database_url, scheduler_enabled=False, aggregate_refresh="sync")
 
 
 @pytest.fixture(scope="session")

@@ -21,12 +21,13 @@ import pyarrow.csv as pcsv
 
 from app.problems import Problem
 from energy.meter_series import (
+    QUALITY_ORDER,
+    QUALITY_RANK,
     batch_duplicates,
     cumulative_to_interval,
     gap_mask,
     implausible_mask,
     off_grid,
-    worse_quality,
 )
 from energy.units import UnitError, to_canonical_factor
 
@@ -53,6 +54,19 @@ class MeterInfo:
 
 
 @dataclass
+class RawBatch:
+    """A parsed, not yet validated batch: ``frame`` (row, meter[, quality][, unit]) plus the
+    timestamp and value columns as Arrow strings (parsed vectorised in :func:`prepare`)."""
+
+    frame: pd.DataFrame
+    ts: pa.ChunkedArray
+    value: pa.ChunkedArray
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass
 class PreparedBatch:
     """Rows to store (meter_id, start_ts, value, original_unit, quality, register_value)."""
 
@@ -61,7 +75,7 @@ class PreparedBatch:
     gaps: list[dict[str, Any]] = field(default_factory=list)
 
 
-def parse_csv(body: bytes) -> pd.DataFrame:
+def parse_csv(body: bytes) -> RawBatch:
     """CSV with header ``meter,ts,value[,quality][,unit]`` → string columns + ``row``."""
     try:
         table = pcsv.read_csv(
@@ -77,7 +91,7 @@ def parse_csv(body: bytes) -> pd.DataFrame:
     return _columns_frame({name: table.column(name) for name in table.column_names})
 
 
-def parse_json(body: bytes) -> pd.DataFrame:
+def parse_json(body: bytes) -> RawBatch:
     """JSON: a list of ``{"meter","ts","value"[,"quality"][,"unit"]}`` or ``{"readings": [...]}``."""
     try:
         doc = json.loads(body)
@@ -106,7 +120,16 @@ def _json_value(v: object) -> str:
     return str(v)
 
 
-def _columns_frame(cols: dict[str, Any]) -> pd.DataFrame:
+def _categorical(arr: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """Trimmed strings as a pandas Categorical (few distinct values: meter codes, units, flags)."""
+    chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(chunked)).combine_chunks()
+    return pd.Series(pd.Categorical.from_codes(
+        encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64"),
+        categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object)))
+
+
+def _columns_frame(cols: dict[str, Any]) -> RawBatch:
     missing = [c for c in ("meter", "ts", "value") if c not in cols]
     if missing:
         raise Problem(
@@ -114,15 +137,16 @@ def _columns_frame(cols: dict[str, Any]) -> pd.DataFrame:
             errors=[{"row": None, "field": c, "message": "column missing"} for c in missing],
         )
     n = len(cols["meter"])
-    out = pd.DataFrame({"row": np.arange(1, n + 1, dtype="int64")})
-    out["meter"] = pd.Series(pa.chunked_array([cols["meter"]]).to_pandas(), dtype=object).str.strip()
-    out["_ts_arrow"] = pd.Series(range(n))  # placeholder replaced in prepare()
-    out.attrs["ts"] = pa.chunked_array([cols["ts"]])
-    out.attrs["value"] = pa.chunked_array([cols["value"]])
+    out = pd.DataFrame({"row": np.arange(1, n + 1, dtype="int64"),
+                        "meter": _categorical(cols["meter"])})
     for opt in ("quality", "unit"):
         if opt in cols:
-            out[opt] = pd.Series(pa.chunked_array([cols[opt]]).to_pandas(), dtype=object)
-    return out.drop(columns="_ts_arrow")
+            out[opt] = _categorical(cols[opt])
+    return RawBatch(frame=out, ts=_chunked(cols["ts"]), value=_chunked(cols["value"]))
+
+
+def _chunked(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
 
 def _error(rows: pd.Series | np.ndarray, field_name: str, message: str | pd.Series) -> pd.DataFrame:
@@ -161,7 +185,7 @@ def _parse_values(raw: pa.ChunkedArray) -> tuple[np.ndarray, pd.DataFrame | None
 
 
 def prepare(
-    raw: pd.DataFrame,
+    batch: RawBatch,
     meters: dict[str, MeterInfo],
     *,
     ceilings_per_hour: dict[str, float],
@@ -174,51 +198,73 @@ def prepare(
     ``previous_registers(meter_ids, first_ts_by_meter)`` returns the stored register reading
     before each cumulative meter's first reading (columns meter_id, ts, value).
     """
+    raw = batch.frame
     n = len(raw)
     errors: list[pd.DataFrame] = []
-    ts, ts_err = _parse_ts(raw.attrs["ts"])
-    values, val_err = _parse_values(raw.attrs["value"])
+    ts, ts_err = _parse_ts(batch.ts)
+    values, val_err = _parse_values(batch.value)
     errors += [e for e in (ts_err, val_err) if e is not None]
     frame = pd.DataFrame({"row": raw["row"], "meter": raw["meter"], "ts": ts, "value": values})
 
-    known = frame["meter"].isin(list(meters))
+    cats = list(frame["meter"].cat.categories)
+    codes = frame["meter"].cat.codes.to_numpy()
+
+    def per_meter(attr: str, default: object) -> np.ndarray:
+        table = np.array([getattr(meters[c], attr) if c in meters else default for c in cats]
+                         + [default], dtype=object if isinstance(default, str) else "float64")
+        return table[codes]  # code -1 (missing) picks the default at the end
+
+    known = pd.Series(per_meter("id", -1.0) >= 0, index=frame.index)
     if not known.all():
         errors.append(_error(frame.loc[~known, "row"], "meter",
-                             "unknown meter (or not one of yours): " + frame.loc[~known, "meter"]))
+                             "unknown meter (or not one of yours): "
+                             + frame.loc[~known, "meter"].astype(object).fillna("").astype(str)))
+    frame["meter_id"] = per_meter("id", -1.0)
+    frame["interval_minutes"] = per_meter("interval_minutes", np.nan)
+    frame["register"] = per_meter("register", "")
     info = pd.DataFrame([m.__dict__ for m in meters.values()])
     if info.empty:
         info = pd.DataFrame(columns=list(MeterInfo.__dataclass_fields__))
     info = info.set_index("code")
-    frame["meter_id"] = frame["meter"].map(info["id"])
-    frame["interval_minutes"] = frame["meter"].map(info["interval_minutes"])
-    frame["register"] = frame["meter"].map(info["register"])
 
-    quality = raw["quality"].fillna("").str.strip().str.lower() if "quality" in raw else None
-    if quality is not None:
-        quality = quality.replace("", "ok")
-        badq = ~quality.isin(CLIENT_QUALITIES)
+    if "quality" in raw:
+        qcat = raw["quality"].cat.rename_categories(
+            [str(c).lower() for c in raw["quality"].cat.categories])
+        qobj = qcat.astype(object).fillna("").replace("", "ok")
+        badq = ~qobj.isin(CLIENT_QUALITIES)
         if badq.any():
             errors.append(_error(frame.loc[badq, "row"], "quality",
                                  "quality must be one of: " + ", ".join(CLIENT_QUALITIES)))
-        frame["quality"] = quality.where(~badq, "ok")
+        frame["quality"] = pd.Categorical(qobj.where(~badq, "ok"), categories=QUALITY_ORDER)
     else:
-        frame["quality"] = "ok"
+        frame["quality"] = pd.Categorical.from_codes(np.zeros(n, dtype="int64"), QUALITY_ORDER)
 
-    # Units → canonical: one factor per distinct (meter, unit).
-    unit_col = raw["unit"].fillna("").str.strip() if "unit" in raw else pd.Series("", index=raw.index)
-    frame["original_unit"] = unit_col.where(unit_col != "", frame["meter"].map(info["unit"]))
-    factor = pd.Series(1.0, index=frame.index)
-    pairs = frame.loc[known, ["meter", "original_unit"]].drop_duplicates()
-    for meter_code, unit in pairs.itertuples(index=False):
-        m = meters[meter_code]
-        sel = (frame["meter"] == meter_code) & (frame["original_unit"] == unit)
+    # Units → canonical: one factor per distinct (meter, unit) pair, looked up by codes.
+    if "unit" in raw:
+        ucats = [str(u) for u in raw["unit"].cat.categories]
+        ucodes = raw["unit"].cat.codes.to_numpy()
+    else:
+        ucats, ucodes = [], np.full(n, -1, dtype="int64")
+    pair = codes.astype("int64") * (len(ucats) + 1) + ucodes + 1
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    pair_factor = np.ones(len(uniq))
+    pair_unit = np.empty(len(uniq), dtype=object)
+    for k, pkey in enumerate(uniq):
+        mcode, ucode = divmod(int(pkey), len(ucats) + 1)
+        meter_code = cats[mcode] if 0 <= mcode < len(cats) else None
+        m = meters.get(meter_code) if meter_code is not None else None
+        unit = ucats[ucode - 1] if ucode > 0 and ucats[ucode - 1] != "" else (m.unit if m else "")
+        pair_unit[k] = unit
+        if m is None:
+            continue
         try:
-            factor[sel] = to_canonical_factor(
+            pair_factor[k] = to_canonical_factor(
                 unit, m.carrier, density_kg_per_l=m.density_kg_per_l,
                 normal_volume_factor=m.normal_volume_factor)
         except UnitError as exc:
-            errors.append(_error(frame.loc[sel, "row"], "unit", str(exc)))
-    frame["value"] = frame["value"] * factor.to_numpy()
+            errors.append(_error(frame["row"].to_numpy()[inverse == k], "unit", str(exc)))
+    frame["original_unit"] = pd.Categorical(pair_unit[inverse])
+    frame["value"] = frame["value"].to_numpy() * pair_factor[inverse]
 
     ok_ts = frame["ts"].notna() & known
     for minutes in frame.loc[ok_ts, "interval_minutes"].dropna().unique():
@@ -237,9 +283,10 @@ def prepare(
                                       "negative interval consumption is impossible")))
 
     valid_keys = frame["ts"].notna() & known
-    conflicts, _ = batch_duplicates(frame.loc[valid_keys, ["meter", "ts", "value", "row"]])
+    keyed = frame.loc[valid_keys, ["meter_id", "ts", "value", "row"]]
+    conflicts, _ = batch_duplicates(keyed, keys=("meter_id", "ts"))
     if len(conflicts):
-        first_row = conflicts.groupby(["meter", "ts"])["row"].transform("min")
+        first_row = conflicts.groupby(["meter_id", "ts"])["row"].transform("min")
         errors.append(_error(conflicts["row"], "value",
                              "same meter and ts as row " + first_row.astype(str)
                              + " with a different value"))
@@ -253,7 +300,9 @@ def prepare(
         raise Problem(422, f"The batch was rejected ({len(records)} error(s)); nothing was stored.",
                       kind="batch-rejected", errors=records)
 
-    frame = frame[~frame.duplicated(["meter", "ts"], keep="first")]
+    dup = frame.duplicated(["meter_id", "ts"], keep="first")
+    if dup.any():
+        frame = frame[~dup]
     out_parts: list[pd.DataFrame] = []
     interval_rows = frame[frame["register"] == "interval"]
     if len(interval_rows):
@@ -273,7 +322,8 @@ def prepare(
             prev_frame = pd.DataFrame({"meter": prev["meter_id"].map(code_of), "ts": prev["ts"],
                                        "value": prev["value"]})
         conv = cumulative_to_interval(
-            cum[["meter", "ts", "value", "row", "quality"]],
+            cum[["meter", "ts", "value", "row", "quality"]].astype(
+                {"meter": object, "quality": object}),
             interval_minutes={m.code: m.interval_minutes for m in meters.values()},
             rollover_at={m.code: m.rollover_at for m in meters.values()},
             previous=prev_frame,
@@ -292,11 +342,15 @@ def prepare(
         per_hour = rows["meter"].map(
             {m.code: m.max_per_hour if m.max_per_hour is not None
              else ceilings_per_hour.get(m.carrier) for m in meters.values()}).astype("float64")
-        minutes = rows["meter"].map(info["interval_minutes"]).astype("float64")
+        minutes = rows["meter"].map(
+            {m.code: m.interval_minutes for m in meters.values()}).astype("float64")
         ceiling = per_hour * minutes / 60.0
         implausible = implausible_mask(rows["value"], ceiling, rows["covered_minutes"] / minutes)
-        rows["quality"] = worse_quality(
-            rows["quality"], pd.Series(np.where(implausible, "implausible", "ok"), index=rows.index))
+        quality = pd.Categorical(rows["quality"], categories=QUALITY_ORDER)
+        if implausible.any():
+            worst = np.maximum(quality.codes, np.where(implausible, QUALITY_RANK["implausible"], 0))
+            quality = pd.Categorical.from_codes(worst, QUALITY_ORDER)
+        rows["quality"] = quality
     rows["meter_id"] = rows["meter_id"].astype("int32")
     gaps = _gaps(rows, meters)
     return PreparedBatch(rows=rows, received_rows=n, gaps=gaps)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -15,17 +19,44 @@ from app.config import Settings
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
-from app.services.ingest import MeterInfo, parse_csv, parse_json, prepare
+from app.services.ingest import MeterInfo, RawBatch, parse_csv, parse_json, prepare
 
 
-@dataclass(frozen=True)
+log = logging.getLogger(__name__)
+
+
+class AggregateRefresher:
+    """Refreshes TimescaleDB continuous aggregates for ingested ranges in one worker thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zcpark-cagg")
+        self._pending: list[Future[None]] = []
+
+    def submit(self, start: datetime, end: datetime) -> None:
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._pool.submit(repo.refresh_aggregates, self.engine, start, end))
+
+    def wait(self) -> None:
+        """Block until every submitted refresh has finished (tests, benchmarks, shutdown)."""
+        for f in self._pending:
+            f.result()
+        self._pending = []
+
+
+@dataclass
 class IngestContext:
     engine: Engine
     settings: Settings
     timescale: bool
+    refresher: AggregateRefresher | None = None
+
+    def __post_init__(self) -> None:
+        if self.timescale and self.refresher is None:
+            self.refresher = AggregateRefresher(self.engine)
 
 
-def parse_body(body: bytes, content_type: str) -> pd.DataFrame:
+def parse_body(body: bytes, content_type: str) -> RawBatch:
     """CSV (text/csv) or JSON (application/json) → the raw frame :func:`prepare` takes."""
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("application/json", "application/problem+json") or kind.endswith("+json"):
@@ -45,9 +76,10 @@ def ingest(ctx: IngestContext, principal: Principal, body: bytes, content_type: 
                         payload_sha256=hashlib.sha256(body).hexdigest())
 
 
-def ingest_frame(ctx: IngestContext, principal: Principal, raw: pd.DataFrame, *,
+def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
                  content_type: str, payload_sha256: str) -> dict[str, Any]:
-    codes = [str(c) for c in raw["meter"].dropna().unique()]
+    t0 = time.perf_counter()
+    codes = [str(c) for c in raw.frame["meter"].cat.categories]
     with Session(ctx.engine) as session:
         meters = {
             m.code: MeterInfo(
@@ -65,10 +97,12 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: pd.DataFrame, *,
         )
         conn.rollback()
     rows = prepared.rows
+    t1 = time.perf_counter()
     if len(rows):
         lo, hi = rows["start_ts"].min().to_pydatetime(), rows["start_ts"].max().to_pydatetime()
         repo.ensure_partitions(ctx.engine, lo, hi)
-    flags = rows["quality"].value_counts().to_dict() if len(rows) else {}
+    flags = {k: v for k, v in rows["quality"].value_counts().to_dict().items() if v} if len(
+        rows) else {}
     flagged = int(sum(v for k, v in flags.items() if k != "ok"))
     with ctx.engine.begin() as conn:
         batch_id = repo.create_batch(conn, {
@@ -78,11 +112,19 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: pd.DataFrame, *,
         counts = repo.write_readings(conn, rows, batch_id, principal.key_id,
                                      timescale=ctx.timescale)
         repo.finish_batch(conn, batch_id, counts, flagged)
+    t2 = time.perf_counter()
+    aggregates = "current"
     if ctx.timescale and len(rows) and (counts.inserted or counts.revised):
-        repo.refresh_aggregates(ctx.engine, lo, hi)
+        if ctx.settings.aggregate_refresh == "sync" or ctx.refresher is None:
+            repo.refresh_aggregates(ctx.engine, lo, hi)
+        else:
+            ctx.refresher.submit(lo, hi)
+            aggregates = "refreshing"
+    log.info("batch %s: %d rows; validate %.2f s, store %.2f s, refresh %.2f s", batch_id,
+             len(rows), t1 - t0, t2 - t1, time.perf_counter() - t2)
     return {
         "batch": batch_id, "inserted": counts.inserted, "unchanged": counts.unchanged,
         "revised": counts.revised, "flagged": flagged, "rows": prepared.received_rows,
         "flags": {str(k): int(v) for k, v in flags.items() if k != "ok"},
-        "gaps": prepared.gaps,
+        "gaps": prepared.gaps, "aggregates": aggregates,
     }

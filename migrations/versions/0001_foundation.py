@@ -168,6 +168,11 @@ SELECT meter_id, time_bucket(interval '1 day', start_ts, 'Asia/Shanghai') AS buc
 FROM readings GROUP BY meter_id, time_bucket(interval '1 day', start_ts, 'Asia/Shanghai')
 WITH NO DATA;
 
+-- Real-time aggregation: rows newer than the last refresh are read from readings until the
+-- post-ingest refresh (seconds) has materialised them.
+ALTER MATERIALIZED VIEW readings_hourly SET (timescaledb.materialized_only = false);
+ALTER MATERIALIZED VIEW readings_daily SET (timescaledb.materialized_only = false);
+
 SELECT add_continuous_aggregate_policy('readings_hourly', start_offset => interval '400 days',
     end_offset => interval '1 hour', schedule_interval => interval '1 hour');
 SELECT add_continuous_aggregate_policy('readings_daily', start_offset => interval '400 days',
