@@ -85,7 +85,8 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "Send an API key as 'Authorization: Bearer <key>'.")
     row = session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()), ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
+                             ApiKey.revoked_at.is_(None))
     )
     if row is None:
         raise Problem(401, "Unknown or revoked API key.")

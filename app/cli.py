@@ -39,7 +39,8 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 @cli.command()
 def serve(host: str = "127.0.0.1", port: int = 8000,
-          demo: bool = typer.Option(False, help="load the demo park (2026) and print a key")) -> None:
+          demo: bool = typer.Option(False, help="load the demo park (2026), print a key"),
+          ) -> None:
     """Migrate the database, then serve the API (embedded PostgreSQL without DATABASE_URL)."""
     import uvicorn
 
@@ -77,7 +78,7 @@ def migrate() -> None:
 
 @keys_cli.command("create")
 def keys_create(role: str = typer.Option(..., help="operator | enterprise | planner"),
-                enterprise: str | None = typer.Option(None, help="enterprise code (enterprise keys)"),
+                enterprise: str | None = typer.Option(None, help="enterprise code"),
                 label: str | None = None) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from app.models import Enterprise

@@ -1,4 +1,4 @@
-"""Service configuration from the environment (prefix ``ZCPARK_``; ``DATABASE_URL`` also read plain)."""
+"""Service configuration from the environment (prefix ``ZCPARK_``; plain ``DATABASE_URL`` too)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_ceilings() -> dict[str, float]:
-    """Per-carrier plausibility ceilings (canonical unit per hour), from app/data/plausibility.yaml."""
+    """Per-carrier plausibility ceilings (canonical unit per hour), app/data/plausibility.yaml."""
     text = resources.files("app.data").joinpath("plausibility.yaml").read_text(encoding="utf-8")
     doc = yaml.safe_load(text)
     return {str(k): float(v) for k, v in doc["ceilings_per_hour"].items()}

@@ -1,4 +1,4 @@
-"""Run Alembic migrations programmatically; the script folder is found from the installed package."""
+"""Run Alembic migrations programmatically; the script folder is found from the package."""
 
 from __future__ import annotations
 

@@ -38,13 +38,13 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import migrate  # noqa: E402
-from app.auth import create_api_key  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.db import make_engine, readings_on_timescale  # noqa: E402
-from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.models import Enterprise, Meter  # noqa: E402
+from app import migrate
+from app.auth import create_api_key
+from app.config import Settings
+from app.db import make_engine, readings_on_timescale
+from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
+from app.main import create_app
+from app.models import Enterprise, Meter
 
 YEAR_START = pd.Timestamp("2026-01-01", tz="Asia/Shanghai")
 

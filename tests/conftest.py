@@ -147,7 +147,9 @@ def make_enterprise(client: TestClient, operator_key: str) -> Callable[..., dict
 def make_meter(client: TestClient, operator_key: str) -> Callable[..., dict[str, Any]]:
     """``make_meter(enterprise_code, carrier="electricity_import", **fields) -> meter JSON``."""
 
-    def _make(enterprise: str, carrier: str = "electricity_import", **fields: Any) -> dict[str, Any]:
+    def _make(
+        enterprise: str, carrier: str = "electricity_import", **fields: Any
+    ) -> dict[str, Any]:
         body = {"code": unique("M"), "enterprise": enterprise, "carrier": carrier}
         body.update(fields)
         r = client.post("/v1/meters", json=body, headers=auth(operator_key))

@@ -33,7 +33,8 @@ class IngestBatch(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
     content_type: Mapped[str] = mapped_column(Text)
     payload_sha256: Mapped[str] = mapped_column(String(64))
     rows: Mapped[int] = mapped_column(Integer)
@@ -62,7 +63,7 @@ class ReadingRevision(Base):
 
 
 class MeterDay(Base):
-    """Rollup: one meter's sum over one Asia/Shanghai calendar day, kept in the ingest transaction."""
+    """Rollup: one meter's sum over one Asia/Shanghai day, kept in the ingest transaction."""
 
     __tablename__ = "meter_days"
 

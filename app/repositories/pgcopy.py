@@ -12,7 +12,9 @@ import pandas as pd
 HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in microseconds since 1970
-COLUMNS = ("meter_id", "start_ts", "value", "original_unit", "quality", "register_value", "batch_id")
+COLUMNS = (
+    "meter_id", "start_ts", "value", "original_unit", "quality", "register_value", "batch_id",
+)
 
 
 def encode_readings(frame: pd.DataFrame, batch_id: int) -> bytes:

@@ -35,7 +35,8 @@ class WriteCounts:
 def ensure_partitions(engine: Engine, start: datetime, end: datetime) -> None:
     """Create any missing monthly partition of ``readings`` covering [start, end]."""
     with engine.begin() as conn:
-        conn.execute(text("SELECT zcpark_ensure_reading_partitions(:a, :b)"), {"a": start, "b": end})
+        conn.execute(text("SELECT zcpark_ensure_reading_partitions(:a, :b)"),
+                     {"a": start, "b": end})
 
 
 def create_batch(conn: Connection, meta: dict[str, Any]) -> int:
@@ -57,8 +58,10 @@ def previous_registers(conn: Connection, first_ts: pd.Series) -> pd.DataFrame:
     if not len(first_ts):
         return pd.DataFrame(columns=["meter_id", "ts", "value"])
     rows = conn.execute(text(
-        "SELECT f.meter_id, p.end_ts, p.register_value FROM unnest(:ids, :firsts) AS f(meter_id, t)"
-        " CROSS JOIN LATERAL (SELECT r.start_ts + make_interval(mins => m.interval_minutes) AS end_ts,"
+        "SELECT f.meter_id, p.end_ts, p.register_value"
+        " FROM unnest(:ids, :firsts) AS f(meter_id, t)"
+        " CROSS JOIN LATERAL (SELECT r.start_ts + make_interval(mins => m.interval_minutes)"
+        "   AS end_ts,"
         "   r.register_value FROM readings r JOIN meters m ON m.id = r.meter_id"
         "   WHERE r.meter_id = f.meter_id AND r.start_ts < f.t AND r.register_value IS NOT NULL"
         "   ORDER BY r.start_ts DESC LIMIT 1) p"),
@@ -176,12 +179,13 @@ def _recompute_meter_days(conn: Connection, rows: pd.DataFrame) -> None:
 
 
 def refresh_aggregates(engine: Engine, start: datetime, end: datetime) -> None:
-    """TimescaleDB: materialise the continuous aggregates for [start, end] (outside a transaction)."""
+    """TimescaleDB: materialise the continuous aggregates for [start, end] (no transaction)."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for view, pad in (("readings_hourly", "1 hour"), ("readings_daily", "1 day")):
             conn.execute(text(
                 f"CALL refresh_continuous_aggregate('{view}', "
-                f"CAST(:a AS timestamptz) - interval '{pad}', CAST(:b AS timestamptz) + interval '{pad}')"
+                f"CAST(:a AS timestamptz) - interval '{pad}', "
+                f"CAST(:b AS timestamptz) + interval '{pad}')"
             ), {"a": start, "b": end})
 
 

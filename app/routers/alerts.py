@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -44,7 +45,8 @@ def acknowledge(alert_id: int, session: SessionDep, principal: PrincipalDep) -> 
 
 
 @router.post("/alerts/check")
-def run_completeness_check(session: SessionDep, _: OperatorDep, start: datetime = Query(...),
-                           end: datetime = Query(...)) -> dict[str, int]:
-    """Run the scheduled data-completeness check now for [start, end) (same function as the job)."""
+def run_completeness_check(session: SessionDep, _: OperatorDep,
+                           start: Annotated[datetime, Query()],
+                           end: Annotated[datetime, Query()]) -> dict[str, int]:
+    """Run the scheduled data-completeness check now for [start, end) (the job's function)."""
     return {"opened": repo.check_completeness(session, start, end)}

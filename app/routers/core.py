@@ -21,7 +21,8 @@ def enterprise_out(e: Enterprise) -> EnterpriseOut:
 def meter_out(m: Meter) -> MeterOut:
     return MeterOut(
         code=m.code, enterprise=m.enterprise.code, carrier=m.carrier, unit=m.unit,
-        canonical_unit=m.canonical_unit, register_type=m.register, interval_minutes=m.interval_minutes,
+        canonical_unit=m.canonical_unit, register_type=m.register,
+        interval_minutes=m.interval_minutes,
         green_direct_supply=m.green_direct_supply, rollover_at=m.rollover_at,
         density_kg_per_l=m.density_kg_per_l, max_per_hour=m.max_per_hour, name=m.name,
     )

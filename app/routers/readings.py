@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -56,8 +56,8 @@ def _check_range(start: datetime, end: datetime) -> None:
 @router.get("/meters/{code}/readings", response_model=SeriesOut)
 def meter_readings(
     code: str, request: Request, session: SessionDep, principal: PrincipalDep,
-    start: datetime = Query(..., description="ISO 8601 with offset; inclusive"),
-    end: datetime = Query(..., description="ISO 8601 with offset; exclusive"),
+    start: Annotated[datetime, Query(description="ISO 8601 with offset; inclusive")],
+    end: Annotated[datetime, Query(description="ISO 8601 with offset; exclusive")],
     resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
     format: Literal["json", "csv"] = "json",
 ) -> SeriesOut | Response:
@@ -82,7 +82,7 @@ def meter_readings(
 @router.get("/park/energy")
 def park_energy(
     request: Request, session: SessionDep, principal: PrincipalDep,
-    start: datetime = Query(...), end: datetime = Query(...),
+    start: Annotated[datetime, Query()], end: Annotated[datetime, Query()],
     by: Literal["carrier", "zone", "enterprise"] = "carrier",
 ) -> dict[str, object]:
     """The park's totals over whole Asia/Shanghai days in [start, end), grouped ``by``, per carrier

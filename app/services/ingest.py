@@ -92,7 +92,7 @@ def parse_csv(body: bytes) -> RawBatch:
 
 
 def parse_json(body: bytes) -> RawBatch:
-    """JSON: a list of ``{"meter","ts","value"[,"quality"][,"unit"]}`` or ``{"readings": [...]}``."""
+    """JSON: a list of ``{"meter","ts","value"[,"quality"][,"unit"]}`` or ``{"readings": …}``."""
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

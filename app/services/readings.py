@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -20,7 +19,6 @@ from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.services.ingest import MeterInfo, RawBatch, parse_csv, parse_json, prepare
-
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +64,9 @@ def parse_body(body: bytes, content_type: str) -> RawBatch:
     raise Problem(415, f"Send text/csv or application/json, not {kind!r}.")
 
 
-def ingest(ctx: IngestContext, principal: Principal, body: bytes, content_type: str) -> dict[str, Any]:
+def ingest(
+    ctx: IngestContext, principal: Principal, body: bytes, content_type: str
+) -> dict[str, Any]:
     """Store one batch all-or-nothing; returns the upload answer of issue 2."""
     raw = parse_body(body, content_type)
     if len(raw) > ctx.settings.max_batch_rows:

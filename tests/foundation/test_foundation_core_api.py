@@ -65,7 +65,8 @@ def test_enterprise_key_sees_only_its_own_enterprise_and_meters(
     assert client.get(f"/v1/meters/{other_meter['code']}", headers=auth(key)).status_code == 404
     assert client.get(f"/v1/enterprises/{other['code']}", headers=auth(key)).status_code == 404
     r = client.get(f"/v1/meters/{other_meter['code']}/readings", headers=auth(key),
-                   params={"start": "2026-01-01T00:00:00+08:00", "end": "2026-01-02T00:00:00+08:00"})
+                   params={"start": "2026-01-01T00:00:00+08:00",
+                           "end": "2026-01-02T00:00:00+08:00"})
     assert r.status_code == 404
 
 

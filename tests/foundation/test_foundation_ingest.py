@@ -63,7 +63,8 @@ def test_changed_value_is_a_revision_with_audit_trail(client, operator_key, make
 def test_json_upload_many_meters(client, operator_key, make_enterprise, make_meter):
     ent = make_enterprise()
     a, b = make_meter(ent["code"]), make_meter(ent["code"], carrier="water")
-    rows = [{"meter": a["code"], "ts": T0, "value": 4}, {"meter": b["code"], "ts": T0, "value": 0.5}]
+    rows = [{"meter": a["code"], "ts": T0, "value": 4},
+            {"meter": b["code"], "ts": T0, "value": 0.5}]
     r = client.post("/v1/readings", json=rows, headers=auth(operator_key))
     assert r.status_code == 200, r.text
     assert r.json()["inserted"] == 2
@@ -89,7 +90,8 @@ def test_batch_is_all_or_nothing(client, operator_key, meter):
 
 
 def test_unknown_meter_rejected(client, operator_key, meter):
-    r = post_csv(client, operator_key, csv_rows([(meter["code"], T0, 1), ("NO-SUCH-METER", T0, 1)]))
+    rows = [(meter["code"], T0, 1), ("NO-SUCH-METER", T0, 1)]
+    r = post_csv(client, operator_key, csv_rows(rows))
     assert "unknown meter" in _rejected(r, 2, "meter")
     _nothing_stored(client, operator_key, meter["code"])
 
@@ -131,7 +133,7 @@ def test_grid_is_anchored_at_shanghai_midnight(client, operator_key, make_enterp
     _rejected(bad, 1, "ts")
 
 
-def test_duplicates_with_different_values_rejected_same_values_collapse(client, operator_key, meter):
+def test_duplicates_with_different_values_rejected_same_collapse(client, operator_key, meter):
     m = meter["code"]
     r = post_csv(client, operator_key, csv_rows([(m, T0, 1), (m, T1, 2), (m, T1, 3)]))
     assert "row 2" in _rejected(r, 3, "value")
@@ -215,7 +217,8 @@ def test_register_reset_and_rollover_are_not_huge_steps(
     ent = make_enterprise()
     reset = make_meter(ent["code"], register="cumulative")["code"]
     # 500 -> 510 (10), then 4: the meter was zeroed; consumption since reset = 4, flagged.
-    r = post_csv(client, operator_key, csv_rows([(reset, T0, 500), (reset, T1, 510), (reset, T2, 4)]))
+    rows = [(reset, T0, 500), (reset, T1, 510), (reset, T2, 4)]
+    r = post_csv(client, operator_key, csv_rows(rows))
     assert r.status_code == 200, r.text
     pts = series(client, operator_key, reset, *DAY).json()["points"]
     assert [(p["value"], p["quality"]) for p in pts] == [(10.0, "ok"), (4.0, "reset")]
