@@ -25,7 +25,6 @@ from energy.meter_series import (
     QUALITY_RANK,
     batch_duplicates,
     cumulative_to_interval,
-    gap_mask,
     implausible_mask,
     off_grid,
 )
@@ -263,7 +262,9 @@ def prepare(
                 normal_volume_factor=m.normal_volume_factor)
         except UnitError as exc:
             errors.append(_error(frame["row"].to_numpy()[inverse == k], "unit", str(exc)))
-    frame["original_unit"] = pd.Categorical(pair_unit[inverse])
+    unit_names, unit_of_pair = np.unique(pair_unit.astype(str), return_inverse=True)
+    frame["original_unit"] = pd.Categorical.from_codes(unit_of_pair[inverse],
+                                                       pd.Index(unit_names, dtype=object))
     frame["value"] = frame["value"].to_numpy() * pair_factor[inverse]
 
     ok_ts = frame["ts"].notna() & known
@@ -282,14 +283,18 @@ def prepare(
                                       "negative register reading",
                                       "negative interval consumption is impossible")))
 
-    valid_keys = frame["ts"].notna() & known
-    keyed = frame.loc[valid_keys, ["meter_id", "ts", "value", "row"]]
-    conflicts, _ = batch_duplicates(keyed, keys=("meter_id", "ts"))
-    if len(conflicts):
-        first_row = conflicts.groupby(["meter_id", "ts"])["row"].transform("min")
-        errors.append(_error(conflicts["row"], "value",
-                             "same meter and ts as row " + first_row.astype(str)
-                             + " with a different value"))
+    valid_keys = (frame["ts"].notna() & known).to_numpy()
+    # One int64 key per (meter, second): a hash on it finds duplicates far faster than on columns.
+    key = _row_keys(frame["meter_id"].to_numpy(), frame["ts"])
+    dup_any = pd.Series(key).duplicated(keep=False).to_numpy() & valid_keys
+    if dup_any.any():
+        keyed = frame.loc[valid_keys, ["meter_id", "ts", "value", "row"]]
+        conflicts, _ = batch_duplicates(keyed, keys=("meter_id", "ts"))
+        if len(conflicts):
+            first_row = conflicts.groupby(["meter_id", "ts"])["row"].transform("min")
+            errors.append(_error(conflicts["row"], "value",
+                                 "same meter and ts as row " + first_row.astype(str)
+                                 + " with a different value"))
 
     if errors:
         err = pd.concat(errors, ignore_index=True).sort_values(["row", "field"], kind="stable")
@@ -300,9 +305,8 @@ def prepare(
         raise Problem(422, f"The batch was rejected ({len(records)} error(s)); nothing was stored.",
                       kind="batch-rejected", errors=records)
 
-    dup = frame.duplicated(["meter_id", "ts"], keep="first")
-    if dup.any():
-        frame = frame[~dup]
+    if dup_any.any():
+        frame = frame[~frame.duplicated(["meter_id", "ts"], keep="first")]
     out_parts: list[pd.DataFrame] = []
     interval_rows = frame[frame["register"] == "interval"]
     if len(interval_rows):
@@ -356,21 +360,39 @@ def prepare(
     return PreparedBatch(rows=rows, received_rows=n, gaps=gaps)
 
 
+def _row_keys(meter_ids: np.ndarray, ts: pd.Series) -> np.ndarray:
+    """int64 (meter id << 32 | seconds since 1970) per row; invalid rows get distinct negatives."""
+    secs = ts.dt.as_unit("s").array.asi8 if len(ts) else np.zeros(0, dtype="int64")
+    ids = np.nan_to_num(np.asarray(meter_ids, dtype="float64"), nan=-1).astype("int64")
+    key = (ids << 32) | (secs & 0xFFFFFFFF)
+    bad = (ids < 0) | ts.isna().to_numpy()
+    key[bad] = -1 - np.flatnonzero(bad)
+    return key
+
+
 def _gaps(rows: pd.DataFrame, meters: dict[str, MeterInfo]) -> list[dict[str, Any]]:
-    """Holes inside the batch (interval meters) as a short list for the answer (max 100)."""
+    """Holes inside the batch (per meter) as a short list for the answer (max 100)."""
     if not len(rows):
         return []
-    frame = rows[["meter", "start_ts"]].rename(columns={"start_ts": "start"})
-    mask = gap_mask(frame, {m.code: m.interval_minutes for m in meters.values()})
-    if not mask.any():
-        return []
-    ordered = frame.sort_values(["meter", "start"])
-    prev = ordered.groupby("meter")["start"].shift()
-    hits = ordered[pd.Series(mask, index=frame.index).reindex(ordered.index)]
+    ids = rows["meter_id"].to_numpy().astype("int64")
+    secs = rows["start_ts"].dt.as_unit("s").array.asi8
+    order = None
+    key = (ids << 32) | secs
+    if not (np.diff(key) > 0).all():
+        order = np.lexsort((secs, ids))
+        ids, secs = ids[order], secs[order]
+    by_id = {m.id: m for m in meters.values()}
+    table_ids = np.array(sorted(by_id), dtype="int64")
+    table_step = np.array([by_id[int(i)].interval_minutes * 60 for i in table_ids])
+    step_s = table_step[np.searchsorted(table_ids, ids)]
+    same = ids[1:] == ids[:-1]
+    holes = np.flatnonzero(same & (np.diff(secs) > step_s[1:])) + 1
     out = []
-    for idx, row in hits.head(100).iterrows():
-        minutes = meters[row["meter"]].interval_minutes
-        missing = int((row["start"] - prev[idx]).total_seconds() // 60 // minutes) - 1
-        out.append({"meter": row["meter"], "missing_intervals": missing,
-                    "after": prev[idx].isoformat(), "before": row["start"].isoformat()})
+    for i in holes[:100]:
+        m = by_id[int(ids[i])]
+        before = pd.Timestamp(int(secs[i]), unit="s", tz="UTC")
+        after = pd.Timestamp(int(secs[i - 1]), unit="s", tz="UTC")
+        out.append({"meter": m.code,
+                    "missing_intervals": int((secs[i] - secs[i - 1]) // (m.interval_minutes * 60))
+                    - 1, "after": after.isoformat(), "before": before.isoformat()})
     return out
