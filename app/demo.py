@@ -134,8 +134,18 @@ DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters
 """Run in order by :func:`load_demo_park`; append yours."""
 
 
-def load_demo_park(session: Session, *, engine: Engine, settings: Settings) -> str:
-    """Create the demo park (idempotent) and return a new operator key."""
+def load_demo_park(session: Session, *, engine: Engine | None = None,
+                   settings: Settings | None = None) -> str:
+    """Create the demo park (idempotent) and return a new operator key.
+
+    ``engine`` defaults to the session's bind, ``settings`` to the environment's."""
+    if engine is None:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+    if settings is None:
+        from app.config import get_settings
+
+        settings = get_settings()
     key = create_api_key(session, "operator", label="demo")
     session.commit()
     key_id = session.scalar(select(ApiKey.id).where(ApiKey.label == "demo")
