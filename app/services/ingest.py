@@ -102,6 +102,10 @@ def parse_json(body: bytes) -> RawBatch:
         raise Problem(422, "Send a JSON list of readings or {\"readings\": [...]}.",
                       kind="malformed-json",
                       errors=[{"row": None, "field": "body", "message": "not a list of objects"}])
+    fast = _json_columns_arrow(items)
+    if fast is not None:
+        return _columns_frame(fast)
+    # Mixed types in a column (e.g. numbers and strings): slower per-value formatting.
     frame = pd.DataFrame.from_records(items)
     cols: dict[str, Any] = {}
     for name in frame.columns:
@@ -111,6 +115,23 @@ def parse_json(body: bytes) -> RawBatch:
             type=pa.string(),
         ) if name != "value" else pa.array([_json_value(v) for v in col], type=pa.string())
     return _columns_frame(cols)
+
+
+def _json_columns_arrow(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Columns as Arrow strings via ``pa.Table.from_pylist`` (C++), or None if types are mixed."""
+    try:
+        table = pa.Table.from_pylist(items)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    cols: dict[str, Any] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_boolean(col.type) or pa.types.is_nested(col.type):
+            return None
+        if not pa.types.is_string(col.type):
+            col = pc.cast(col, pa.string())
+        cols[name] = col.fill_null("")
+    return cols
 
 
 def _json_value(v: object) -> str:

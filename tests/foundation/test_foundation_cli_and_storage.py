@@ -59,5 +59,12 @@ def test_timescale_path_has_hypertable_and_continuous_aggregates(engine, timesca
                                   " WHERE hypertable_name = 'readings'")).scalar()
         views = conn.execute(text("SELECT view_name FROM timescaledb_information"
                                   ".continuous_aggregates")).scalars().all()
+        license_ = conn.execute(text(
+            "SELECT current_setting('timescaledb.license', true)")).scalar()
+        compressed = conn.execute(text(
+            "SELECT compression_enabled FROM timescaledb_information.hypertables"
+            " WHERE hypertable_name = 'readings'")).scalar()
     assert hyper == 1
     assert {"readings_hourly", "readings_daily"} <= set(views)
+    # Compression is a community-licence feature: on exactly when the build has it.
+    assert compressed is (license_ == "timescale")

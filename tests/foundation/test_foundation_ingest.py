@@ -68,6 +68,15 @@ def test_json_upload_many_meters(client, operator_key, make_enterprise, make_met
     r = client.post("/v1/readings", json=rows, headers=auth(operator_key))
     assert r.status_code == 200, r.text
     assert r.json()["inserted"] == 2
+    # Mixed value types in one batch and the {"readings": [...]} envelope are accepted too.
+    more = {"readings": [{"meter": a["code"], "ts": T1, "value": "4.5"},
+                         {"meter": b["code"], "ts": T1, "value": 1}]}
+    r = client.post("/v1/readings", json=more, headers=auth(operator_key))
+    assert r.status_code == 200, r.text
+    assert r.json()["inserted"] == 2
+    bad = [{"meter": a["code"], "ts": T2, "value": True}]
+    r = client.post("/v1/readings", json=bad, headers=auth(operator_key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "value"
 
 
 def _rejected(r, row: int, field: str) -> str:
