@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -45,6 +47,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     import uvicorn
 
     from app.main import create_app
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
+    # embedded server is stopped by `database()` below instead of the process dying first.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     with database(get_settings()) as settings:
         assert settings.database_url is not None
