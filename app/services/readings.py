@@ -33,7 +33,15 @@ class AggregateRefresher:
 
     def submit(self, start: datetime, end: datetime) -> None:
         self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._pool.submit(repo.refresh_aggregates, self.engine, start, end))
+        self._pending.append(self._pool.submit(self._refresh, start, end))
+
+    def _refresh(self, start: datetime, end: datetime) -> None:
+        try:
+            repo.refresh_aggregates(self.engine, start, end)
+        except Exception:
+            # The hourly policy job catches up later; say so instead of failing silently.
+            log.exception("continuous aggregate refresh failed for %s .. %s", start, end)
+            raise
 
     def wait(self) -> None:
         """Block until every submitted refresh has finished (tests, benchmarks, shutdown)."""

@@ -60,3 +60,19 @@ def test_exactly_one_process_is_elected_to_run_the_scheduler(engine, settings):
     finally:
         first.shutdown()
         second.shutdown()
+
+
+def test_scheduled_job_raises_the_same_alert(client, engine, operator_key, make_enterprise,
+                                             make_meter):
+    from datetime import UTC, datetime, timedelta
+
+    from app.scheduler import completeness_job
+
+    m = make_meter(make_enterprise()["code"])["code"]
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    assert post_csv(client, operator_key, csv_rows([(m, hour.isoformat(), 1.0)])).status_code == 200
+    assert completeness_job(engine) >= 1
+    alerts = client.get("/v1/alerts", headers=auth(operator_key), params={"meter": m}).json()
+    # The job looks at the last 24 whole hours: 96 intervals expected, 1 present.
+    assert [a["kind"] for a in alerts] == ["missing_data"]
+    assert "95 of 96" in alerts[0]["message"]
