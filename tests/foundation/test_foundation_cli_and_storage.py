@@ -68,3 +68,26 @@ def test_timescale_path_has_hypertable_and_continuous_aggregates(engine, timesca
     assert {"readings_hourly", "readings_daily"} <= set(views)
     # Compression is a community-licence feature: on exactly when the build has it.
     assert compressed is (license_ == "timescale")
+
+
+@pytest.mark.timescale
+def test_timescale_background_refresh_makes_day_totals_readable(
+    make_app, timescale, make_key, make_enterprise, make_meter
+):
+    if not timescale:
+        pytest.skip("TimescaleDB layout not in use (extension unavailable or ZCPARK_TIMESCALE=off)")
+    from fastapi.testclient import TestClient
+
+    from tests.foundation.helpers import csv_rows, post_csv, series
+
+    m = make_meter(make_enterprise()["code"])["code"]
+    key = make_key("operator")
+    app = make_app(aggregate_refresh="background")
+    with TestClient(app) as c:
+        rows = [(m, "2033-04-01T10:00:00+08:00", 2.0), (m, "2033-04-01T10:15:00+08:00", 3.0)]
+        r = post_csv(c, key, csv_rows(rows))
+        assert r.status_code == 200 and r.json()["aggregates"] == "refreshing"
+        app.state.ingest_context.refresher.wait()
+        day = series(c, key, m, "2033-04-01T00:00:00+08:00", "2033-04-02T00:00:00+08:00",
+                     "day").json()["points"]
+    assert [(p["start"], p["value"]) for p in day] == [("2033-04-01T00:00:00+08:00", 2.0 + 3.0)]
