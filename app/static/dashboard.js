@@ -1,0 +1,548 @@
+/* zcpark dashboard (一图统览): a small single-page app over the /v1 API.
+ * The API key lives in sessionStorage and goes out as "Authorization: Bearer"; API text is
+ * written with textContent only. Times are shown in Asia/Shanghai whatever the browser's zone. */
+"use strict";
+(function () {
+  const TZ = "Asia/Shanghai";
+  const KEY_STORE = "zcpark.key";
+  const LANG_STORE = "zcpark.lang";
+  const COLORS = { grid: "#4d8fe8", pv: "#f4b400", export: "#a779e9", load: "#e8eef6",
+    charge: "#2ec4b6", discharge: "#ff7a59", soc: "#f4b400", accent: "#2ec4b6" };
+  const state = {
+    key: sessionStorage.getItem(KEY_STORE),
+    lang: localStorage.getItem(LANG_STORE) || "zh",
+    period: "day", date: null, view: "overview", overview: null, charts: {},
+    scope: null,
+  };
+
+  // ---------------------------------------------------------------- helpers
+  const $ = (sel) => document.querySelector(sel);
+  const t = (k) => (window.ZC_I18N[state.lang] || {})[k] ?? window.ZC_I18N.zh[k] ?? k;
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+  const locale = () => (state.lang === "zh" ? "zh-CN" : "en-GB");
+  function num(v, digits) {
+    return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits,
+      minimumFractionDigits: digits }).format(v);
+  }
+  /** Energy with an SI prefix that keeps 3–4 significant digits: kWh, MWh or GWh. */
+  function energyParts(kwh) {
+    const a = Math.abs(kwh);
+    if (a >= 1e6) return [num(kwh / 1e6, 2), "GWh"];
+    if (a >= 1e3) return [num(kwh / 1e3, 2), "MWh"];
+    return [num(kwh, 1), "kWh"];
+  }
+  const energy = (kwh) => energyParts(kwh).join(" ");
+  function tce(v) { return `${num(v, Math.abs(v) >= 100 ? 0 : 2)} tce`; }
+  function qty(v, unit) {
+    const a = Math.abs(v);
+    return `${num(v, a >= 1000 ? 0 : a >= 10 ? 1 : 3)} ${unit}`;
+  }
+  function fmtTime(iso, bucket) {
+    const d = new Date(iso);
+    const opt = { timeZone: TZ, hour12: false };
+    if (bucket === "hour") Object.assign(opt, { hour: "2-digit", minute: "2-digit" });
+    else if (bucket === "day") Object.assign(opt, { month: "2-digit", day: "2-digit" });
+    else if (bucket === "month") Object.assign(opt, { year: "numeric", month: "2-digit" });
+    else if (bucket === "date") Object.assign(opt, { year: "numeric", month: "2-digit", day: "2-digit" });
+    else Object.assign(opt, { year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit" });
+    return new Intl.DateTimeFormat(locale(), opt).format(d);
+  }
+  function shanghaiToday() {
+    const parts = new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric",
+      month: "2-digit", day: "2-digit" }).format(new Date());
+    return parts; // en-CA formats as YYYY-MM-DD
+  }
+  const carrierLabel = (c) => t(`carrier_${c}`);
+  const zoneLabel = (z) => t(`zone_${z}`);
+
+  class ApiError extends Error {
+    constructor(status, body) { super((body && body.detail) || `HTTP ${status}`);
+      this.status = status; this.body = body; }
+  }
+  async function api(path, options) {
+    const opts = Object.assign({ headers: {} }, options || {});
+    opts.headers = Object.assign({ Authorization: `Bearer ${state.key}`,
+      Accept: "application/json" }, opts.headers);
+    const r = await fetch(path, opts);
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = null; }
+    if (r.status === 401) { logout(t("login_failed")); throw new ApiError(401, body); }
+    if (!r.ok) throw new ApiError(r.status, body);
+    return body;
+  }
+  function notAvailable(message) {
+    return el("div", { class: "na", "data-state": "not-available" },
+      el("div", { class: "na-title", text: t("not_available") }),
+      el("div", { class: "na-text", text: message }));
+  }
+  function showError(err) {
+    const box = $("#page-error");
+    box.hidden = !err;
+    box.textContent = err ? (err.status === 404 ? t("not_found") : err.message) : "";
+  }
+
+  /** A tiny inline SVG sparkline (tables hold many; ECharts is kept for the big charts). */
+  function sparkline(values, color) {
+    const w = 120, h = 28, n = values.length;
+    const svgNS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(svgNS, "svg");
+    svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+    svg.setAttribute("class", "spark");
+    if (!n) return svg;
+    const max = Math.max(...values), min = Math.min(0, ...values);
+    const span = max - min || 1;
+    const pts = values.map((v, i) => [n === 1 ? w / 2 : (i * (w - 4)) / (n - 1) + 2,
+      h - 3 - ((v - min) / span) * (h - 6)]);
+    const area = document.createElementNS(svgNS, "path");
+    area.setAttribute("d", `M${pts[0][0]},${h - 2} ` + pts.map((p) => `L${p[0]},${p[1]}`).join(" ")
+      + ` L${pts[n - 1][0]},${h - 2} Z`);
+    area.setAttribute("fill", color || COLORS.accent);
+    area.setAttribute("fill-opacity", "0.18");
+    const line = document.createElementNS(svgNS, "polyline");
+    line.setAttribute("points", pts.map((p) => p.join(",")).join(" "));
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke", color || COLORS.accent);
+    line.setAttribute("stroke-width", "1.5");
+    svg.append(area, line);
+    return svg;
+  }
+  function shareBar(pct) {
+    const wrap = el("div", { class: "share" });
+    const bar = el("div", { class: "share-bar" });
+    bar.style.width = `${Math.max(0, Math.min(100, pct || 0))}%`;
+    wrap.append(bar, el("span", { text: pct === null ? "–" : `${num(pct, 1)} %` }));
+    return wrap;
+  }
+  function chart(id) {
+    const node = document.getElementById(id);
+    if (!state.charts[id] || state.charts[id].getDom() !== node) {
+      if (state.charts[id]) state.charts[id].dispose();
+      state.charts[id] = echarts.init(node, null, { renderer: "canvas" });
+    }
+    return state.charts[id];
+  }
+  const axisStyle = {
+    axisLine: { lineStyle: { color: "#3a5673" } },
+    axisLabel: { color: "#9fb3c8" },
+    splitLine: { lineStyle: { color: "#1d3550" } },
+  };
+
+  // ---------------------------------------------------------------- i18n
+  function applyLang() {
+    document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+    document.title = t("app_title");
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const b of document.querySelectorAll("[data-lang-toggle]")) {
+      b.textContent = state.lang === "zh" ? "English" : "中文";
+    }
+  }
+  function toggleLang() {
+    state.lang = state.lang === "zh" ? "en" : "zh";
+    localStorage.setItem(LANG_STORE, state.lang);
+    applyLang();
+    if (state.key && state.scope) route();
+  }
+
+  // ---------------------------------------------------------------- login
+  function showLogin(message) {
+    $("#app").hidden = true;
+    $("#login").hidden = false;
+    $("#login-error").textContent = message || "";
+    $("#login-key").focus();
+  }
+  function logout(message) {
+    state.key = null; state.scope = null; state.overview = null;
+    sessionStorage.removeItem(KEY_STORE);
+    for (const c of Object.values(state.charts)) c.dispose();
+    state.charts = {};
+    showLogin(message);
+  }
+  async function login(ev) {
+    ev.preventDefault();
+    const key = $("#login-key").value.trim();
+    if (!key) return;
+    $("#login-error").textContent = "";
+    try {
+      const r = await fetch("/v1/enterprises", { headers: { Authorization: `Bearer ${key}` } });
+      if (r.status === 401) { $("#login-error").textContent = t("login_failed"); return; }
+      if (!r.ok) { $("#login-error").textContent = `HTTP ${r.status}`; return; }
+    } catch (e) { $("#login-error").textContent = t("network_error"); return; }
+    state.key = key;
+    sessionStorage.setItem(KEY_STORE, key);
+    $("#login-key").value = "";
+    start();
+  }
+
+  // ---------------------------------------------------------------- overview
+  async function loadOverview() {
+    const q = new URLSearchParams({ period: state.period, date: state.date });
+    const data = await api(`/v1/overview?${q}`);
+    state.overview = data;
+    state.scope = data.scope;
+    renderWho();
+    const badge = $("#nav-alert-count");
+    badge.hidden = !data.alerts.open;
+    badge.textContent = data.alerts.open;
+    $("#footer-factor").textContent = `${t("factor_set")} ${data.factor_set}`;
+    return data;
+  }
+  function renderWho() {
+    const s = state.scope;
+    $("#who").textContent = s ? `${t(`role_${s.role}`)}${s.enterprise ? ` · ${s.enterprise}` : ""}` : "";
+    for (const a of document.querySelectorAll("[data-role]")) {
+      a.hidden = !!s && !a.dataset.role.split(" ").includes(s.role);
+    }
+  }
+  function tile(id, label, main, unit, subs, raw) {
+    return el("div", { class: "tile", id, "data-kwh": raw },
+      el("div", { class: "tile-label", text: label }),
+      el("div", { class: "tile-value" }, el("span", { class: "v", text: main }),
+        el("span", { class: "u", text: unit || "" })),
+      ...subs.map((s) => el("div", { class: "tile-sub" }, s)));
+  }
+  function renderTiles(d) {
+    const today = d.tiles.today, month = d.tiles.month, m = d.modules;
+    const box = $("#tiles");
+    box.replaceChildren();
+    const [lv, lu] = energyParts(today.load_kwh);
+    box.append(tile("tile-load", `${t("today")} · ${t("tile_load")}`, lv, lu,
+      [`${t("this_month")} ${energy(month.load_kwh)}`], today.load_kwh));
+    const [pv, pu] = energyParts(today.pv_kwh);
+    const pvSub = today.pv_expected_kwh !== null && today.pv_expected_kwh !== undefined
+      ? `${t("expected")} ${energy(today.pv_expected_kwh)} · ${num(100 * today.pv_kwh / (today.pv_expected_kwh || 1), 0)} % ${t("of_expected")}`
+      : `${t("expected")}: ${m.pv ? "–" : t("not_available")}`;
+    box.append(tile("tile-pv", `${t("today")} · ${t("tile_pv")}`, pv, pu,
+      [pvSub, `${t("this_month")} ${energy(month.pv_kwh)}`], today.pv_kwh));
+    const [gv, gu] = energyParts(today.grid_import_kwh);
+    box.append(tile("tile-grid", `${t("today")} · ${t("tile_grid")}`, gv, gu,
+      [`${t("export")} ${energy(today.grid_export_kwh)}`,
+        `${t("this_month")} ${energy(month.grid_import_kwh)} / ${energy(month.grid_export_kwh)}`],
+      today.grid_import_kwh));
+    box.append(tile("tile-energy", `${t("today")} · ${t("tile_energy")}`, num(today.energy_tce, 1), "tce",
+      [`${t("this_month")} ${tce(month.energy_tce)}`], null));
+    const st = d.storage;
+    box.append(tile("tile-storage", t("tile_storage"),
+      st && st.soc_pct !== undefined && st.soc_pct !== null ? num(st.soc_pct, 0) : "–",
+      st && st.soc_pct !== undefined && st.soc_pct !== null ? "%" : "",
+      [st && st.soc_mwh !== undefined ? `${num(st.soc_mwh, 1)} MWh` : (m.storage ? "" : t("not_available"))], null));
+    const alertTile = tile("tile-alerts", t("tile_alerts"), String(d.alerts.open), "",
+      [el("a", { href: "#/alerts", text: t("nav_alerts") + " →" })], null);
+    if (d.alerts.open) alertTile.classList.add("warn");
+    box.append(alertTile);
+  }
+  function balanceOption(d) {
+    const pts = d.balance.points;
+    const max = Math.max(1, ...pts.map((p) => Math.max(p.load_kwh, p.grid_import_kwh + p.pv_kwh)));
+    const [scale, unit] = max >= 1e6 ? [1e6, "GWh"] : max >= 1e3 ? [1e3, "MWh"] : [1, "kWh"];
+    $("#balance-unit").textContent = unit;
+    const r = (v) => Math.round((v / scale) * 1000) / 1000;
+    const cats = pts.map((p) => fmtTime(p.start, d.bucket));
+    const fmt = (v) => `${num(v, 2)} ${unit}`;
+    return {
+      backgroundColor: "transparent", animation: false,
+      grid: { left: 56, right: 16, top: 36, bottom: 28 },
+      legend: { top: 0, textStyle: { color: "#c9d6e3" } },
+      tooltip: { trigger: "axis", valueFormatter: fmt },
+      xAxis: Object.assign({ type: "category", data: cats }, axisStyle),
+      yAxis: Object.assign({ type: "value", name: unit, nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
+      series: [
+        { name: t("s_grid_import"), type: "bar", stack: "supply", color: COLORS.grid,
+          data: pts.map((p) => r(p.grid_import_kwh)) },
+        { name: t("s_pv"), type: "bar", stack: "supply", color: COLORS.pv,
+          data: pts.map((p) => r(p.pv_kwh)) },
+        { name: t("s_export"), type: "bar", stack: "supply", color: COLORS.export,
+          data: pts.map((p) => -r(p.grid_export_kwh)) },
+        { name: t("s_load"), type: "line", smooth: true, symbol: "none", color: COLORS.load,
+          lineStyle: { width: 2 }, data: pts.map((p) => r(p.load_kwh)) },
+      ],
+    };
+  }
+  function renderBalance(d) {
+    $("#balance-range").textContent = rangeLabel(d);
+    chart("chart-balance").setOption(balanceOption(d), true);
+    const tot = d.balance.totals;
+    const box = $("#balance-totals");
+    box.replaceChildren(
+      ...[["s_load", tot.load_kwh, "load"], ["s_grid_import", tot.grid_import_kwh, "grid"],
+        ["s_pv", tot.pv_kwh, "pv"], ["s_export", tot.grid_export_kwh, "export"]].map(([k, v, c]) =>
+        el("div", { class: "total", "data-series": c, "data-kwh": v },
+          el("span", { class: `dot ${c}` }), el("span", { class: "muted", text: t(k) }),
+          el("strong", { text: energy(v) }))));
+  }
+  function rangeLabel(d) {
+    const end = new Date(new Date(d.end).getTime() - 1);
+    if (d.period === "day") return fmtTime(d.start, "date");
+    const f = new Intl.DateTimeFormat(locale(), { timeZone: TZ, year: "numeric", month: "2-digit",
+      day: "2-digit" });
+    return `${f.format(new Date(d.start))} – ${f.format(end)}`;
+  }
+  function zoneRows(zones, compact) {
+    const head = el("tr", {}, el("th", { text: t("col_zone") }),
+      compact ? null : el("th", { class: "num", text: t("col_enterprises") }),
+      el("th", { class: "num", text: t("col_energy") }),
+      compact ? null : el("th", { class: "num", text: t("col_electricity") }),
+      el("th", { text: t("col_share") }), el("th", { text: t("col_trend") }));
+    const rows = zones.map((z) => el("tr", { "data-zone": z.zone },
+      el("td", { text: zoneLabel(z.zone) }),
+      compact ? null : el("td", { class: "num", text: z.enterprises }),
+      el("td", { class: "num", "data-tce": z.energy_tce, text: tce(z.energy_tce) }),
+      compact ? null : el("td", { class: "num", text: energy(z.electricity_kwh) }),
+      el("td", {}, shareBar(z.share_pct)), el("td", {}, sparkline(z.series_tce))));
+    return [el("thead", {}, head), el("tbody", {}, rows)];
+  }
+  function enterpriseRows(ents, compact) {
+    const head = el("tr", {}, el("th", { text: t("col_rank") }), el("th", { text: t("col_enterprise") }),
+      compact ? null : el("th", { text: t("col_zone") }),
+      compact ? null : el("th", { text: t("col_industry") }),
+      el("th", { class: "num", text: t("col_energy") }),
+      compact ? null : el("th", { class: "num", text: t("col_electricity") }),
+      compact ? null : el("th", { text: t("col_share") }),
+      el("th", { text: t("col_trend") }), compact ? null : el("th", { text: t("col_quality") }));
+    const rows = ents.map((e, i) => el("tr", { "data-enterprise": e.code,
+      onclick: () => { location.hash = `#/enterprise/${encodeURIComponent(e.code)}`; } },
+      el("td", { class: "muted", text: i + 1 }),
+      el("td", {}, el("a", { href: `#/enterprise/${encodeURIComponent(e.code)}`, text: e.name }),
+        compact ? null : el("div", { class: "muted small", text: e.code })),
+      compact ? null : el("td", { text: zoneLabel(e.zone) }),
+      compact ? null : el("td", { class: "muted", text: e.industry || "" }),
+      el("td", { class: "num", "data-tce": e.energy_tce, text: tce(e.energy_tce) }),
+      compact ? null : el("td", { class: "num", "data-kwh": e.electricity_kwh, text: energy(e.electricity_kwh) }),
+      compact ? null : el("td", {}, shareBar(e.share_pct)),
+      el("td", {}, sparkline(e.series_tce)),
+      compact ? null : el("td", { class: e.flagged_readings ? "warn-text" : "ok-text",
+        text: e.flagged_readings ? `${e.flagged_readings} ${t("flagged")}` : t("all_ok") })));
+    return [el("thead", {}, head), el("tbody", {}, rows)];
+  }
+  function renderOverviewRanking(d) {
+    $("#overview-zones").replaceChildren(...zoneRows(d.zones, true));
+    $("#overview-enterprises").replaceChildren(...enterpriseRows(d.enterprises.slice(0, 6), true));
+  }
+  function renderCarbon(d) {
+    const box = $("#carbon-body");
+    box.replaceChildren();
+    if (!d.modules.carbon) { box.append(notAvailable(t("na_carbon"))); return; }
+    const c = d.carbon;
+    if (!c) { box.append(notAvailable(t("no_data"))); return; }
+    const rows = [];
+    const add = (label, value, target, status) => rows.push(el("tr", {},
+      el("td", { text: label }), el("td", { class: "num", text: value }),
+      el("td", { class: "num muted", text: target || "" }),
+      el("td", {}, status === undefined || status === null ? "" :
+        el("span", { class: `pill ${status ? "ok" : "bad"}`, text: status ? t("on_track") : t("off_track") }))));
+    if (c.co2_location_based_t !== undefined) add(t("co2_location"), `${num(c.co2_location_based_t, 0)} tCO₂`);
+    if (c.co2_market_based_t !== undefined) add(t("co2_market"), `${num(c.co2_market_based_t, 0)} tCO₂`);
+    for (const ind of c.indicators || []) add(ind.label || ind.name, ind.value === null ? "–" : `${num(ind.value, 3)} ${ind.unit}`, ind.target, ind.on_track);
+    box.append(el("table", { class: "table" }, el("thead", {}, el("tr", {},
+      el("th", { text: t("col_kpi") }), el("th", { class: "num", text: t("col_value") }),
+      el("th", { class: "num", text: t("target") }), el("th", { text: t("status") }))), el("tbody", {}, rows)));
+  }
+  function renderStorageMini(d) {
+    const box = $("#storage-mini");
+    box.replaceChildren();
+    if (!d.modules.storage) { box.append(notAvailable(t("na_storage"))); return; }
+    if (!d.storage) { box.append(notAvailable(t("no_data"))); return; }
+    box.append(el("div", { class: "muted", text: d.storage.asset || "" }));
+  }
+  async function showOverview() {
+    const d = await loadOverview();
+    renderTiles(d);
+    renderBalance(d);
+    renderCarbon(d);
+    renderOverviewRanking(d);
+    renderStorageMini(d);
+    markRendered("overview");
+  }
+  function markRendered(view) {
+    document.body.dataset.rendered = view;
+    document.body.dataset.renderedAt = String(performance.now());
+  }
+
+  // ---------------------------------------------------------------- ranking & drill-down
+  async function showRanking() {
+    const d = await loadOverview();
+    $("#ranking-range").textContent = rangeLabel(d);
+    $("#zones-table").replaceChildren(...zoneRows(d.zones, false));
+    $("#enterprises-table").replaceChildren(...enterpriseRows(d.enterprises, false));
+    markRendered("ranking");
+  }
+  const METER_RESOLUTION = { day: "hour", week: "hour", month: "day", year: "month" };
+  async function showEnterprise(code) {
+    $("#meter-card").hidden = true;
+    const q = new URLSearchParams({ period: state.period, date: state.date });
+    const d = await api(`/v1/overview/enterprises/${encodeURIComponent(code)}?${q}`);
+    if (!state.scope) await loadOverview();
+    const e = d.enterprise;
+    $("#enterprise-title").textContent = `${e.name} (${e.code})`;
+    $("#enterprise-sub").textContent = `${t("zone")}: ${zoneLabel(e.zone)} · ${t("industry")}: ${e.industry || "–"} · ${rangeLabel(d)}`;
+    const head = el("tr", {}, el("th", { text: t("col_meter") }), el("th", { text: t("col_carrier") }),
+      el("th", { class: "num", text: t("col_total") }), el("th", { class: "num", text: t("col_energy") }),
+      el("th", { text: t("col_trend") }), el("th", { text: t("col_quality") }));
+    const rows = d.meters.map((m) => el("tr", { "data-meter": m.code, onclick: () => showMeter(m, d) },
+      el("td", {}, el("button", { type: "button", class: "link", text: m.code }),
+        el("div", { class: "muted small", text: m.name || "" })),
+      el("td", { text: carrierLabel(m.carrier) }),
+      el("td", { class: "num", "data-total": m.total, text: m.unit === "kWh" ? energy(m.total) : qty(m.total, m.unit) }),
+      el("td", { class: "num", text: m.carrier === "water" ? "–" : tce(m.energy_tce) }),
+      el("td", {}, sparkline(m.series, m.carrier === "pv_generation" ? COLORS.pv : COLORS.accent)),
+      el("td", { class: m.flagged_readings ? "warn-text" : "ok-text",
+        text: m.flagged_readings ? `${m.flagged_readings} ${t("flagged")}` : t("all_ok") })));
+    $("#meters-table").replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
+    markRendered("enterprise");
+  }
+  async function showMeter(m, d) {
+    const q = new URLSearchParams({ start: d.start, end: d.end, resolution: METER_RESOLUTION[d.period] });
+    const s = await api(`/v1/meters/${encodeURIComponent(m.code)}/readings?${q}`);
+    const card = $("#meter-card");
+    card.hidden = false;
+    $("#meter-title").textContent = `${m.code} · ${carrierLabel(m.carrier)}`;
+    const total = s.points.reduce((a, p) => a + p.value, 0);
+    const totalNode = $("#meter-total");
+    totalNode.textContent = `${t("col_total")} ${s.unit === "kWh" ? energy(total) : qty(total, s.unit)}`;
+    totalNode.dataset.total = String(total);
+    const bucket = s.resolution === "hour" && d.period === "week" ? "datetime" : s.resolution;
+    chart("chart-meter").setOption({
+      backgroundColor: "transparent", animation: false,
+      grid: { left: 64, right: 16, top: 24, bottom: 28 },
+      tooltip: { trigger: "axis", valueFormatter: (v) => qty(v, s.unit) },
+      xAxis: Object.assign({ type: "category", data: s.points.map((p) => fmtTime(p.start, bucket)) }, axisStyle),
+      yAxis: Object.assign({ type: "value", name: s.unit, nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
+      series: [{ type: s.points.length > 60 ? "line" : "bar", name: m.code, symbol: "none",
+        areaStyle: s.points.length > 60 ? { opacity: 0.2 } : undefined,
+        color: m.carrier === "pv_generation" ? COLORS.pv : COLORS.grid,
+        data: s.points.map((p) => p.value) }],
+    }, true);
+    card.scrollIntoView({ block: "nearest" });
+    markRendered("meter");
+  }
+
+  // ---------------------------------------------------------------- alerts
+  async function showAlerts() {
+    const openOnly = $("#alerts-open-only").checked;
+    const alerts = await api(`/v1/alerts?open_only=${openOnly}`);
+    const canAck = state.scope && state.scope.role !== "planner";
+    const table = $("#alerts-table");
+    if (!alerts.length) {
+      table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { class: "muted", text: t("no_alerts") }))));
+      markRendered("alerts");
+      return;
+    }
+    const head = el("tr", {}, el("th", { text: t("col_kind") }), el("th", { text: t("col_enterprise") }),
+      el("th", { text: t("col_meter") }), el("th", { text: t("col_period") }),
+      el("th", { text: t("col_message") }), el("th", { text: t("col_opened") }),
+      el("th", { text: t("col_status") }));
+    const rows = alerts.map((a) => {
+      const status = el("td", {});
+      const acked = () => status.replaceChildren(el("span", { class: "pill ok",
+        text: `${t("acknowledged")} ${a.acknowledged_at ? fmtTime(a.acknowledged_at, "datetime") : ""}` }));
+      if (a.acknowledged_at) acked();
+      else if (canAck) {
+        status.append(el("button", { class: "small-btn", "data-ack": a.id, text: t("acknowledge"),
+          onclick: async (ev) => {
+            ev.target.disabled = true;
+            try {
+              const r = await api(`/v1/alerts/${a.id}/acknowledge`, { method: "POST" });
+              Object.assign(a, r); acked();
+              loadOverview().catch(() => {});
+            } catch (e) { ev.target.disabled = false; showError(e); }
+          } }));
+      } else status.append(el("span", { class: "pill bad", text: t("open") }));
+      return el("tr", { "data-alert": a.id },
+        el("td", {}, el("span", { class: "pill warn", text: t(`kind_${a.kind}`) })),
+        el("td", { text: a.enterprise || "–" }), el("td", { class: "muted", text: a.meter || "–" }),
+        el("td", { class: "muted", text: `${fmtTime(a.period_start, "datetime")} – ${fmtTime(a.period_end, "datetime")}` }),
+        el("td", { text: a.message }), el("td", { class: "muted", text: fmtTime(a.opened_at, "datetime") }),
+        status);
+    });
+    table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
+    markRendered("alerts");
+  }
+
+  // ---------------------------------------------------------------- storage & scenarios
+  async function showStorage() {
+    if (!state.overview) await loadOverview();
+    const box = $("#storage-body");
+    box.replaceChildren();
+    $("#chart-storage").hidden = true;
+    if (!state.overview.modules.storage) { box.append(notAvailable(t("na_storage"))); markRendered("storage"); return; }
+    box.append(notAvailable(t("no_data")));
+    markRendered("storage");
+  }
+  async function showScenarios() {
+    if (!state.overview) await loadOverview();
+    const box = $("#scenarios-body");
+    box.replaceChildren();
+    if (!state.overview.modules.scenarios) { box.append(notAvailable(t("na_scenarios"))); markRendered("scenarios"); return; }
+    box.append(notAvailable(t("no_data")));
+    markRendered("scenarios");
+  }
+
+  // ---------------------------------------------------------------- routing
+  const VIEWS = ["overview", "ranking", "enterprise", "alerts", "storage", "scenarios"];
+  async function route() {
+    const [, view, arg] = (location.hash || "#/overview").split("/");
+    const name = VIEWS.includes(view) ? view : "overview";
+    state.view = name;
+    for (const v of VIEWS) $(`#view-${v}`).hidden = v !== name;
+    for (const a of document.querySelectorAll("#nav a")) {
+      a.classList.toggle("active", a.dataset.view === name || (name === "enterprise" && a.dataset.view === "ranking"));
+    }
+    showError(null);
+    document.body.dataset.rendered = "";
+    try {
+      if (name === "overview") await showOverview();
+      else if (name === "ranking") await showRanking();
+      else if (name === "enterprise") await showEnterprise(decodeURIComponent(arg || ""));
+      else if (name === "alerts") await showAlerts();
+      else if (name === "storage") await showStorage();
+      else if (name === "scenarios") await showScenarios();
+    } catch (e) {
+      if (e.status !== 401) { showError(e); markRendered(`${name}-error`); }
+    }
+    for (const c of Object.values(state.charts)) c.resize();
+  }
+  function setPeriod(p) {
+    state.period = p;
+    for (const b of document.querySelectorAll("#period-switch button")) {
+      b.classList.toggle("active", b.dataset.period === p);
+    }
+  }
+  function start() {
+    $("#login").hidden = true;
+    $("#app").hidden = false;
+    applyLang();
+    route();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    state.date = shanghaiToday();
+    $("#date-input").value = state.date;
+    setPeriod("day");
+    applyLang();
+    $("#login-form").addEventListener("submit", login);
+    for (const b of document.querySelectorAll("[data-lang-toggle]")) b.addEventListener("click", toggleLang);
+    $("#logout").addEventListener("click", () => logout());
+    for (const b of document.querySelectorAll("#period-switch button")) {
+      b.addEventListener("click", () => { setPeriod(b.dataset.period); route(); });
+    }
+    $("#date-input").addEventListener("change", (ev) => { if (ev.target.value) { state.date = ev.target.value; route(); } });
+    $("#alerts-open-only").addEventListener("change", () => route());
+    window.addEventListener("hashchange", route);
+    window.addEventListener("resize", () => { for (const c of Object.values(state.charts)) c.resize(); });
+    if (state.key) start(); else showLogin();
+  });
+})();
