@@ -28,6 +28,7 @@ from app.models import Enterprise, Meter
 from app.problems import Problem
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
+from energy.units import CARRIERS
 
 Period = Literal["day", "week", "month", "year"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "year")
@@ -90,7 +91,6 @@ def tce_coefficients() -> tuple[str, dict[str, float]]:
     ledger of 1,000 units of every carrier so the dashboard converts exactly as the ledger does."""
     from carbon import Activity, compute_ledger
     from carbon.inputs import ENERGY_INPUTS
-    from energy.units import CARRIERS
 
     quantity = 1000.0
     keys = {c: f"{c}_{spec.canonical_unit.lower()}" for c, spec in CARRIERS.items()}
@@ -118,6 +118,8 @@ def _meters(session: Session, principal: Principal,
                   Enterprise.code).join(Enterprise, Enterprise.id == Meter.enterprise_id)
     if principal.role == "enterprise":
         stmt = stmt.where(Meter.enterprise_id == principal.enterprise_id)
+    # Weather and station telemetry (means, signed values) are not energy to add up.
+    stmt = stmt.where(Meter.carrier.in_([c for c, s in CARRIERS.items() if s.summable]))
     if enterprise is not None:
         stmt = stmt.where(Meter.enterprise_id == enterprise.id)
     return {r[0]: MeterInfo(*r) for r in session.execute(stmt).all()}
