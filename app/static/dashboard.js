@@ -272,9 +272,18 @@
       ],
     };
   }
+  /** Resolves when the chart has painted (ECharts' "finished" event after the next render). */
+  function painted(c) {
+    return new Promise((resolve) => {
+      const done = () => { c.off("finished", done); resolve(); };
+      c.on("finished", done);
+    });
+  }
   function renderBalance(d) {
     $("#balance-range").textContent = rangeLabel(d);
-    chart("chart-balance").setOption(balanceOption(d), true);
+    const c = chart("chart-balance");
+    const done = painted(c);
+    c.setOption(balanceOption(d), true);
     const tot = d.balance.totals;
     const box = $("#balance-totals");
     box.replaceChildren(
@@ -283,6 +292,7 @@
         el("div", { class: "total", "data-series": c, "data-kwh": v },
           el("span", { class: `dot ${c}` }), el("span", { class: "muted", text: t(k) }),
           el("strong", { text: energy(v) }))));
+    return done;
   }
   function rangeLabel(d) {
     const end = new Date(new Date(d.end).getTime() - 1);
@@ -361,10 +371,11 @@
   async function showOverview() {
     const d = await loadOverview();
     renderTiles(d);
-    renderBalance(d);
+    const chartDone = renderBalance(d);
     renderCarbon(d);
     renderOverviewRanking(d);
     renderStorageMini(d);
+    await chartDone;
     markRendered("overview");
   }
   function markRendered(view) {
