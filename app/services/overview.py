@@ -224,7 +224,11 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
     ent_rows.sort(key=lambda e: -e["energy_tce"])
     zone_rows = sorted(zones.values(), key=lambda z: -z["energy_tce"])
 
-    factor_set, _ = tce_coefficients()
+    factor_set, coef = tce_coefficients()
+    units = {m.carrier: m.unit for m in meters.values()}
+    mix = sorted(({"carrier": c, "quantity": v, "unit": units.get(c, ""),
+                   "energy_tce": v * coef.get(c, 0.0)} for c, v in totals_by_carrier.items()),
+                 key=lambda item: -abs(item["energy_tce"]))
     return {
         "period": period, "date": day, "timezone": "Asia/Shanghai",
         "start": window.start, "end": window.end, "bucket": window.bucket,
@@ -234,6 +238,7 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
                   "month": _tile(month.start, month.end, month_total)},
         "balance": {"points": balance, "totals": {**_electricity(totals_by_carrier),
                                                   "energy_tce": _tce(totals_by_carrier)}},
+        "mix": mix,
         "zones": zone_rows,
         "enterprises": ent_rows,
         "alerts": {"open": repo.open_alert_count(conn, scope_id)},

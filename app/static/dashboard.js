@@ -361,6 +361,25 @@
       el("th", { text: t("col_kpi") }), el("th", { class: "num", text: t("col_value") }),
       el("th", { class: "num", text: t("target") }), el("th", { text: t("status") }))), el("tbody", {}, rows)));
   }
+  const MIX_COLORS = { electricity_import: COLORS.grid, pv_generation: COLORS.pv, coal: "#8d99ae",
+    natural_gas: "#2ec4b6", heat: "#ff7a59", steam: "#ffb4a2", diesel: "#b5838d", gasoline: "#e5989b",
+    lpg: "#90be6d", electricity_export: COLORS.export };
+  function renderMix(d) {
+    const parts = d.mix.filter((m) => m.energy_tce > 0);
+    const total = parts.reduce((a, m) => a + m.energy_tce, 0);
+    $("#mix-total").textContent = tce(d.balance.totals.energy_tce);
+    chart("chart-mix").setOption({
+      backgroundColor: "transparent", animation: false,
+      tooltip: { trigger: "item", formatter: (p) => `${p.name}<br>${tce(p.value)} · ${num(p.percent, 1)} %` },
+      legend: { orient: "vertical", right: 0, top: "middle", textStyle: { color: "#c9d6e3" } },
+      series: [{ type: "pie", radius: ["48%", "76%"], center: ["34%", "50%"], avoidLabelOverlap: true,
+        label: { show: false }, itemStyle: { borderColor: "#10233a", borderWidth: 2 },
+        data: parts.map((m) => ({ name: carrierLabel(m.carrier), value: m.energy_tce,
+          itemStyle: { color: MIX_COLORS[m.carrier] } })) }],
+      title: total ? undefined : { text: t("no_data"), left: "center", top: "middle",
+        textStyle: { color: "#8ea5bd", fontSize: 13, fontWeight: "normal" } },
+    }, true);
+  }
   function renderStorageMini(d) {
     const box = $("#storage-mini");
     box.replaceChildren();
@@ -373,6 +392,7 @@
     renderTiles(d);
     const chartDone = renderBalance(d);
     renderCarbon(d);
+    renderMix(d);
     renderOverviewRanking(d);
     renderStorageMini(d);
     await chartDone;

@@ -79,6 +79,11 @@ def test_energy_in_tce_converts_as_the_carbon_ledger_does(client, site):
     assert d["tiles"]["today"]["energy_tce"] == pytest.approx(996 * 0.1229 / 1000 + gas_tce)
     assert d["tiles"]["today"]["energy_tce"] == pytest.approx(ledger.to_dict()["energy_tce"])
     assert d["factor_set"] == ledger.to_dict()["factor_set"]
+    mix = {m["carrier"]: (m["quantity"], m["unit"]) for m in d["mix"]}
+    assert mix == {"electricity_import": (960.0, "kWh"), "pv_generation": (40.0, "kWh"),
+                   "electricity_export": (4.0, "kWh"), "natural_gas": (100.0, "Nm3")}
+    assert sum(m["energy_tce"] for m in d["mix"]) == pytest.approx(
+        d["tiles"]["today"]["energy_tce"])
 
 
 @pytest.mark.parametrize(("period", "n_buckets", "first"), [
