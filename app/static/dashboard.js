@@ -504,13 +504,75 @@
   }
 
   // ---------------------------------------------------------------- storage & scenarios
+  /** A KPI value with the unit its name carries (…_yuan, …_t, …_tce, …_pct, …_mwh, …_kwp). */
+  function kpiValue(name, v) {
+    if (v === null || v === undefined) return "–";
+    if (typeof v !== "number") return Array.isArray(v) ? (v.length ? v.join(", ") : "–") : String(v);
+    if (name.endsWith("_yuan")) return Math.abs(v) >= 1e8 ? `${num(v / 1e8, 2)} 亿元` : `${num(v / 1e4, 1)} 万元`;
+    const units = [["_per_10k_yuan", "/万元"], ["_t_per_tce", "tCO₂/tce"], ["_per_tce", "/tce"],
+      ["_co2_t", "tCO₂"], ["_t", "t"], ["_tce", "tce"], ["_pct", "%"], ["_mwh", "MWh"], ["_mw", "MW"],
+      ["_kwh", "kWh"], ["_kwp", "kWp"], ["_h", "h"]];
+    for (const [suffix, unit] of units) {
+      if (name.endsWith(suffix)) return `${num(v, Math.abs(v) >= 100 ? 0 : 3)} ${unit}`;
+    }
+    return num(v, Math.abs(v) >= 100 ? 0 : 3);
+  }
+  function kpiTable(obj) {
+    const rows = Object.entries(obj || {}).map(([k, v]) => el("tr", { "data-kpi": k },
+      el("td", { class: "mono", text: k }), el("td", { class: "num", text: kpiValue(k, v) })));
+    return el("table", { class: "table kpi" }, el("thead", {}, el("tr", {},
+      el("th", { text: t("col_kpi") }), el("th", { class: "num", text: t("col_value") }))), el("tbody", {}, rows));
+  }
+  async function blobImage(path, alt) {
+    const r = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` } });
+    if (!r.ok) return el("div", { class: "muted small", text: `${alt}: HTTP ${r.status}` });
+    const img = el("img", { class: "plot", alt });
+    img.src = URL.createObjectURL(await r.blob());
+    return el("figure", {}, img, el("figcaption", { class: "muted small", text: alt }));
+  }
   async function showStorage() {
     if (!state.overview) await loadOverview();
     const box = $("#storage-body");
     box.replaceChildren();
     $("#chart-storage").hidden = true;
     if (!state.overview.modules.storage) { box.append(notAvailable(t("na_storage"))); markRendered("storage"); return; }
-    box.append(notAvailable(t("no_data")));
+    const stations = await api("/v1/storage");
+    if (!stations.length) { box.append(notAvailable(t("no_data"))); markRendered("storage"); return; }
+    const st = stations[0];
+    let plan = null;
+    try { plan = await api(`/v1/storage/${encodeURIComponent(st.code)}/plan?day=${state.date}`); } catch (e) {
+      if (e.status !== 404) throw e;
+    }
+    const b = st.battery || {};
+    box.append(el("p", { class: "muted", text: `${st.name} (${st.code}) · ${zoneLabel(st.zone)} · ${b.power_mw ?? "–"} MW / ${b.energy_mwh ?? "–"} MWh` }));
+    if (!plan) { box.append(notAvailable(`${t("no_plan")} ${state.date}`)); markRendered("storage"); return; }
+    const node = $("#chart-storage");
+    node.hidden = false;
+    const sch = plan.schedule;
+    const c = chart("chart-storage");
+    c.resize();
+    const done = painted(c);
+    c.setOption({
+      backgroundColor: "transparent", animation: false,
+      grid: { left: 56, right: 64, top: 36, bottom: 28 },
+      legend: { top: 0, textStyle: { color: "#c9d6e3" } },
+      tooltip: { trigger: "axis" },
+      xAxis: Object.assign({ type: "category", data: sch.map((r) => fmtTime(r.start, "hour")) }, axisStyle),
+      yAxis: [Object.assign({ type: "value", name: "MW", nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
+        Object.assign({ type: "value", name: "MWh", nameTextStyle: { color: "#9fb3c8" } }, axisStyle, { splitLine: { show: false } })],
+      series: [
+        { name: t("s_discharge"), type: "bar", stack: "p", color: COLORS.discharge, data: sch.map((r) => r.discharge_mw) },
+        { name: t("s_charge"), type: "bar", stack: "p", color: COLORS.charge, data: sch.map((r) => -r.charge_mw) },
+        { name: t("s_soc"), type: "line", yAxisIndex: 1, smooth: true, symbol: "none", color: COLORS.soc,
+          lineStyle: { width: 2 }, data: sch.map((r) => r.soc_mwh) },
+      ],
+    }, true);
+    box.append(el("p", { class: "muted small", text: `${t("plan_day")} ${plan.day} · ${plan.strategy} · ${t("published")} ${fmtTime(plan.created_at, "datetime")}` }));
+    const kpis = el("div", { id: "storage-kpis" }, kpiTable(plan.kpis));
+    const old = $("#storage-kpis");
+    if (old) old.remove();
+    node.after(kpis);
+    await done;
     markRendered("storage");
   }
   async function showScenarios() {
@@ -518,8 +580,43 @@
     const box = $("#scenarios-body");
     box.replaceChildren();
     if (!state.overview.modules.scenarios) { box.append(notAvailable(t("na_scenarios"))); markRendered("scenarios"); return; }
-    box.append(notAvailable(t("no_data")));
+    const runs = await api("/v1/scenarios");
+    if (!runs.length) { box.append(notAvailable(t("no_runs"))); markRendered("scenarios"); return; }
+    const detail = el("div", { id: "scenario-detail" });
+    const head = el("tr", {}, el("th", { text: "#" }), el("th", { text: t("scenario_name") }),
+      el("th", { text: t("status_label") }), el("th", { text: t("col_opened") }),
+      el("th", { class: "num", text: "total_cost_yuan" }), el("th", { class: "num", text: "total_co2_t" }));
+    const rows = runs.map((r) => el("tr", { "data-run": r.id, "data-status": r.status,
+      onclick: () => showRun(r.id, detail) },
+      el("td", { class: "muted", text: r.id }), el("td", {}, el("button", { type: "button", class: "link", text: r.name })),
+      el("td", {}, el("span", { class: `pill ${r.status === "done" ? "ok" : r.status === "failed" ? "bad" : "warn"}`, text: t(`run_${r.status}`) })),
+      el("td", { class: "muted", text: fmtTime(r.created_at, "datetime") }),
+      el("td", { class: "num", text: kpiValue("total_cost_yuan", r.kpis && r.kpis.summary ? r.kpis.summary.total_cost_yuan : null) }),
+      el("td", { class: "num", text: kpiValue("total_co2_t", r.kpis && r.kpis.summary ? r.kpis.summary.total_co2_t : null) })));
+    box.append(el("table", { class: "table clickable", id: "runs-table" }, el("thead", {}, head), el("tbody", {}, rows)), detail);
+    const firstDone = runs.find((r) => r.status === "done");
+    if (firstDone) await showRun(firstDone.id, detail);
     markRendered("scenarios");
+  }
+  async function showRun(id, box) {
+    const run = await api(`/v1/scenarios/${id}`);
+    box.replaceChildren(el("h3", { text: `${t("scenario_run")} #${run.id} · ${run.name}` }));
+    if (run.status === "failed") { box.append(el("p", { class: "error", text: run.error || "" })); return; }
+    if (run.status !== "done") { box.append(el("p", { class: "muted", text: t(`run_${run.status}`) })); return; }
+    const k = run.kpis || {};
+    const targets = (k.targets || []).map((r) => el("tr", {},
+      el("td", { text: r.target_id || r.name || "" }), el("td", { text: r.phase || "" }),
+      el("td", { class: "num", text: r.actual === undefined ? "–" : kpiValue(r.indicator || "", r.actual) }),
+      el("td", { class: "num", text: r.target === undefined || r.target === null ? "–" : String(r.target) }),
+      el("td", {}, el("span", { class: `pill ${["achieved", "on_track"].includes(r.status) ? "ok" : r.status === "no_data" ? "warn" : "bad"}`, text: r.status || "" }))));
+    box.append(el("div", { class: "grid half" },
+      el("div", {}, el("h4", { text: t("kpis") }), kpiTable(k.summary)),
+      el("div", {}, el("h4", { text: t("target") }), el("table", { class: "table" }, el("thead", {}, el("tr", {},
+        el("th", { text: t("target") }), el("th", { text: t("phase") }), el("th", { class: "num", text: t("col_value") }),
+        el("th", { class: "num", text: t("target") }), el("th", { text: t("status") }))), el("tbody", {}, targets)))));
+    const plots = run.links && run.links.plots ? Object.entries(run.links.plots) : [];
+    const figs = await Promise.all(plots.map(([name, path]) => blobImage(path, name)));
+    box.append(el("h4", { text: t("plots") }), el("div", { class: "plots" }, figs));
   }
 
   // ---------------------------------------------------------------- routing
