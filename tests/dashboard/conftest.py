@@ -97,7 +97,7 @@ def demo_server(database_url: str) -> Iterator[DemoServer]:
     thread: threading.Thread | None = None
     try:
         migrate.upgrade(engine, use_timescale=os.environ.get("ZCPARK_TIMESCALE", "auto"))
-        settings = Settings(database_url=url, scheduler_enabled=False, aggregate_refresh="sync")
+        settings = Settings(database_url=url, scheduler_enabled=False)
         with Session(engine) as session:
             operator_key = load_demo_park(session, engine=engine, settings=settings)
             ent_id = session.query(Enterprise.id).filter_by(code="BS-ELEC").scalar()
