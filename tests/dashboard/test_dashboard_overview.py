@@ -6,6 +6,7 @@ own key so other tests' data never enter the totals.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -187,3 +188,27 @@ def test_pages_and_vendored_echarts_are_served_without_a_key(client):
     assert lib.status_code == 200 and '"6.1.0"' in lib.text
     assert client.get("/dashboard/static/../routers/dashboard.py").status_code == 404
     assert client.get("/dashboard/static/%2e%2e/config.py").status_code == 404
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month", "year"])
+def test_overview_reads_rollups_not_raw_readings(client, engine, timescale, site, period):
+    """Week, month and year read the meter-day rollup (Timescale: readings_daily); the day's
+    hours read readings_hourly on Timescale. Only plain PostgreSQL, which has no hourly rollup,
+    bins one day of readings for the day view."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        overview(client, site["key"], period)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    raw = [s for s in statements if re.search(r"\bFROM readings\b(?!_)", s)]
+    if period == "day" and not timescale:
+        assert len(raw) == 1 and "date_bin('1 hour'" in raw[0]
+    else:
+        assert raw == [], raw
