@@ -12,6 +12,7 @@ third-party script (Content-Security-Policy ``script-src 'self'``) and write API
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -23,6 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from app.auth import PrincipalDep, SessionDep
 from app.problems import Problem
 from app.services import overview as svc
+from app.services import overview_modules as panels
 
 router = APIRouter(tags=["dashboard"])
 
@@ -41,8 +43,19 @@ MODULE_ROUTES: dict[str, tuple[str, ...]] = {
 5); the dashboard shows "not available" for the others instead of figures."""
 
 
+def _route_paths(routes: Iterable[Any]) -> Iterator[str]:
+    """Every path the app serves; included routers are nested in recent FastAPI versions."""
+    for route in routes:
+        path = getattr(route, "path", "")
+        if path:
+            yield path
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _route_paths(inner.routes)
+
+
 def available_modules(request: Request) -> dict[str, bool]:
-    paths = [getattr(r, "path", "") for r in request.app.routes]
+    paths = list(_route_paths(request.app.routes))
     return {name: any(p.startswith(prefix) for p in paths for prefix in prefixes)
             for name, prefixes in MODULE_ROUTES.items()}
 
@@ -85,9 +98,34 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
     the period, the zone and enterprise ranking with sparkline series and the open alerts,
     read from rollups only. An enterprise key gets its own enterprise only."""
     t0 = time.perf_counter()
-    answer = svc.build_overview(session, principal, period, date or _today(request),
-                                timescale=request.app.state.timescale,
-                                modules=available_modules(request))
+    day = date or _today(request)
+    modules = available_modules(request)
+    answer = svc.build_overview(session, principal, period, day,
+                                timescale=request.app.state.timescale, modules=modules)
+    if modules["storage"]:
+        answer["storage"] = panels.storage_summary(session, principal, day,
+                                                   datetime.now(request.app.state.tz))
+    answer["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
+    return answer
+
+
+@router.get("/v1/overview/modules")
+def overview_modules(request: Request, session: SessionDep, principal: PrincipalDep,
+                     period: PeriodQ = "day", date: DateQ = None) -> dict[str, Any]:
+    """The first screen's slower panels, asked for right after it: PV expected output (issue 3;
+    computed from irradiance per request) and carbon against targets (issue 4; the year's
+    ledger, indicators and phase status). ``null`` for a module that is not live."""
+    t0 = time.perf_counter()
+    day = date or _today(request)
+    svc.period_window(period, day)  # validates period
+    modules = available_modules(request)
+    answer: dict[str, Any] = {"period": period, "date": day, "modules": modules,
+                              "pv": None, "carbon": None}
+    if modules["pv"]:
+        answer["pv"] = panels.pv_expected(session, principal, period, day)
+    if modules["carbon"]:
+        answer["carbon"] = panels.carbon_summary(session, principal, day.year,
+                                                 timescale=request.app.state.timescale)
     answer["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
     return answer
 

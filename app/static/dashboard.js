@@ -46,6 +46,7 @@
     return [num(kwh, 1), "kWh"];
   }
   const energy = (kwh) => energyParts(kwh).join(" ");
+  const FACTOR = { kWh: 1, MWh: 1e3, GWh: 1e6 };
   function tce(v) { return `${num(v, Math.abs(v) >= 100 ? 0 : 2)} tce`; }
   function qty(v, unit) {
     const a = Math.abs(v);
@@ -223,11 +224,9 @@
     box.append(tile("tile-load", `${t("today")} · ${t("tile_load")}`, lv, lu,
       [`${t("this_month")} ${energy(month.load_kwh)}`], today.load_kwh));
     const [pv, pu] = energyParts(today.pv_kwh);
-    const pvSub = today.pv_expected_kwh !== null && today.pv_expected_kwh !== undefined
-      ? `${t("expected")} ${energy(today.pv_expected_kwh)} · ${num(100 * today.pv_kwh / (today.pv_expected_kwh || 1), 0)} % ${t("of_expected")}`
-      : `${t("expected")}: ${m.pv ? "–" : t("not_available")}`;
+    const pvSub = el("span", { id: "pv-expected", text: `${t("expected")}: ${m.pv ? t("loading") : t("not_available")}` });
     box.append(tile("tile-pv", `${t("today")} · ${t("tile_pv")}`, pv, pu,
-      [pvSub, `${t("this_month")} ${energy(month.pv_kwh)}`], today.pv_kwh));
+      [pvSub, el("span", { id: "pv-expected-month", text: `${t("this_month")} ${energy(month.pv_kwh)}` })], today.pv_kwh));
     const [gv, gu] = energyParts(today.grid_import_kwh);
     box.append(tile("tile-grid", `${t("today")} · ${t("tile_grid")}`, gv, gu,
       [`${t("export")} ${energy(today.grid_export_kwh)}`,
@@ -236,10 +235,11 @@
     box.append(tile("tile-energy", `${t("today")} · ${t("tile_energy")}`, num(today.energy_tce, 1), "tce",
       [`${t("this_month")} ${tce(month.energy_tce)}`], null));
     const st = d.storage;
-    box.append(tile("tile-storage", t("tile_storage"),
-      st && st.soc_pct !== undefined && st.soc_pct !== null ? num(st.soc_pct, 0) : "–",
-      st && st.soc_pct !== undefined && st.soc_pct !== null ? "%" : "",
-      [st && st.soc_mwh !== undefined ? `${num(st.soc_mwh, 1)} MWh` : (m.storage ? "" : t("not_available"))], null));
+    const soc = st && !st.error && st.soc_pct !== null && st.soc_pct !== undefined;
+    const socSub = soc ? `${t("planned")} ${num(st.soc_mwh, 1)} / ${num(st.energy_mwh, 0)} MWh`
+      : !m.storage ? t("not_available") : st && st.error ? st.error : t("no_plan_short");
+    box.append(tile("tile-storage", t("tile_storage"), soc ? num(st.soc_pct, 0) : "–", soc ? "%" : "",
+      [socSub, st && !st.error ? `${st.name}` : ""], null));
     const alertTile = tile("tile-alerts", t("tile_alerts"), String(d.alerts.open), "",
       [el("a", { href: "#/alerts", text: t("nav_alerts") + " →" })], null);
     if (d.alerts.open) alertTile.classList.add("warn");
@@ -283,7 +283,8 @@
     $("#balance-range").textContent = rangeLabel(d);
     const c = chart("chart-balance");
     const done = painted(c);
-    c.setOption(balanceOption(d), true);
+    state.balanceOption = balanceOption(d);
+    c.setOption(state.balanceOption, true);
     const tot = d.balance.totals;
     const box = $("#balance-totals");
     box.replaceChildren(
@@ -342,25 +343,127 @@
     $("#overview-zones").replaceChildren(...zoneRows(d.zones, true));
     $("#overview-enterprises").replaceChildren(...enterpriseRows(d.enterprises.slice(0, 6), true));
   }
-  function renderCarbon(d) {
+  const IND_UNITS = { energy_intensity_tce_per_10k_yuan: "tce/万元", energy_intensity_change_vs_base_pct: "%",
+    co2_per_energy_t_per_tce: "tCO₂/tce", clean_energy_share_pct: "%" };
+  function indValue(name, v, digits) {
+    if (v === null || v === undefined) return "–";
+    return `${num(v, digits === undefined ? (Math.abs(v) >= 10 ? 1 : 3) : digits)} ${IND_UNITS[name] || ""}`.trim();
+  }
+  const STATUS_CLASS = { achieved: "ok", on_track: "ok", missed: "bad", off_track: "bad", no_data: "warn" };
+  function renderCarbonPending(d) {
+    const box = $("#carbon-body");
+    box.replaceChildren(d.modules.carbon ? el("div", { class: "muted small", "data-state": "loading", text: t("loading") })
+      : notAvailable(t("na_carbon")));
+  }
+  function renderCarbon(c) {
     const box = $("#carbon-body");
     box.replaceChildren();
-    if (!d.modules.carbon) { box.append(notAvailable(t("na_carbon"))); return; }
-    const c = d.carbon;
     if (!c) { box.append(notAvailable(t("no_data"))); return; }
-    const rows = [];
-    const add = (label, value, target, status) => rows.push(el("tr", {},
-      el("td", { text: label }), el("td", { class: "num", text: value }),
-      el("td", { class: "num muted", text: target || "" }),
-      el("td", {}, status === undefined || status === null ? "" :
-        el("span", { class: `pill ${status ? "ok" : "bad"}`, text: status ? t("on_track") : t("off_track") }))));
-    if (c.co2_location_based_t !== undefined) add(t("co2_location"), `${num(c.co2_location_based_t, 0)} tCO₂`);
-    if (c.co2_market_based_t !== undefined) add(t("co2_market"), `${num(c.co2_market_based_t, 0)} tCO₂`);
-    for (const ind of c.indicators || []) add(ind.label || ind.name, ind.value === null ? "–" : `${num(ind.value, 3)} ${ind.unit}`, ind.target, ind.on_track);
-    box.append(el("table", { class: "table" }, el("thead", {}, el("tr", {},
-      el("th", { text: t("col_kpi") }), el("th", { class: "num", text: t("col_value") }),
-      el("th", { class: "num", text: t("target") }), el("th", { text: t("status") }))), el("tbody", {}, rows)));
+    if (c.error) { box.append(notAvailable(c.error)); return; }
+    box.append(el("div", { class: "carbon-head", "data-state": "carbon" },
+      el("div", { class: "co2", "data-co2": "location" }, el("div", { class: "muted small", text: `${c.period} · ${t("co2_location")}` }),
+        el("strong", { text: `${num(c.co2_location_based_t, 0)} tCO₂` })),
+      el("div", { class: "co2", "data-co2": "market" }, el("div", { class: "muted small", text: `${c.period} · ${t("co2_market")}` }),
+        el("strong", { text: `${num(c.co2_market_based_t, 0)} tCO₂` }))));
+    const statusOf = (name) => c.status.filter((r) => r.indicator === name);
+    const rows = c.indicators.map((ind) => {
+      const target = (ind.targets || []).find((x) => x.value !== null && x.value !== undefined && typeof x.value === "number")
+        || (ind.targets || [])[0];
+      const cmp = (x) => (x === "<=" ? "≤" : x === ">=" ? "≥" : x);
+      const final = statusOf(ind.name).filter((r) => typeof r.target_value === "number")
+        .sort((a, b) => b.evaluation_year - a.evaluation_year)[0];
+      const targetText = final ? `${cmp(final.comparator)} ${num(final.target_value, final.target_value < 1 ? 2 : 0)} (${final.evaluation_year})`
+        : !target ? "–" : target.value !== null && typeof target.value === "number"
+        ? `${target.comparator === "<=" ? "≤" : target.comparator === ">=" ? "≥" : target.comparator} ${num(target.value, target.value < 1 ? 2 : 0)} (${target.year})`
+        : target.change_vs_base_pct !== null && target.change_vs_base_pct !== undefined ? `${num(target.change_vs_base_pct, 0)} % (${target.year})`
+        : (target.bands ? t("by_size") : "–");
+      const phases = statusOf(ind.name).map((r) => el("span", { class: `pill ${STATUS_CLASS[r.status] || "warn"}`,
+        title: [r.note, r.projected_value !== null && r.projected_value !== undefined ? `${t("trend")} → ${r.evaluation_year}: ${indValue(ind.name, r.projected_value)}` : "",
+          r.required_yearly_change_pct !== null && r.required_yearly_change_pct !== undefined ? `${t("needed")} ${num(r.required_yearly_change_pct, 1)} %/a` : ""].filter(Boolean).join(" · "),
+        text: `${r.evaluation_year} ${t(`st_${r.status}`)}` }));
+      const trend = statusOf(ind.name).find((r) => r.projected_value !== null && r.projected_value !== undefined);
+      return el("tr", { "data-indicator": ind.name },
+        el("td", { text: t(`ind_${ind.name}`) }),
+        el("td", { class: "num", text: indValue(ind.name, ind.value) }),
+        el("td", { class: "num muted", text: targetText }),
+        el("td", { class: "phases" }, phases.length ? phases : el("span", { class: "muted", text: "–" }),
+          trend ? el("div", { class: "muted small", text: `${t("trend")} → ${trend.evaluation_year}: ${indValue(ind.name, trend.projected_value)}` }) : null));
+    });
+    box.append(el("table", { class: "table carbon" }, el("thead", {}, el("tr", {},
+      el("th", { text: t("col_kpi") }), el("th", { class: "num", text: c.period }),
+      el("th", { class: "num", text: t("target") }), el("th", { text: `${t("phase")} / ${t("trend")}` }))), el("tbody", {}, rows)));
+    const missing = c.indicators.filter((i) => i.value === null).map((i) => t(`ind_${i.name}`));
+    if (missing.length) box.append(el("div", { class: "muted small", text: `${t("no_value_added")}: ${missing.join("、")}` }));
   }
+  function renderStorageMini(d) {
+    const box = $("#storage-mini");
+    box.replaceChildren();
+    $("#chart-storage-mini").hidden = true;
+    if (!d.modules.storage) { box.append(notAvailable(t("na_storage"))); return null; }
+    const st = d.storage;
+    if (!st) { box.append(notAvailable(t("no_data"))); return null; }
+    if (st.error) { box.append(notAvailable(st.error)); return null; }
+    box.append(el("div", { class: "muted small", text: `${st.name} · ${t("plan_day")} ${st.day}` }));
+    if (!st.plan) { box.append(notAvailable(`${t("no_plan")} ${st.day}`)); return null; }
+    const node = $("#chart-storage-mini");
+    node.hidden = false;
+    const c = chart("chart-storage-mini");
+    c.resize();
+    c.setOption(storageOption(st.plan.schedule, true), true);
+    return null;
+  }
+  function storageOption(sch, compact) {
+    return {
+      backgroundColor: "transparent", animation: false,
+      grid: compact ? { left: 40, right: 44, top: 28, bottom: 22 } : { left: 56, right: 64, top: 36, bottom: 28 },
+      legend: { top: 0, textStyle: { color: "#c9d6e3" }, itemWidth: 12, itemHeight: 8 },
+      tooltip: { trigger: "axis" },
+      xAxis: Object.assign({ type: "category", data: sch.map((r) => fmtTime(r.start, "hour")) }, axisStyle),
+      yAxis: [Object.assign({ type: "value", name: "MW", nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
+        Object.assign({ type: "value", name: "MWh", nameTextStyle: { color: "#9fb3c8" } }, axisStyle, { splitLine: { show: false } })],
+      series: [
+        { name: t("s_discharge"), type: "bar", stack: "p", color: COLORS.discharge, data: sch.map((r) => r.discharge_mw) },
+        { name: t("s_charge"), type: "bar", stack: "p", color: COLORS.charge, data: sch.map((r) => -r.charge_mw) },
+        { name: t("s_soc"), type: "line", yAxisIndex: 1, smooth: true, symbol: "none", color: COLORS.soc,
+          lineStyle: { width: 2 }, data: sch.map((r) => r.soc_mwh) },
+      ],
+    };
+  }
+  /** The slower panels (PV expected, carbon), asked for right after the first screen is drawn. */
+  async function loadModules(d) {
+    if (!d.modules.pv && !d.modules.carbon) return;
+    const q = new URLSearchParams({ period: d.period, date: d.date });
+    const seq = (state.modulesSeq = (state.modulesSeq || 0) + 1);
+    let x;
+    try { x = await api(`/v1/overview/modules?${q}`); } catch (e) { x = { pv: { error: e.message }, carbon: { error: e.message } }; }
+    if (seq !== state.modulesSeq || state.view !== "overview") return;
+    state.modules = x;
+    if (d.modules.carbon) renderCarbon(x.carbon);
+    chart("chart-balance").resize();
+    if (d.modules.pv) renderPvExpected(d, x.pv);
+    document.body.dataset.modules = "loaded";
+  }
+  function renderPvExpected(d, pv) {
+    const node = $("#pv-expected");
+    if (!node) return;
+    if (!pv || pv.error) { node.textContent = `${t("expected")}: ${pv ? pv.error : t("no_data")}`; return; }
+    const today = d.tiles.today.pv_kwh;
+    node.textContent = `${t("expected")} ${energy(pv.today_expected_kwh)}${pv.today_expected_kwh > 0 ? ` · ${num(100 * today / pv.today_expected_kwh, 0)} % ${t("of_expected")}` : ""}`;
+    node.dataset.kwh = String(pv.today_expected_kwh);
+    $("#pv-expected-month").textContent = `${t("this_month")} ${energy(d.tiles.month.pv_kwh)} / ${t("expected")} ${energy(pv.month_expected_kwh)}`;
+    if (pv.series) {
+      const c = chart("chart-balance");
+      const unit = $("#balance-unit").textContent;
+      const scale = FACTOR[unit] || 1;
+      const opt = state.balanceOption;
+      opt.series = opt.series.filter((x) => x.id !== "pv-expected").concat([{ id: "pv-expected",
+        name: t("s_pv_expected"), type: "line", symbol: "none", smooth: true, color: COLORS.pv,
+        lineStyle: { type: "dashed", width: 1.5 },
+        data: pv.series.map((p) => Math.round((p.expected_kwh / scale) * 1000) / 1000) }]);
+      c.setOption(opt, true);
+    }
+  }
+
   const MIX_COLORS = { electricity_import: COLORS.grid, pv_generation: COLORS.pv, coal: "#8d99ae",
     natural_gas: "#2ec4b6", heat: "#ff7a59", steam: "#ffb4a2", diesel: "#b5838d", gasoline: "#e5989b",
     lpg: "#90be6d", electricity_export: COLORS.export };
@@ -380,23 +483,17 @@
         textStyle: { color: "#8ea5bd", fontSize: 13, fontWeight: "normal" } },
     }, true);
   }
-  function renderStorageMini(d) {
-    const box = $("#storage-mini");
-    box.replaceChildren();
-    if (!d.modules.storage) { box.append(notAvailable(t("na_storage"))); return; }
-    if (!d.storage) { box.append(notAvailable(t("no_data"))); return; }
-    box.append(el("div", { class: "muted", text: d.storage.asset || "" }));
-  }
   async function showOverview() {
     const d = await loadOverview();
     renderTiles(d);
     const chartDone = renderBalance(d);
-    renderCarbon(d);
+    renderCarbonPending(d);
     renderMix(d);
     renderOverviewRanking(d);
     renderStorageMini(d);
     await chartDone;
     markRendered("overview");
+    loadModules(d);
   }
   function markRendered(view) {
     document.body.dataset.rendered = view;
@@ -508,7 +605,11 @@
   function kpiValue(name, v) {
     if (v === null || v === undefined) return "–";
     if (typeof v !== "number") return Array.isArray(v) ? (v.length ? v.join(", ") : "–") : String(v);
-    if (name.endsWith("_yuan")) return Math.abs(v) >= 1e8 ? `${num(v / 1e8, 2)} 亿元` : `${num(v / 1e4, 1)} 万元`;
+    const money = (x) => (state.lang === "zh"
+      ? (Math.abs(x) >= 1e8 ? `${num(x / 1e8, 2)} 亿元` : `${num(x / 1e4, 1)} 万元`)
+      : (Math.abs(x) >= 1e6 ? `${num(x / 1e6, 1)} M yuan` : `${num(x, 0)} yuan`));
+    if (name.endsWith("_yuan") && !name.endsWith("_per_10k_yuan")) return money(v);
+    if (Number.isInteger(v) && !/_(t|tce|mwh|kwh|kwp|yuan)$/.test(name)) return num(v, 0);
     const units = [["_per_10k_yuan", "/万元"], ["_t_per_tce", "tCO₂/tce"], ["_per_tce", "/tce"],
       ["_co2_t", "tCO₂"], ["_t", "t"], ["_tce", "tce"], ["_pct", "%"], ["_mwh", "MWh"], ["_mw", "MW"],
       ["_kwh", "kWh"], ["_kwp", "kWp"], ["_h", "h"]];
@@ -517,11 +618,11 @@
     }
     return num(v, Math.abs(v) >= 100 ? 0 : 3);
   }
+  /** KPIs as a grid of small cards: the name as the API spells it (unit in the name), the value
+   * formatted with that unit. */
   function kpiTable(obj) {
-    const rows = Object.entries(obj || {}).map(([k, v]) => el("tr", { "data-kpi": k },
-      el("td", { class: "mono", text: k }), el("td", { class: "num", text: kpiValue(k, v) })));
-    return el("table", { class: "table kpi" }, el("thead", {}, el("tr", {},
-      el("th", { text: t("col_kpi") }), el("th", { class: "num", text: t("col_value") }))), el("tbody", {}, rows));
+    return el("div", { class: "kpis" }, Object.entries(obj || {}).map(([k, v]) => el("div", { class: "kpi", "data-kpi": k },
+      el("div", { class: "kpi-name mono", text: k }), el("div", { class: "kpi-value", text: kpiValue(k, v) }))));
   }
   async function blobImage(path, alt) {
     const r = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` } });
@@ -544,7 +645,7 @@
       if (e.status !== 404) throw e;
     }
     const b = st.battery || {};
-    box.append(el("p", { class: "muted", text: `${st.name} (${st.code}) · ${zoneLabel(st.zone)} · ${b.power_mw ?? "–"} MW / ${b.energy_mwh ?? "–"} MWh` }));
+    box.append(el("p", { class: "muted", text: `${st.name} (${st.code}) · ${zoneLabel(st.zone)} · ${b.power_discharge_mw ?? b.power_mw ?? "–"} MW / ${b.energy_mwh ?? "–"} MWh` }));
     if (!plan) { box.append(notAvailable(`${t("no_plan")} ${state.date}`)); markRendered("storage"); return; }
     const node = $("#chart-storage");
     node.hidden = false;
@@ -552,21 +653,7 @@
     const c = chart("chart-storage");
     c.resize();
     const done = painted(c);
-    c.setOption({
-      backgroundColor: "transparent", animation: false,
-      grid: { left: 56, right: 64, top: 36, bottom: 28 },
-      legend: { top: 0, textStyle: { color: "#c9d6e3" } },
-      tooltip: { trigger: "axis" },
-      xAxis: Object.assign({ type: "category", data: sch.map((r) => fmtTime(r.start, "hour")) }, axisStyle),
-      yAxis: [Object.assign({ type: "value", name: "MW", nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
-        Object.assign({ type: "value", name: "MWh", nameTextStyle: { color: "#9fb3c8" } }, axisStyle, { splitLine: { show: false } })],
-      series: [
-        { name: t("s_discharge"), type: "bar", stack: "p", color: COLORS.discharge, data: sch.map((r) => r.discharge_mw) },
-        { name: t("s_charge"), type: "bar", stack: "p", color: COLORS.charge, data: sch.map((r) => -r.charge_mw) },
-        { name: t("s_soc"), type: "line", yAxisIndex: 1, smooth: true, symbol: "none", color: COLORS.soc,
-          lineStyle: { width: 2 }, data: sch.map((r) => r.soc_mwh) },
-      ],
-    }, true);
+    c.setOption(storageOption(sch, false), true);
     box.append(el("p", { class: "muted small", text: `${t("plan_day")} ${plan.day} · ${plan.strategy} · ${t("published")} ${fmtTime(plan.created_at, "datetime")}` }));
     const kpis = el("div", { id: "storage-kpis" }, kpiTable(plan.kpis));
     const old = $("#storage-kpis");
@@ -605,10 +692,11 @@
     if (run.status !== "done") { box.append(el("p", { class: "muted", text: t(`run_${run.status}`) })); return; }
     const k = run.kpis || {};
     const targets = (k.targets || []).map((r) => el("tr", {},
-      el("td", { text: r.target_id || r.name || "" }), el("td", { text: r.phase || "" }),
-      el("td", { class: "num", text: r.actual === undefined ? "–" : kpiValue(r.indicator || "", r.actual) }),
-      el("td", { class: "num", text: r.target === undefined || r.target === null ? "–" : String(r.target) }),
-      el("td", {}, el("span", { class: `pill ${["achieved", "on_track"].includes(r.status) ? "ok" : r.status === "no_data" ? "warn" : "bad"}`, text: r.status || "" }))));
+      el("td", { class: "mono", text: r.target_id || r.name || "" }), el("td", { text: `${t(r.phase)} ${r.evaluation_year || ""}` }),
+      el("td", { class: "num", text: kpiValue(r.indicator || "", r.actual_value) }),
+      el("td", { class: "num", text: r.target_value === null || r.target_value === undefined ? "–"
+        : `${r.comparator === "<=" ? "≤" : r.comparator === ">=" ? "≥" : r.comparator || ""} ${kpiValue(r.indicator || "", r.target_value)}` }),
+      el("td", {}, el("span", { class: `pill ${["achieved", "on_track"].includes(r.status) ? "ok" : r.status === "no_data" ? "warn" : "bad"}`, text: t(`st_${r.status}`) }))));
     box.append(el("div", { class: "grid half" },
       el("div", {}, el("h4", { text: t("kpis") }), kpiTable(k.summary)),
       el("div", {}, el("h4", { text: t("target") }), el("table", { class: "table" }, el("thead", {}, el("tr", {},

@@ -212,3 +212,18 @@ def test_overview_reads_rollups_not_raw_readings(client, engine, timescale, site
         assert len(raw) == 1 and "date_bin('1 hour'" in raw[0]
     else:
         assert raw == [], raw
+
+
+def test_modules_are_flagged_live_exactly_when_their_api_is_served(client, site):
+    paths = list(client.get("/openapi.json").json()["paths"])
+    expected = {
+        "pv": any(p.startswith("/v1/pv/") for p in paths),
+        "storage": any(p.startswith("/v1/storage") for p in paths),
+        "carbon": any(p.startswith(("/v1/targets/status", "/v1/indicators", "/v1/carbon/"))
+                      for p in paths),
+        "scenarios": any(p.startswith("/v1/scenarios") for p in paths),
+    }
+    assert overview(client, site["key"])["modules"] == expected
+    r = client.get("/v1/overview/modules", headers=auth(site["key"]),
+                   params={"date": DAY.isoformat()})
+    assert r.status_code == 200 and r.json()["modules"] == expected
