@@ -3,6 +3,7 @@ and headless Debian chromium driven by playwright (no browser download, ever).""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -103,6 +104,13 @@ def demo_server(database_url: str) -> Iterator[DemoServer]:
             ent_id = session.query(Enterprise.id).filter_by(code="BS-ELEC").scalar()
             enterprise_key = create_api_key(session, "enterprise", ent_id, label="browser")
             session.commit()
+        if importlib.util.find_spec("app.services.scenarios") is not None:
+            # Issue 5 is live: run one of the demo's queued scenarios here (the scheduler is
+            # off in tests) so the scenarios view has a finished run to show.
+            from app.services.scenarios import process_queue
+
+            process_queue(engine, settings.model_copy(update={"scenario_executor": "inline"}),
+                          max_runs=1)
         port = _free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine),
                                                host="127.0.0.1", port=port, log_level="warning"))

@@ -216,3 +216,88 @@ def test_english_labels_and_panels_of_modules_not_yet_live(page, demo_server):
         na = page.locator(f"#view-{view} [data-state=not-available]").count() == 1
         assert na == (not modules[view])
         screenshot(page, f"10_{view}")
+
+
+# --- panels of the other modules: their figures when live, a clear "not available" otherwise ---
+def test_storage_panel_shows_the_published_plan_or_not_available(page, demo_server):
+    login(page, demo_server)
+    day = page.input_value("#date-input")
+    api = demo_server.get("/v1/overview", date=day)
+    if not api["modules"]["storage"]:
+        assert page.locator("#storage-mini [data-state=not-available]").count() == 1
+        assert page.inner_text("#tile-storage .v") == "–"
+        return
+    st = api["storage"]
+    assert st is not None and "error" not in st
+    if st["soc_pct"] is not None:
+        value, tol = shown_number(page.inner_text("#tile-storage .v"), "")
+        assert abs(value - st["soc_pct"]) <= tol
+    page.click("#nav a[data-view=storage]")
+    wait_view(page, "storage")
+    plan = demo_server.get(f"/v1/storage/{st['code']}/plan", day=day)
+    option = chart_option(page, "chart-storage")
+    assert len(option["x"]) == len(plan["schedule"])
+    soc = next(s for s in option["series"] if s["name"] == "荷电状态")["data"]
+    assert soc == pytest.approx([r["soc_mwh"] for r in plan["schedule"]])
+    screenshot(page, "11_storage_plan")
+
+
+def test_carbon_panel_matches_the_carbon_api_or_not_available(page, demo_server):
+    login(page, demo_server)
+    day = page.input_value("#date-input")
+    api = demo_server.get("/v1/overview/modules", date=day)
+    if not api["modules"]["carbon"]:
+        assert page.locator("#carbon-body [data-state=not-available]").count() == 1
+        return
+    page.wait_for_selector("body[data-modules=loaded]")
+    carbon = api["carbon"]
+    ledger = demo_server.get("/v1/carbon/ledger", scope="park", period=day[:4])
+    for method in ("location", "market"):
+        shown, tol = shown_number(page.inner_text(f"[data-co2={method}] strong"), "tCO₂")
+        assert abs(shown - ledger[f"co2_{method}_based_t"]) <= tol
+        assert abs(shown - carbon[f"co2_{method}_based_t"]) <= tol
+    indicators = demo_server.get("/v1/indicators", scope="park", period=day[:4])["indicators"]
+    core = indicators["co2_per_energy_t_per_tce"]
+    if core is not None:
+        cell = page.inner_text("tr[data-indicator=co2_per_energy_t_per_tce] td.num")
+        value, tol = shown_number(cell, "tCO₂/tce")
+        assert abs(value - core) <= tol
+    screenshot(page, "12_overview_with_carbon")
+
+
+def test_pv_expected_matches_the_pv_api_or_not_available(page, demo_server):
+    login(page, demo_server)
+    day = page.input_value("#date-input")
+    api = demo_server.get("/v1/overview/modules", date=day)
+    if not api["modules"]["pv"]:
+        assert "暂不可用" in page.inner_text("#pv-expected")
+        return
+    page.wait_for_selector("body[data-modules=loaded]")
+    pv = api["pv"]
+    assert pv is not None and "error" not in pv
+    shown = page.inner_text("#pv-expected").split(" ")[1:3]
+    assert_energy(" ".join(shown), pv["today_expected_kwh"])
+    option = chart_option(page, "chart-balance")
+    assert any(s["name"] == "光伏预期" for s in option["series"])
+
+
+def test_scenario_results_match_the_scenarios_api_or_not_available(page, demo_server):
+    login(page, demo_server)
+    modules = demo_server.get("/v1/overview")["modules"]
+    page.click("#nav a[data-view=scenarios]")
+    wait_view(page, "scenarios")
+    if not modules["scenarios"]:
+        assert page.locator("#view-scenarios [data-state=not-available]").count() == 1
+        return
+    runs = demo_server.get("/v1/scenarios")
+    assert page.locator("#runs-table tbody tr").count() == len(runs)
+    done = [r for r in runs if r["status"] == "done"]
+    if done:
+        run = demo_server.get(f"/v1/scenarios/{done[0]['id']}")
+        page.wait_for_selector("#scenario-detail .plots figure img")
+        shown = page.inner_text("#scenario-detail [data-kpi=total_co2_t] .kpi-value")
+        value, tol = shown_number(shown, "tCO₂")
+        assert abs(value - run["kpis"]["summary"]["total_co2_t"]) <= tol
+        assert page.locator("#scenario-detail .plots figure").count() == len(
+            run["links"]["plots"])
+    screenshot(page, "13_scenarios")
