@@ -171,7 +171,7 @@ def telemetry_frame(conn: Connection, meters: dict[str, Meter], start: datetime 
         return pd.DataFrame(columns=list(TELEMETRY_COLUMNS.values()))
     frame["col"] = frame["meter_id"].map(ids)
     out = frame.pivot_table(index="start_ts", columns="col", values="value", aggfunc="mean")
-    out.index = pd.DatetimeIndex(out.index).tz_convert("UTC")
+    out.index = pd.DatetimeIndex(pd.to_datetime(out.index, utc=True))
     return out
 
 

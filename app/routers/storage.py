@@ -78,14 +78,16 @@ def dispatch(code: str, body: DispatchIn, request: Request, session: SessionDep,
 @router.post("/{code}/plan", status_code=201, response_model=PlanOut)
 def publish_plan(code: str, request: Request, session: SessionDep, principal: OperatorDep,
                  day: date | None = None, strategy: Literal["optimal", "rule"] = "optimal",
-                 step_minutes: Literal[15, 30, 60] = 15) -> dict[str, Any]:
-    """Publish a plan for ``day`` (default tomorrow, Asia/Shanghai) now, as the daily job does."""
+                 step_minutes: Literal[15, 30, 60] = 15,
+                 forecast: Literal["auto", "actual", "seasonal_naive"] = "auto") -> dict[str, Any]:
+    """Publish a plan for ``day`` (default tomorrow, Asia/Shanghai) now, as the daily job does.
+    ``forecast=auto``: the meters' actuals for a past day, else the week-ago seasonal naive."""
     asset = repo.get_asset(session, principal, code)
     now = _now()
     plan = svc.publish_plan(session, asset, day or svc.tomorrow(now), now=now,
                             max_steps=request.app.state.settings.storage_max_steps,
                             key_id=principal.key_id, step_minutes=step_minutes,
-                            strategy=strategy)
+                            strategy=strategy, forecast=forecast)
     return svc.plan_json(session, asset, plan)
 
 

@@ -242,6 +242,7 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
                                  (end - shift).to_pydatetime(), body.step_minutes,
                                  asset.enterprise_id)
     step_h = body.step_minutes / 60.0
+    bins["bin"] = pd.to_datetime(bins["bin"], utc=True)
     wide = bins.pivot_table(index="bin", columns="carrier", values="kwh", aggfunc="sum")
     wide.index = pd.DatetimeIndex(wide.index).tz_convert(TZ) + shift
     wide = wide.reindex(index)
@@ -364,11 +365,11 @@ def dispatch(conn: Connection, asset: StorageAsset, body: DispatchIn, now: datet
 # --- plans -----------------------------------------------------------------------------------
 def publish_plan(session: Session, asset: StorageAsset, day: date, *, now: datetime,
                  max_steps: int, key_id: int | None = None, step_minutes: int = 15,
-                 strategy: str = "optimal") -> StoragePlan:
+                 strategy: str = "optimal", forecast: str = "auto") -> StoragePlan:
     """Plan ``day`` (Asia/Shanghai, 00:00-24:00) on stored series and store it as current."""
     start = datetime.combine(day, datetime.min.time(), tzinfo=TZ)
     body = DispatchIn(start=start, step_minutes=step_minutes, horizon_hours=24.0,
-                      strategy=strategy)  # type: ignore[arg-type]
+                      strategy=strategy, forecast=forecast)  # type: ignore[arg-type]
     battery = station_battery(asset)
     inputs = stored_inputs(session.connection(), body, asset, now, max_steps)
     result = solve(inputs, battery, body)

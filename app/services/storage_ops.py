@@ -43,29 +43,45 @@ LABELS = {"soc_pct": ("SOC", "%"), "temperature_c": ("temperature", "degC"),
 
 
 # --- telemetry -------------------------------------------------------------------------------
-def telemetry_batch(asset_code: str, rows: pd.DataFrame) -> RawBatch:
+def telemetry_batch(asset_code: str, rows: pd.DataFrame
+                    ) -> tuple[RawBatch, np.ndarray, np.ndarray]:
     """Rows ``ts, power_mw, soc_pct, temperature_c`` (strings, blanks allowed) -> a readings batch
-    of the station's telemetry meters (``<code>-power`` ...), 1-based row numbers per reading."""
-    meters, ts, values, src_rows = [], [], [], []
+    of the station's telemetry meters (``<code>-power`` ...), with the telemetry row number and
+    column of each reading (to name them in errors)."""
+    meters, ts, values, src_rows, src_cols = [], [], [], [], []
     for col, quantity in TELEMETRY_FIELDS.items():
         if col not in rows:
             continue
         vals = rows[col]
         keep = vals.notna() & (vals.astype(str).str.strip() != "")
-        meters += [f"{asset_code}-{quantity}"] * int(keep.sum())
+        k = int(keep.sum())
+        meters += [f"{asset_code}-{quantity}"] * k
         ts += rows.loc[keep, "ts"].astype(str).tolist()
         values += vals[keep].astype(str).tolist()
         src_rows += (np.flatnonzero(keep.to_numpy()) + 1).tolist()
+        src_cols += [col] * k
     if not meters:
         raise Problem(422, "No telemetry values: send power_mw, soc_pct or temperature_c.",
                       kind="validation", errors=[{"row": None, "field": "power_mw",
                                                   "message": "no values"}])
-    return RawBatch(
-        frame=pd.DataFrame({"row": np.asarray(src_rows, dtype=np.int64),
+    raw = RawBatch(
+        frame=pd.DataFrame({"row": np.arange(1, len(meters) + 1, dtype=np.int64),
                             "meter": pd.Categorical(meters)}),
         ts=pa.chunked_array([pa.array(ts, type=pa.string())]),
         value=pa.chunked_array([pa.array(values, type=pa.string())]),
     )
+    return raw, np.asarray(src_rows), np.asarray(src_cols, dtype=object)
+
+
+def _renamed(problem: Problem, src_rows: np.ndarray, src_cols: np.ndarray) -> Problem:
+    """Errors of the readings batch restated as telemetry rows and columns."""
+    for err in problem.errors or []:
+        pos = err.get("row")
+        if pos is not None and 1 <= pos <= len(src_rows):
+            err["row"] = int(src_rows[pos - 1])
+            if err.get("field") in ("value", "unit", "quality"):
+                err["field"] = str(src_cols[pos - 1])
+    return problem
 
 
 def upload_telemetry(ctx: IngestContext, principal: Principal, asset: StorageAsset,
@@ -74,9 +90,12 @@ def upload_telemetry(ctx: IngestContext, principal: Principal, asset: StorageAss
     if "ts" not in rows:
         raise Problem(422, "Each row needs ts.", kind="validation",
                       errors=[{"row": None, "field": "ts", "message": "missing column"}])
-    raw = telemetry_batch(asset.code, rows)
-    answer = ingest_frame(ctx, principal, raw, content_type=content_type,
-                          payload_sha256=hashlib.sha256(body).hexdigest())
+    raw, src_rows, src_cols = telemetry_batch(asset.code, rows)
+    try:
+        answer = ingest_frame(ctx, principal, raw, content_type=content_type,
+                              payload_sha256=hashlib.sha256(body).hexdigest())
+    except Problem as exc:
+        raise _renamed(exc, src_rows, src_cols) from None
     times = pd.to_datetime(rows["ts"].astype(str), utc=True, format="ISO8601")
     with Session(ctx.engine) as session, session.begin():
         fresh = session.get(StorageAsset, asset.id)
