@@ -113,3 +113,18 @@ def test_only_operators_publish_plans(client, make_key, station):
     r = client.post(f"/v1/storage/{station['code']}/plan", params={"day": "2025-05-11"},
                     headers=auth(make_key("planner")))
     assert r.status_code == 403
+
+
+def test_pv_from_the_model_needs_a_capacity_and_is_zero_at_night(client, operator_key, station):
+    url = f"/v1/storage/{station['code']}/dispatch"
+    body = {"start": f"{DAY_READ}T00:00:00+08:00", "step_minutes": 60, "horizon_hours": 24,
+            "pv_source": "model"}
+    r = client.post(url, headers=auth(operator_key), json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "pv_capacity_kwp"
+    r = client.post(url, headers=auth(operator_key), json={**body, "pv_capacity_kwp": 10000})
+    assert r.status_code == 200, r.text
+    pv = [row["pv_mw"] for row in r.json()["schedule"]]
+    assert pv[2] == 0.0 and pv[22] == 0.0  # 02:00 and 22:00 local
+    # 10 MWp (8.33 MW AC) on a May day in Lhasa peaks in the early afternoon, within the AC limit
+    assert 3.0 < max(pv) <= 10000 / 1.2 / 1000 + 1e-9
+    assert 12 <= pv.index(max(pv)) <= 15
