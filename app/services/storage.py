@@ -368,10 +368,13 @@ def publish_plan(session: Session, asset: StorageAsset, day: date, *, now: datet
                  strategy: str = "optimal", forecast: str = "auto") -> StoragePlan:
     """Plan ``day`` (Asia/Shanghai, 00:00-24:00) on stored series and store it as current."""
     start = datetime.combine(day, datetime.min.time(), tzinfo=TZ)
+    grid = plan_grid_factor(day.year)
     body = DispatchIn(start=start, step_minutes=step_minutes, horizon_hours=24.0,
-                      strategy=strategy, forecast=forecast)  # type: ignore[arg-type]
+                      strategy=strategy, forecast=forecast,  # type: ignore[arg-type]
+                      grid_tco2_per_mwh=grid["value"])
     battery = station_battery(asset)
     inputs = stored_inputs(session.connection(), body, asset, now, max_steps)
+    inputs.provenance["grid_factor"] = grid
     result = solve(inputs, battery, body)
     plan = StoragePlan(
         asset_id=asset.id, day=day, start_ts=start, step_minutes=step_minutes, strategy=strategy,
@@ -380,6 +383,17 @@ def publish_plan(session: Session, asset: StorageAsset, day: date, *, now: datet
         schedule=schedule_columns(result, inputs), inputs=inputs.provenance,
         battery=battery.to_dict(), created_by=key_id)
     return repo.add_plan(session, plan)
+
+
+def plan_grid_factor(year: int) -> dict[str, Any]:
+    """Grid CO2 factor of published plans (for the co2_t KPI): the national average of the newest
+    carbon factor set (the MEE publishes no factor for Tibet; see carbon/data/factor_sets)."""
+    from carbon import load_factor_set
+
+    fs = load_factor_set()
+    factor = fs.electricity_co2("national_average", year)
+    return {"factor_set": fs.version, "key": factor.key, "value": factor.value,
+            "unit": factor.unit}
 
 
 def plan_json(session: Session, asset: StorageAsset, plan: StoragePlan) -> dict[str, Any]:

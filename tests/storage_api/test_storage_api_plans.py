@@ -75,6 +75,11 @@ def test_plan_job_publishes_tomorrow_and_get_returns_it(client, operator_key, st
     assert plan["schedule"][0]["start"].startswith("2025-05-11T00:00:00+08:00")
     assert plan["schedule"][44]["load_mw"] == pytest.approx(24.0)  # 11:00 = last week's 11:00
     assert plan["kpis"]["final_soc_shortfall_mwh"] == 0.0
+    # CO2 of the plan = grid import x the factor set's grid factor named in the provenance
+    factor = plan["inputs"]["grid_factor"]
+    assert factor["unit"] == "tCO2/MWh"
+    import_mwh = sum(row["grid_import_mw"] * 0.25 for row in plan["schedule"])
+    assert plan["kpis"]["co2_t"] == pytest.approx(import_mwh * factor["value"])
     # an operator re-publishes: the newer plan is the current one
     again = client.post(f"/v1/storage/{code}/plan", params={"day": "2025-05-11",
                                                            "strategy": "rule",
