@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from app.auth import OperatorDep, PrincipalDep, SessionDep
 from app.models import StorageCapacityTest
@@ -61,7 +62,7 @@ def get_station(code: str, session: SessionDep, principal: PrincipalDep) -> dict
 
 @router.post("/{code}/dispatch", response_model=DispatchOut)
 def dispatch(code: str, body: DispatchIn, request: Request, session: SessionDep,
-             principal: PrincipalDep) -> dict[str, Any]:
+             principal: PrincipalDep) -> JSONResponse:
     """Schedule the station over a horizon (optimal LP, rolling horizon or rule baseline).
 
     Inline: give ``load_mw`` (and ``pv_mw``, ``price_yuan_per_mwh`` or ``tariff``,
@@ -72,7 +73,10 @@ def dispatch(code: str, body: DispatchIn, request: Request, session: SessionDep,
     """
     asset = repo.get_asset(session, principal, code)
     max_steps = request.app.state.settings.storage_max_steps
-    return svc.dispatch(session.connection(), asset, body, _now(), max_steps)
+    answer = svc.dispatch(session.connection(), asset, body, _now(), max_steps)
+    # Serialised directly: validating a year of 15-minute rows through the response model
+    # would double the request time (benchmarks/RESULTS_storage_api.md); the shape is the same.
+    return JSONResponse(answer)
 
 
 @router.post("/{code}/plan", status_code=201, response_model=PlanOut)
