@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import migrate  # noqa: E402
-from app.auth import create_api_key  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.db import make_engine  # noqa: E402
-from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url  # noqa: E402
-from app.main import create_app  # noqa: E402
-from energy.storage import default_station, optimize_dispatch  # noqa: E402
-from energy.tariffs import load_tariff, price_series  # noqa: E402
+from app import migrate
+from app.auth import create_api_key
+from app.config import Settings
+from app.db import make_engine
+from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
+from app.main import create_app
+from energy.storage import default_station, optimize_dispatch
+from energy.tariffs import load_tariff, price_series
 
 
 def inputs(n: int, step_minutes: int) -> dict[str, list[float]]:

@@ -138,6 +138,9 @@ class DispatchInputs:
     grid_tco2_per_mwh: np.ndarray | float | None
     temperature_c: np.ndarray | None
     provenance: dict[str, Any] = field(default_factory=dict)
+    load_forecast_mw: np.ndarray | None = None
+    pv_forecast_mw: np.ndarray | None = None
+    """Forecasts the rolling strategy plans on (None: perfect foresight)."""
 
 
 def _start(body: DispatchIn, now: datetime) -> pd.Timestamp:
@@ -237,26 +240,12 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     if mode == "auto":
         mode = "actual" if end <= pd.Timestamp(now) else "seasonal_naive"
     shift = SEASON if mode == "seasonal_naive" else pd.Timedelta(0)
-    carriers = ["electricity_import", "electricity_export", "pv_generation"]
-    bins = repo.carrier_bins_kwh(conn, carriers, (start - shift).to_pydatetime(),
-                                 (end - shift).to_pydatetime(), body.step_minutes,
-                                 asset.enterprise_id)
-    step_h = body.step_minutes / 60.0
-    bins["bin"] = pd.to_datetime(bins["bin"], utc=True)
-    wide = bins.pivot_table(index="bin", columns="carrier", values="kwh", aggfunc="sum")
-    wide.index = pd.DatetimeIndex(wide.index).tz_convert(TZ) + shift
-    wide = wide.reindex(index)
-    col = {c: wide[c].to_numpy(dtype=float) if c in wide else np.full(n, np.nan)
-           for c in carriers}
-    missing = np.isnan(col["electricity_import"])
-    if missing.any():
-        first = index[int(np.argmax(missing))]
-        raise _invalid("load_mw", f"no stored electricity_import readings for {int(missing.sum())}"
-                       f" of {n} steps (first {first.isoformat()}, forecast {mode}); "
-                       "upload them or pose the load inline")
-    pv_metered = np.nan_to_num(col["pv_generation"]) / KWH_PER_MWH / step_h
-    load = (col["electricity_import"] + np.nan_to_num(col["electricity_export"]) * -1
-            ) / KWH_PER_MWH / step_h + pv_metered
+    load, pv_metered, meters, pv_missing = _stored_load_pv(conn, asset, index, shift,
+                                                           body.step_minutes)
+    if load is None:
+        raise _invalid("load_mw", f"no stored electricity_import readings for {pv_missing}"
+                       f" of {n} steps (forecast {mode}, read from "
+                       f"{(start - shift).isoformat()}); upload them or pose the load inline")
     if body.pv_source == "metered":
         pv = pv_metered
     elif body.pv_source == "model":
@@ -266,7 +255,14 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     else:
         pv = np.zeros(n)
     price, tariff, prov = _prices(body, asset, n)
-    meters = bins.groupby("carrier")["meters"].max().astype(int).to_dict()
+    load_fc = pv_fc = None
+    if body.strategy == "rolling" and mode == "actual":
+        # Plan each window on the week-ago series (seasonal naive), realise on the actuals.
+        load_fc, pv_fc, _, _ = _stored_load_pv(conn, asset, index, SEASON, body.step_minutes)
+        if body.pv_source != "metered":
+            pv_fc = pv
+        prov["rolling_forecast"] = ("seasonal_naive (one week earlier)" if load_fc is not None
+                                    else "perfect foresight (no readings a week earlier)")
     return DispatchInputs(
         index=index, load_mw=pd.Series(load, index=index), pv_mw=pv, price_yuan_per_mwh=price,
         tariff=tariff,
@@ -280,8 +276,36 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
             "load": "electricity_import + pv_generation - electricity_export",
             "meters": meters, "pv": body.pv_source,
             "pv_capacity_kwp": body.pv_capacity_kwp,
-            "pv_missing_steps": int(np.isnan(col["pv_generation"]).sum()), **prov,
-        })
+            "pv_missing_steps": pv_missing, **prov,
+        }, load_forecast_mw=load_fc, pv_forecast_mw=pv_fc)
+
+
+def _stored_load_pv(conn: Connection, asset: StorageAsset, index: pd.DatetimeIndex,
+                    shift: pd.Timedelta, step_minutes: int
+                    ) -> tuple[np.ndarray | None, np.ndarray, dict[str, int], int]:
+    """(load MW, metered PV MW, meters per carrier, PV steps missing) on ``index`` from the
+    readings ``shift`` earlier. Load = import + PV generation - export; ``None`` (and the count
+    of steps missing in place of the PV count) when any step lacks import readings."""
+    carriers = ["electricity_import", "electricity_export", "pv_generation"]
+    start, end = index[0] - shift, index[-1] + pd.Timedelta(minutes=step_minutes) - shift
+    bins = repo.carrier_bins_kwh(conn, carriers, start.to_pydatetime(), end.to_pydatetime(),
+                                 step_minutes, asset.enterprise_id)
+    bins["bin"] = pd.to_datetime(bins["bin"], utc=True)
+    wide = bins.pivot_table(index="bin", columns="carrier", values="kwh", aggfunc="sum")
+    wide.index = pd.DatetimeIndex(wide.index).tz_convert(TZ) + shift
+    wide = wide.reindex(index)
+    n = len(index)
+    col = {c: wide[c].to_numpy(dtype=float) if c in wide else np.full(n, np.nan)
+           for c in carriers}
+    missing = np.isnan(col["electricity_import"])
+    if missing.any():
+        return None, np.zeros(n), {}, int(missing.sum())
+    step_h = step_minutes / 60.0
+    pv = np.nan_to_num(col["pv_generation"]) / KWH_PER_MWH / step_h
+    load = (col["electricity_import"] - np.nan_to_num(col["electricity_export"])
+            ) / KWH_PER_MWH / step_h + pv
+    meters = bins.groupby("carrier")["meters"].max().astype(int).to_dict()
+    return load, pv, meters, int(np.isnan(col["pv_generation"]).sum())
 
 
 def build_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: datetime,
@@ -314,9 +338,14 @@ def solve(inputs: DispatchInputs, battery: BatterySpec, body: DispatchIn) -> Dis
         steps_per_h = 60 / body.step_minutes
         window = max(1, round(body.rolling.window_hours * steps_per_h))
         commit = max(1, min(window, round(body.rolling.commit_hours * steps_per_h)))
+        fc = {}
+        if inputs.load_forecast_mw is not None:
+            fc["load_forecast_mw"] = pd.Series(inputs.load_forecast_mw, index=inputs.index)
+        if inputs.pv_forecast_mw is not None:
+            fc["pv_forecast_mw"] = pd.Series(inputs.pv_forecast_mw, index=inputs.index)
         return rolling_dispatch(inputs.load_mw, pd.Series(inputs.pv_mw, index=inputs.index),
-                                battery, window_steps=window, commit_steps=commit, **common,
-                                **money)
+                                battery, window_steps=window, commit_steps=commit, **fc,
+                                **common, **money)
     except DispatchInfeasible as exc:
         raise Problem(422, f"No feasible schedule: {exc.reason}", kind="dispatch-infeasible",
                       reason=exc.reason) from None

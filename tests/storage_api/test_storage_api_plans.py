@@ -30,7 +30,7 @@ def station(client, operator_key, make_enterprise, make_meter):
     imp = make_meter(ent, "electricity_import", unit="kWh")["code"]
     pv = make_meter(ent, "pv_generation", unit="kWh")["code"]
     _upload_day(client, operator_key, imp, pv)
-    return register(client, operator_key, enterprise=ent)
+    return {**register(client, operator_key, enterprise=ent), "test_meters": (imp, pv)}
 
 
 def test_stored_past_horizon_uses_the_meters_as_actuals(client, operator_key, station):
@@ -133,3 +133,31 @@ def test_pv_from_the_model_needs_a_capacity_and_is_zero_at_night(client, operato
     # 10 MWp (8.33 MW AC) on a May day in Lhasa peaks in the early afternoon, within the AC limit
     assert 3.0 < max(pv) <= 10000 / 1.2 / 1000 + 1e-9
     assert 12 <= pv.index(max(pv)) <= 15
+
+
+def test_rolling_on_stored_actuals_plans_on_last_weeks_series(client, operator_key, station):
+    url = f"/v1/storage/{station['code']}/dispatch"
+    body = {"start": f"{DAY_READ}T00:00:00+08:00", "step_minutes": 60, "horizon_hours": 24,
+            "strategy": "rolling", "rolling": {"window_hours": 12, "commit_hours": 3}}
+    # no readings a week earlier yet: perfect foresight, said so
+    r = client.post(url, headers=auth(operator_key), json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["inputs"]["rolling_forecast"].startswith("perfect foresight")
+    # the week before: the same meters, another shape (imports at night only)
+    imp, _pv = station["test_meters"]
+    lines = ["meter,ts,value"] + [
+        f"{imp},2025-04-27T{q // 4:02d}:{q % 4 * 15:02d}:00+08:00,{IMPORT_KWH * (q < 32)}"
+        for q in range(96)]
+    assert client.post("/v1/readings", content="\n".join(lines) + "\n", headers={
+        **auth(operator_key), "content-type": "text/csv"}).status_code == 200
+    r = client.post(url, headers=auth(operator_key), json=body)
+    out = r.json()
+    assert out["inputs"]["rolling_forecast"].startswith("seasonal_naive")
+    # realised on the actual load: load_mw is still this day's 20/24 MW
+    assert out["schedule"][3]["load_mw"] == pytest.approx(20.0)
+    kpis = out["kpis"]
+    # last week's forecast has no load in the evening peak, so the plan holds back discharge
+    # there that the actual 20 MW load would have paid for: value is lost
+    assert kpis["value_lost_vs_perfect_yuan"] > 1000.0
+    assert out["objective"] == pytest.approx(kpis["perfect_objective"]
+                                             + kpis["value_lost_vs_perfect_yuan"])
