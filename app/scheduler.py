@@ -41,7 +41,10 @@ def storage_plan_job(engine: Engine, settings: Settings, now: datetime | None = 
     from app.services.storage import plan_job
 
     with Session(engine) as session, session.begin():
-        return plan_job(session, now, settings.storage_max_steps)
+        published = plan_job(session, now, settings.storage_max_steps)
+    for code, outcome in published.items():
+        log.info("storage plan %s: %s", code, outcome)
+    return published
 
 
 def storage_safety_job(engine: Engine, now: datetime | None = None) -> int:

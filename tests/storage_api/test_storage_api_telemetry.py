@@ -106,3 +106,21 @@ def test_health_from_throughput_and_capacity_tests(client, operator_key, make_ke
     assert client.post(f"/v1/storage/{code}/capacity-tests", headers=auth(make_key("planner")),
                        json={"tested_on": "2026-01-05",
                              "measured_capacity_mwh": 240.0}).status_code == 403
+
+
+def test_owner_enterprise_uploads_its_telemetry_and_others_see_nothing(
+    client, operator_key, make_key, make_enterprise
+):
+    owner, other = make_enterprise()["code"], make_enterprise()["code"]
+    st = register(client, operator_key, enterprise=owner)
+    own_key, other_key = make_key("enterprise", owner), make_key("enterprise", other)
+    hot = _csv([("2026-03-01T12:00:00+08:00", 0.0, 50.0, 50.0)])
+    assert _post(client, other_key, st["code"], hot).status_code == 404
+    r = _post(client, own_key, st["code"], hot)
+    assert r.status_code == 200 and r.json()["safety_alerts_opened"] == 1
+    meter = st["telemetry_meters"]["temperature"]
+    assert [a["kind"] for a in _alerts(client, own_key, meter)] == ["storage_safety"]
+    assert all(a["kind"] != "storage_safety" or a["meter"] != meter
+               for a in client.get("/v1/alerts", headers=auth(other_key)).json())
+    assert client.post(f"/v1/storage/{st['code']}/telemetry", content=hot.encode(), headers={
+        **auth(make_key("planner")), "content-type": "text/csv"}).status_code == 403
