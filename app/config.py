@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     """auto: use TimescaleDB when the extension is available; on: require it; off: plain tables."""
     plausibility_ceilings_per_hour: dict[str, float] = Field(default_factory=_default_ceilings)
     """Largest plausible consumption per hour of one meter, in the carrier's canonical unit."""
+    storage_max_steps: int = 35_136
+    """Largest dispatch horizon in steps (366 days at 15 minutes); more is answered 413."""
+    storage_plan_time: str = "17:00"
+    """Local time (Asia/Shanghai) at which tomorrow's storage plans are published."""
+    storage_safety_interval_minutes: int = 15
 
 
 @lru_cache

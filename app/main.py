@@ -15,9 +15,11 @@ from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.limits import BodySizeLimit
 from app.problems import Problem, install_problem_handlers, problem_response
 from app.routers import alerts, core, readings
+from app.routers import storage as storage_router
 from app.services.readings import IngestContext
 
 ROUTERS: list[APIRouter] = [core.router, readings.router, alerts.router]
+ROUTERS.append(storage_router.router)
 """Every router of the service; another domain adds its own here."""
 
 

@@ -34,6 +34,36 @@ def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
         return check_completeness(session, start, end)
 
 
+def storage_plan_job(engine: Engine, settings: Settings, now: datetime | None = None
+                     ) -> dict[str, str]:
+    """Publish tomorrow's (Asia/Shanghai) plan of every storage station (same function as
+    ``POST /v1/storage/{code}/plan``)."""
+    from app.services.storage import plan_job
+
+    with Session(engine) as session, session.begin():
+        published = plan_job(session, now, settings.storage_max_steps)
+    for code, outcome in published.items():
+        log.info("storage plan %s: %s", code, outcome)
+    return published
+
+
+def storage_safety_job(engine: Engine, now: datetime | None = None) -> int:
+    """Open storage_safety alerts for telemetry of the last 24 h outside the safe window."""
+    from app.services.storage_ops import safety_job
+
+    with Session(engine) as session, session.begin():
+        return safety_job(session, now)
+
+
+def add_storage_jobs(sched: BackgroundScheduler, engine: Engine, settings: Settings) -> None:
+    hour, minute = (int(x) for x in settings.storage_plan_time.split(":"))
+    sched.add_job(storage_plan_job, "cron", hour=hour, minute=minute, args=[engine, settings],
+                  id="storage_plan", coalesce=True, max_instances=1)
+    sched.add_job(storage_safety_job, "interval",
+                  minutes=settings.storage_safety_interval_minutes, args=[engine],
+                  id="storage_safety", coalesce=True, max_instances=1)
+
+
 class SchedulerLeader:
     """Holds the advisory lock and the scheduler when elected."""
 
@@ -62,6 +92,7 @@ class SchedulerLeader:
         sched.add_job(completeness_job, "interval",
                       minutes=self.settings.completeness_interval_minutes,
                       args=[self.engine], id="completeness", coalesce=True, max_instances=1)
+        add_storage_jobs(sched, self.engine, self.settings)
         sched.start()
         self.scheduler = sched
         log.info("this process runs the scheduler")

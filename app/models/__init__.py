@@ -4,6 +4,7 @@ from app.models.alerts import Alert
 from app.models.base import Base
 from app.models.core import ApiKey, Enterprise, Meter
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
+from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
 
 __all__ = [
     "Alert",
@@ -15,4 +16,8 @@ __all__ = [
     "MeterDay",
     "Reading",
     "ReadingRevision",
+    "StorageAsset",
+    "StorageCapacityTest",
+    "StorageMeter",
+    "StoragePlan",
 ]
