@@ -117,7 +117,14 @@ class SchedulerLeader:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         if self._conn is not None:
-            # Close the DBAPI connection itself (not back to the pool), which frees the lock.
+            # Unlock explicitly, so another process can lead at once (closing a connection
+            # frees the lock only when the server has reaped the backend); then close the DBAPI
+            # connection itself, not back to the pool.
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.commit()
+            except Exception:  # a dead connection has released its lock anyway
+                log.warning("scheduler lock: explicit unlock failed; closing the connection")
             self._conn.invalidate()
             self._conn.close()
             self._conn = None
