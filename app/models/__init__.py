@@ -3,6 +3,7 @@
 from app.models.alerts import Alert
 from app.models.base import Base
 from app.models.core import ApiKey, Enterprise, Meter
+from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "IngestBatch",
     "Meter",
     "MeterDay",
+    "PvArray",
     "Reading",
     "ReadingRevision",
+    "Roof",
+    "WeatherStation",
 ]
