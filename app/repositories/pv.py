@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Select, select, text
 from sqlalchemy.exc import IntegrityError
@@ -110,13 +111,17 @@ def readings_frame(conn: Connection, meters: dict[str, int], start: datetime,
     one column per key of ``meters`` (canonical units), NaN where a meter has no reading."""
     if not meters:
         return pd.DataFrame()
+    # epoch microseconds: numeric columns convert ~10x faster than tz-aware datetime objects
     rows = conn.execute(text(
-        "SELECT meter_id, start_ts, value FROM readings WHERE meter_id = ANY(:ids)"
-        " AND start_ts >= :a AND start_ts < :b"),
+        "SELECT meter_id, (extract(epoch FROM start_ts) * 1000000)::bigint, value FROM readings"
+        " WHERE meter_id = ANY(:ids) AND start_ts >= :a AND start_ts < :b"),
         {"ids": list(meters.values()), "a": start, "b": end}).all()
     name_of = {v: k for k, v in meters.items()}
-    frame = pd.DataFrame(rows, columns=["meter_id", "start_ts", "value"])
-    frame["start_ts"] = pd.to_datetime(frame["start_ts"], utc=True)
+    ids, us, values = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [])
+    frame = pd.DataFrame({"meter_id": np.asarray(ids, dtype="int64"),
+                          "start_ts": pd.to_datetime(np.asarray(us, dtype="int64"), unit="us",
+                                                     utc=True),
+                          "value": np.asarray(values, dtype="float64")})
     wide = frame.pivot(index="start_ts", columns="meter_id", values="value")
     wide = wide.rename(columns=name_of).reindex(columns=list(meters)).sort_index()
     wide.columns.name = None

@@ -95,6 +95,13 @@ class Weather:
     step: pd.Timedelta
     station: str | None = None
     missing_intervals: int = 0
+    _clear: pd.Series | None = None
+
+    def clear_days(self) -> pd.Series:
+        """``energy.pv.performance.clear_days`` of this weather (computed once)."""
+        if self._clear is None:
+            self._clear = clear_days(self.frame, site(), tz=site().tz)
+        return self._clear
 
 
 def station_for(session: Session, array: PvArray) -> WeatherStation | None:
@@ -200,15 +207,18 @@ def alert_share(share: float | None) -> float:
 
 
 def array_performance(session: Session, row: PvArray, a: pd.Timestamp, b: pd.Timestamp,
-                      kind: str = "measured", share: float | None = None
+                      kind: str = "measured", share: float | None = None,
+                      weather: Weather | None = None
                       ) -> tuple[pd.DataFrame, list[dict[str, object]]]:
     """Per Asia/Shanghai day of [a, b): expected_kwh, measured_kwh, pr (measured / expected),
     clear_day (measured weather only), complete (every meter and weather interval present);
-    and the underperformance alerts of complete clear days (``energy.pv.performance``)."""
+    and the underperformance alerts of complete clear days (``energy.pv.performance``).
+    ``weather``: already loaded for [a, b) (the job shares one station's weather)."""
     if row.meter is None:
         raise Problem(409, f"PV array {row.code!r} has no generation meter.", kind="no-meter")
     lib = library_array(row)
-    weather = load_weather(session, kind, a, b, "hour", station_for(session, row))
+    if weather is None:
+        weather = load_weather(session, kind, a, b, "hour", station_for(session, row))
     days = pd.date_range(a, b, freq="1D", inclusive="left")
     expected_step = estimate_energy_kwh([lib], weather.frame, site(), resolution="hour",
                                         tz=site().tz)[lib.code]
@@ -223,7 +233,7 @@ def array_performance(session: Session, row: PvArray, a: pd.Timestamp, b: pd.Tim
         "1D").count().reindex(days, fill_value=0)
     daily["complete"] = ((n_meter.to_numpy() == 1440 // row.meter.interval_minutes)
                          & (n_weather.to_numpy() == int(pd.Timedelta("1D") / weather.step)))
-    clear = (clear_days(weather.frame, site(), tz=site().tz).reindex(days, fill_value=False)
+    clear = (weather.clear_days().reindex(days, fill_value=False)
              if kind == "measured" else pd.Series(False, index=days))
     daily["clear_day"] = clear.to_numpy() if kind == "measured" else None
     judged = daily[daily["complete"] & daily["measured_kwh"].notna()]
@@ -252,9 +262,23 @@ def check_performance(session: Session, first_day: date, last_day: date,
     a = pd.Timestamp(first_day).tz_localize(tz)
     b = pd.Timestamp(last_day + timedelta(days=1)).tz_localize(tz)
     checked = skipped = opened = 0
+    weather: dict[int, Weather | None] = {}
     for row in repo.all_metered_arrays(session):
+        station = station_for(session, row)
+        if station is None:
+            skipped += 1
+            continue
+        if station.id not in weather:
+            try:
+                weather[station.id] = load_weather(session, "measured", a, b, "hour", station)
+            except Problem:
+                weather[station.id] = None
+        if weather[station.id] is None:
+            skipped += 1
+            continue
         try:
-            _daily, alerts = array_performance(session, row, a, b, "measured", share)
+            _daily, alerts = array_performance(session, row, a, b, "measured", share,
+                                               weather[station.id])
         except Problem:
             skipped += 1
             continue
