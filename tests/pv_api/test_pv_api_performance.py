@@ -159,3 +159,18 @@ def test_performance_needs_a_generation_meter(client, operator_key, make_enterpr
                            "end": "2026-03-02T00:00:00+08:00"})
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_elected_scheduler_runs_the_job_daily(engine, settings):
+    from app.scheduler import SchedulerLeader
+
+    leader = SchedulerLeader(engine, settings.model_copy(update={"pv_performance_hour": 3}))
+    try:
+        assert leader._try_lead()
+        assert leader.scheduler is not None
+        job = leader.scheduler.get_job("pv_performance")
+        assert job.func is performance_job
+        fields = {f.name: str(f) for f in job.trigger.fields}
+        assert (fields["hour"], fields["minute"], fields["day"]) == ("3", "5", "*")
+    finally:
+        leader.shutdown()
