@@ -130,7 +130,14 @@ def _timescale(ctx: DemoContext) -> bool:
         return readings_on_timescale(conn)
 
 
-DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings]
+def load_pv(ctx: DemoContext) -> None:
+    from app.demo_pv import load_pv_park
+
+    load_pv_park(ctx)
+
+
+DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings,
+                                                     load_pv]
 """Run in order by :func:`load_demo_park`; append yours."""
 
 

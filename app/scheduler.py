@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.repositories.alerts import check_completeness
+from app.services.pv import performance_job
 
 LOCK_KEY = 0x7A637061726B  # "zcpark"
 RETRY_SECONDS = 60
@@ -93,6 +94,9 @@ class SchedulerLeader:
                       minutes=self.settings.completeness_interval_minutes,
                       args=[self.engine], id="completeness", coalesce=True, max_instances=1)
         add_storage_jobs(sched, self.engine, self.settings)
+        sched.add_job(performance_job, "cron", hour=self.settings.pv_performance_hour, minute=5,
+                      args=[self.engine, self.settings.pv_alert_share_of_expected],
+                      id="pv_performance", coalesce=True, max_instances=1)
         sched.start()
         self.scheduler = sched
         log.info("this process runs the scheduler")

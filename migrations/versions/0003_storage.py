@@ -1,6 +1,6 @@
 """Storage station: assets, their telemetry meters, published plans, capacity tests.
 
-Revision ID: 0007_storage
+Revision ID: 0003_storage
 Revises: 0001_foundation
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0007_storage"
-down_revision = "0001_foundation"
+revision = "0003_storage"
+down_revision = "0002_pv_api"
 branch_labels = None
 depends_on = None
 
