@@ -3,7 +3,9 @@
 from app.models.alerts import Alert
 from app.models.base import Base
 from app.models.core import ApiKey, Enterprise, Meter
+from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
+from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
 
 __all__ = [
     "Alert",
@@ -13,6 +15,13 @@ __all__ = [
     "IngestBatch",
     "Meter",
     "MeterDay",
+    "PvArray",
     "Reading",
     "ReadingRevision",
+    "Roof",
+    "StorageAsset",
+    "StorageCapacityTest",
+    "StorageMeter",
+    "StoragePlan",
+    "WeatherStation",
 ]
