@@ -436,7 +436,8 @@
     const seq = (state.modulesSeq = (state.modulesSeq || 0) + 1);
     let x;
     try { x = await api(`/v1/overview/modules?${q}`); } catch (e) { x = { pv: { error: e.message }, carbon: { error: e.message } }; }
-    if (seq !== state.modulesSeq || state.view !== "overview") return;
+    // Drop an answer that arrives after the operator moved on (another period, date or view).
+    if (seq !== state.modulesSeq || state.view !== "overview" || state.overview !== d) return;
     state.modules = x;
     if (d.modules.carbon) renderCarbon(x.carbon);
     chart("chart-balance").resize();
@@ -719,6 +720,8 @@
     }
     showError(null);
     document.body.dataset.rendered = "";
+    document.body.dataset.modules = "";
+    state.modulesSeq = (state.modulesSeq || 0) + 1;
     try {
       if (name === "overview") await showOverview();
       else if (name === "ranking") await showRanking();
