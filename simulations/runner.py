@@ -43,8 +43,13 @@ from carbon.targets import Phase
 from energy.pv import PVArray, estimate_power_kw
 from energy.pv.arrays import default_ac_kw
 from energy.site import Site, lhasa_etdz
-from energy.storage import BatterySpec, DispatchInfeasible, default_station
-from energy.storage import optimize_dispatch, rule_based_dispatch
+from energy.storage import (
+    BatterySpec,
+    DispatchInfeasible,
+    default_station,
+    optimize_dispatch,
+    rule_based_dispatch,
+)
 from energy.tariffs import Tariff, load_tariff, price_series
 from energy.weather import typical_year
 from simulations.load import HOURS_PER_STEP, load_mw
@@ -229,8 +234,9 @@ def dispatch_year(scenario: Scenario, year: int, load: pd.Series, renewables_mw:
                   battery: BatterySpec | None, tariff: Tariff,
                   grid_tco2_per_mwh: float) -> dict[str, np.ndarray]:
     """Storage dispatch and grid flows of one year (arrays in MW, SOC in MWh)."""
-    export_limit = np.inf if scenario.grid.export_limit_mw is None else scenario.grid.export_limit_mw
-    import_limit = np.inf if scenario.grid.import_limit_mw is None else scenario.grid.import_limit_mw
+    g = scenario.grid
+    export_limit = np.inf if g.export_limit_mw is None else g.export_limit_mw
+    import_limit = np.inf if g.import_limit_mw is None else g.import_limit_mw
     if battery is None:
         return _no_storage(load.to_numpy(), renewables_mw, export_limit, import_limit, load.index)
     d = scenario.dispatch

@@ -358,7 +358,7 @@ def set_dotted(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         if isinstance(node, list):
             try:
                 idx = int(key)
-                node[idx]  # noqa: B018 - index check
+                node[idx]  # index check
             except (ValueError, IndexError):
                 raise ScenarioError([{"field": ".".join(keys[: i + 1]),
                                       "message": f"no list item {key!r}"}], "sweep") from None
