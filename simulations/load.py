@@ -18,7 +18,7 @@ def shape(industry: str, index: pd.DatetimeIndex) -> np.ndarray:
     p = load_profiles()["industries"][industry]
     hours = np.asarray(index.hour)
     months = np.asarray(index.month) - 1
-    weekend = np.asarray(index.dayofweek) >= 5
+    weekend = np.asarray(index.day_of_week) >= 5
     s = (np.asarray(p["hour_factors"], float)[hours] * np.asarray(p["month_factors"], float)[months]
          * np.where(weekend, float(p["weekend_factor"]), 1.0))
     return s / s.mean()

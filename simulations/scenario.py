@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -270,17 +278,31 @@ class Scenario(_Model):
     costs: Costs = Costs()
     accounting_policy: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _years(self) -> Scenario:
-        if self.end_year < self.start_year:
-            raise ValueError("end_year must be >= start_year")
-        if self.base_year >= self.start_year:
-            raise ValueError("base_year must be before start_year")
-        va = self.value_added
-        missing = [y for y in range(self.base_year, self.end_year + 1) if y not in va.by_year]
-        if va.base_10k_yuan is None and missing:
-            raise ValueError(f"value_added: give base_10k_yuan or by_year for {missing}")
-        return self
+    @field_validator("end_year")
+    @classmethod
+    def _end_after_start(cls, v: int, info: ValidationInfo) -> int:
+        start = info.data.get("start_year")
+        if start is not None and v < start:
+            raise ValueError(f"end_year {v} is before start_year {start}")
+        return v
+
+    @field_validator("base_year")
+    @classmethod
+    def _base_before_start(cls, v: int, info: ValidationInfo) -> int:
+        start = info.data.get("start_year")
+        if start is not None and v >= start:
+            raise ValueError(f"base_year {v} must be before start_year {start}")
+        return v
+
+    @field_validator("value_added")
+    @classmethod
+    def _value_added_every_year(cls, va: ValueAdded, info: ValidationInfo) -> ValueAdded:
+        base, end = info.data.get("base_year"), info.data.get("end_year")
+        if va.base_10k_yuan is None and base is not None and end is not None:
+            missing = [y for y in range(base, end + 1) if y not in va.by_year]
+            if missing:
+                raise ValueError(f"give base_10k_yuan or by_year for {missing}")
+        return va
 
     @property
     def years(self) -> list[int]:
