@@ -68,7 +68,13 @@ def _soc(result: ScenarioResult) -> Figure:
     last = s[s.index.year == s.index.year.max()]
     w = typical_week(s)
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 6))
-    a1.plot(last.index.tz_localize(None), last["soc_mwh"], lw=0.4, color="#3969ac")
+    soc = last["soc_mwh"].copy()
+    soc.index = soc.index.tz_localize(None)
+    daily = soc.resample("1D").agg(["min", "max", "mean"])
+    a1.fill_between(daily.index, daily["min"], daily["max"], color="#3969ac", alpha=0.3,
+                    step="post", label="daily range")
+    a1.step(daily.index, daily["mean"], where="post", color="#3969ac", lw=1, label="daily mean")
+    a1.legend(fontsize=8)
     a1.set_ylabel("SOC, MWh")
     a1.set_title(f"{result.scenario.name}: storage state of charge, {last.index.year[0]}")
     a2.step(w.index.tz_localize(None), w["soc_mwh"], where="post", color="#3969ac")
@@ -103,7 +109,7 @@ def _monthly_mix(result: ScenarioResult) -> Figure:
     ax.plot(load.index, load.to_numpy(), "k.-", label="load")
     ax.set_xticks(range(1, 13))
     ax.set_xlabel("month")
-    ax.set_ylabel("energy, GWh")
+    ax.set_ylabel("energy, GWh (supply +, export and losses -)")
     ax.set_title(f"{result.scenario.name}: monthly energy mix, {last.index.year[0]}")
     ax.legend(fontsize=8, ncol=3)
     return fig

@@ -281,6 +281,21 @@ def _tariff(scenario: Scenario) -> Tariff:
             from None
 
 
+def investment_yuan(scenario: Scenario) -> float:
+    """Overnight capex of the PV and storage commissioned up to the last simulated year, yuan."""
+    c = scenario.costs
+    pv = sum(b.capacity_kwp * scenario.pv_scale
+             * (c.pv_capex_yuan_per_kwp if b.capex_yuan_per_kwp is None else b.capex_yuan_per_kwp)
+             for b in scenario.pv if b.year <= scenario.end_year)
+    storage = 0.0
+    if scenario.dispatch.strategy != "none":
+        storage = sum(u.energy_mwh * KWH_PER_MWH * (c.storage_capex_yuan_per_kwh
+                                                    if u.capex_yuan_per_kwh is None
+                                                    else u.capex_yuan_per_kwh)
+                      for u in scenario.storage if u.in_service_year <= scenario.end_year)
+    return float(pv + storage)
+
+
 def _annuities(scenario: Scenario, year: int) -> dict[str, float]:
     c = scenario.costs
     f_pv, f_st = crf(c.discount_rate_pct, c.pv_lifetime_years), crf(c.discount_rate_pct,
@@ -498,6 +513,7 @@ def _kpis(scenario: Scenario, yearly: pd.DataFrame, targets: pd.DataFrame,
         "years": f"{scenario.start_year}-{scenario.end_year}",
         "strategy": scenario.dispatch.strategy,
         "total_cost_yuan": float(yearly["total_cost_yuan"].sum()),
+        "investment_yuan": investment_yuan(scenario),
         "total_energy_cost_yuan": float(yearly["energy_cost_yuan"].sum()
                                         + yearly["demand_charge_yuan"].sum()),
         "total_co2_t": float(yearly["co2_t"].sum()),

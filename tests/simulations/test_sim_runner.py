@@ -192,3 +192,14 @@ def test_infeasible_year_is_reported_with_the_year() -> None:
     data["storage"] = [{"power_mw": 1, "energy_mwh": 4, "in_service_year": 2026}]
     with pytest.raises(SimulationError, match="2026: dispatch infeasible"):
         run_scenario(parse_scenario(data))
+
+
+def test_investment_of_the_examples_by_hand() -> None:
+    from simulations.runner import investment_yuan
+
+    # plan: 140,000 kWp x 3,200 yuan + 252,000 kWh x 900 yuan = 448.0 M + 226.8 M
+    assert investment_yuan(load_scenario(EXAMPLES / "plan_as_written.yaml")) == \
+        pytest.approx(674.8e6)
+    # cheaper: 70,000 kWp x 3,200 + 126,000 kWh x 900 = 224.0 M + 113.4 M
+    assert investment_yuan(load_scenario(EXAMPLES / "cheaper_variant.yaml")) == \
+        pytest.approx(337.4e6)
