@@ -203,3 +203,28 @@ def test_investment_of_the_examples_by_hand() -> None:
     # cheaper: 70,000 kWp x 3,200 + 126,000 kWh x 900 = 224.0 M + 113.4 M
     assert investment_yuan(load_scenario(EXAMPLES / "cheaper_variant.yaml")) == \
         pytest.approx(337.4e6)
+
+
+def test_load_csv_relative_to_the_file_rescaled_and_grown(tmp_path: Path) -> None:
+    # 8,760 hourly values alternating 1,000 and 3,000 kW: 17,520 MWh in 2025, rescaled to
+    # 20,000 MWh, then +5 % a year -> 2026: 21,000 MWh.
+    pd.DataFrame({"load_kw": [1000.0, 3000.0] * 4380}).to_csv(tmp_path / "load.csv",
+                                                              index=False)
+    (tmp_path / "s.json").write_text(json.dumps(flat_scenario(
+        start_year=2026, end_year=2026, fuels={"base": {}}, green_certificates={},
+        load={"kind": "series", "csv": "load.csv", "base_energy_mwh": 20_000,
+              "growth_pct_per_year": 5})), encoding="utf-8")
+    r = run_scenario(load_scenario(tmp_path / "s.json"))
+    assert r.kpis["summary"]["total_co2_t"] > 0
+    assert r.yearly.loc[2026, "load_mwh"] == pytest.approx(21_000)
+    assert r.series["load_mw"].iloc[1] == pytest.approx(3 * r.series["load_mw"].iloc[0])
+
+
+def test_strategy_none_ignores_the_storage() -> None:
+    data = flat_scenario(start_year=2029, end_year=2029, dispatch={"strategy": "none"},
+                         storage=[{"power_mw": 5, "energy_mwh": 20, "in_service_year": 2029}],
+                         costs={"storage_capex_yuan_per_kwh": 1000})
+    r = run_scenario(parse_scenario(data))
+    assert r.yearly.loc[2029, "charge_mwh"] == 0
+    assert r.yearly.loc[2029, "storage_annuity_yuan"] == 0
+    assert r.kpis["summary"]["investment_yuan"] == 0
