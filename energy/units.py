@@ -32,6 +32,7 @@ class CarrierSpec:
     canonical_unit: str
     units: tuple[str, ...]
     summable: bool
+    allows_negative: bool
     label_zh: str
     label_en: str
 
@@ -66,6 +67,7 @@ def _carriers() -> dict[str, CarrierSpec]:
             canonical_unit=spec["canonical_unit"],
             units=tuple(str(u) for u in spec["units"]),
             summable=bool(spec["summable"]),
+            allows_negative=bool(spec.get("allows_negative", False)),
             label_zh=spec["label_zh"],
             label_en=spec["label_en"],
         )

@@ -1,0 +1,49 @@
+"""Service configuration from the environment (prefix ``ZCPARK_``; plain ``DATABASE_URL`` too)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_ceilings() -> dict[str, float]:
+    """Per-carrier plausibility ceilings (canonical unit per hour), app/data/plausibility.yaml."""
+    text = resources.files("app.data").joinpath("plausibility.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    return {str(k): float(v) for k, v in doc["ceilings_per_hour"].items()}
+
+
+class Settings(BaseSettings):
+    """All settings of the service; every field can be set as ``ZCPARK_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ZCPARK_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "ZCPARK_DATABASE_URL")
+    )
+    """PostgreSQL URL; None starts the embedded server in ``data_dir``."""
+    data_dir: Path = Path(".zcpark")
+    max_batch_rows: int = 2_000_000
+    max_body_bytes: int = 200 * 1024 * 1024
+    scheduler_enabled: bool = True
+    completeness_interval_minutes: int = 60
+    timezone: str = "Asia/Shanghai"
+    aggregate_refresh: str = "background"
+    """TimescaleDB only: "background" refreshes the continuous aggregates for a batch's range in a
+    worker thread right after commit (readable seconds later; real-time aggregation covers new
+    data meanwhile); "sync" refreshes before answering the upload."""
+    timescale: str = "auto"
+    """auto: use TimescaleDB when the extension is available; on: require it; off: plain tables."""
+    plausibility_ceilings_per_hour: dict[str, float] = Field(default_factory=_default_ceilings)
+    """Largest plausible consumption per hour of one meter, in the carrier's canonical unit."""
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings read once from the environment."""
+    return Settings()

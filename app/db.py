@@ -1,0 +1,56 @@
+"""Engine and session factory (psycopg 3), and detection of the TimescaleDB extension."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.embedded_pg import to_sqlalchemy_url
+
+
+def make_engine(url: str) -> Engine:
+    """A pooled engine for ``url`` (any postgres URL form; the psycopg 3 driver is forced)."""
+    return create_engine(to_sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (routers return them)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Yield a session; commit on success, roll back on error."""
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def timescaledb_available(conn: Connection) -> bool:
+    """True when ``CREATE EXTENSION timescaledb`` could succeed on this server."""
+    row = conn.execute(
+        text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+             " AND current_setting('shared_preload_libraries') LIKE '%timescaledb%'")
+    ).first()
+    return row is not None
+
+
+def has_timescaledb(conn: Connection) -> bool:
+    """True when the timescaledb extension is installed in the current database."""
+    row = conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).first()
+    return row is not None
+
+
+def timescale_license(conn: Connection) -> str | None:
+    """'timescale' (community, has compression and continuous aggregates), 'apache', or None."""
+    return conn.execute(text("SELECT current_setting('timescaledb.license', true)")).scalar()
+
+
+def readings_on_timescale(conn: Connection) -> bool:
+    """True when the migration built the Timescale layout (hypertable + continuous aggregates)."""
+    return conn.execute(text("SELECT to_regclass('readings_daily') IS NOT NULL")).scalar() is True

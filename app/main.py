@@ -1,0 +1,76 @@
+"""The FastAPI application factory. Add a domain's router to :data:`ROUTERS` (one line)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_session_factory, readings_on_timescale
+from app.limits import BodySizeLimit
+from app.problems import Problem, install_problem_handlers, problem_response
+from app.routers import alerts, core, readings
+from app.services.readings import IngestContext
+
+ROUTERS: list[APIRouter] = [core.router, readings.router, alerts.router]
+"""Every router of the service; another domain adds its own here."""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app for ``settings`` (database_url must be set; the CLI starts the embedded server
+    and fills it in). Migrations are not run here: ``zcpark serve`` / ``zcpark migrate`` do that."""
+    settings = settings or get_settings()
+    if engine is None:
+        if settings.database_url is None:
+            raise RuntimeError("database_url is not set (the CLI starts the embedded server)")
+        engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.scheduler_enabled:
+            from app.scheduler import start_scheduler
+
+            scheduler = start_scheduler(engine, settings)
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown()
+
+    app = FastAPI(
+        title="zcpark",
+        summary="Energy and carbon service of the Lhasa ETDZ zero-carbon industrial park",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    with engine.connect() as conn:
+        timescale = readings_on_timescale(conn)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.timescale = timescale
+    app.state.tz = ZoneInfo(settings.timezone)
+    app.state.ingest_context = IngestContext(engine=engine, settings=settings, timescale=timescale)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/health", tags=["health"])
+    def health(request: Request) -> JSONResponse:
+        """200 when the database answers, 503 otherwise."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means unhealthy
+            return problem_response(Problem(503, f"database unavailable: {type(exc).__name__}",
+                                            title="Service unavailable"), request.url.path)
+        return JSONResponse({"status": "ok", "database": "ok", "timescaledb": timescale})
+
+    return app

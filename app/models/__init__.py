@@ -1,0 +1,18 @@
+"""ORM models, one module per domain. Import them here so metadata knows every table."""
+
+from app.models.alerts import Alert
+from app.models.base import Base
+from app.models.core import ApiKey, Enterprise, Meter
+from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "Base",
+    "Enterprise",
+    "IngestBatch",
+    "Meter",
+    "MeterDay",
+    "Reading",
+    "ReadingRevision",
+]

@@ -1,0 +1,66 @@
+"""Enterprises, API keys and meters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base
+
+ZONES: tuple[str, ...] = ("A区", "B区", "综合保税区", "聂当工业园")
+ROLES: tuple[str, ...] = ("operator", "enterprise", "planner")
+REGISTERS: tuple[str, ...] = ("interval", "cumulative")
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    zone: Mapped[str] = mapped_column(Text)
+    industry: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    enterprise: Mapped[Enterprise | None] = relationship(lazy="joined")
+
+
+class Meter(Base):
+    __tablename__ = "meters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    carrier: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(16))
+    """Unit the meter reports in (default for uploads without a unit)."""
+    canonical_unit: Mapped[str] = mapped_column(String(16))
+    """Canonical unit of the carrier; readings are stored in it."""
+    register: Mapped[str] = mapped_column(String(16))
+    interval_minutes: Mapped[int] = mapped_column(Integer)
+    green_direct_supply: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    rollover_at: Mapped[float | None] = mapped_column(Float)
+    """Register value at which a cumulative register wraps to zero (canonical unit)."""
+    density_kg_per_l: Mapped[float | None] = mapped_column(Float)
+    normal_volume_factor: Mapped[float | None] = mapped_column(Float)
+    max_per_hour: Mapped[float | None] = mapped_column(Float)
+    """Plausibility ceiling override (canonical unit per hour)."""
+    name: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")

@@ -1,0 +1,271 @@
+"""Readings SQL: batch writes (COPY + one merge statement), rollups and aggregated reads.
+
+Write path (one transaction, all-or-nothing):
+1. monthly partitions for the batch's range are created first, in their own short transaction;
+2. fast path when none of the batch's (meter, start) keys can exist yet (no stored reading of
+   those meters inside the batch's time range): binary COPY straight into ``readings``;
+3. otherwise binary COPY into a temporary table, then one statement that writes the audit rows
+   of changed intervals and upserts, classifying inserted / revised (unchanged = the rest);
+4. plain PostgreSQL: the meter-day rollup (Asia/Shanghai days) is updated in the same
+   transaction; TimescaleDB: the continuous aggregates are refreshed for the touched range after
+   commit, so data are readable at once either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, text
+
+from app.repositories.pgcopy import COLUMNS, encode_readings
+from energy.units import CARRIERS
+
+TZ = "Asia/Shanghai"
+
+
+@dataclass
+class WriteCounts:
+    inserted: int
+    unchanged: int
+    revised: int
+
+
+def ensure_partitions(engine: Engine, start: datetime, end: datetime) -> None:
+    """Create any missing monthly partition of ``readings`` covering [start, end]."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT zcpark_ensure_reading_partitions(:a, :b)"),
+                     {"a": start, "b": end})
+
+
+def create_batch(conn: Connection, meta: dict[str, Any]) -> int:
+    return int(conn.execute(text(
+        "INSERT INTO ingest_batches (api_key_id, enterprise_id, content_type, payload_sha256, rows,"
+        " inserted, unchanged, revised, flagged) VALUES (:api_key_id, :enterprise_id,"
+        " :content_type, :payload_sha256, :rows, 0, 0, 0, 0) RETURNING id"), meta).scalar_one())
+
+
+def finish_batch(conn: Connection, batch_id: int, counts: WriteCounts, flagged: int) -> None:
+    conn.execute(text(
+        "UPDATE ingest_batches SET inserted=:i, unchanged=:u, revised=:r, flagged=:f WHERE id=:id"),
+        {"i": counts.inserted, "u": counts.unchanged, "r": counts.revised, "f": flagged,
+         "id": batch_id})
+
+
+def previous_registers(conn: Connection, first_ts: pd.Series) -> pd.DataFrame:
+    """Per cumulative meter, the stored register reading just before its first batch reading."""
+    if not len(first_ts):
+        return pd.DataFrame(columns=["meter_id", "ts", "value"])
+    rows = conn.execute(text(
+        "SELECT f.meter_id, p.end_ts, p.register_value"
+        " FROM unnest(:ids, :firsts) AS f(meter_id, t)"
+        " CROSS JOIN LATERAL (SELECT r.start_ts + make_interval(mins => m.interval_minutes)"
+        "   AS end_ts,"
+        "   r.register_value FROM readings r JOIN meters m ON m.id = r.meter_id"
+        "   WHERE r.meter_id = f.meter_id AND r.start_ts < f.t AND r.register_value IS NOT NULL"
+        "   ORDER BY r.start_ts DESC LIMIT 1) p"),
+        {"ids": [int(i) for i in first_ts.index], "firsts": [t.to_pydatetime() for t in first_ts]},
+    ).all()
+    frame = pd.DataFrame(rows, columns=["meter_id", "ts", "value"])
+    if len(frame):
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame = frame[frame["ts"] < frame["meter_id"].map(first_ts)]
+    return frame
+
+
+def _copy(conn: Connection, table: str, payload: bytes) -> None:
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(
+        f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT binary)"
+    ) as copy:
+        view = memoryview(payload)
+        step = 8 * 1024 * 1024
+        for i in range(0, len(payload), step):
+            copy.write(view[i : i + step])
+
+
+def write_readings(conn: Connection, rows: pd.DataFrame, batch_id: int, api_key_id: int,
+                   *, timescale: bool) -> WriteCounts:
+    """Store prepared rows (see module docstring); returns the counts."""
+    n = len(rows)
+    if n == 0:
+        return WriteCounts(0, 0, 0)
+    ids = [int(i) for i in rows["meter_id"].unique()]
+    lo, hi = rows["start_ts"].min().to_pydatetime(), rows["start_ts"].max().to_pydatetime()
+    exists = conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM readings WHERE meter_id = ANY(:ids)"
+        " AND start_ts BETWEEN :lo AND :hi)"), {"ids": ids, "lo": lo, "hi": hi}).scalar()
+    payload = encode_readings(rows, batch_id)
+    if not exists:
+        _copy(conn, "readings", payload)
+        counts = WriteCounts(inserted=n, unchanged=0, revised=0)
+        if not timescale:
+            _add_meter_days(conn, rows)
+        return counts
+    conn.execute(text(
+        "CREATE TEMP TABLE _ingest (meter_id integer, start_ts timestamptz, value float8,"
+        " original_unit varchar(16), quality varchar(16), register_value float8, batch_id bigint)"
+        " ON COMMIT DROP"))
+    _copy(conn, "_ingest", payload)
+    revised, existing, written = conn.execute(text("""
+        WITH existing AS (
+            SELECT r.meter_id, r.start_ts, r.value AS old_value, r.quality AS old_quality,
+                   r.batch_id AS old_batch_id, t.value AS new_value, t.quality AS new_quality
+            FROM _ingest t JOIN readings r USING (meter_id, start_ts)
+        ), rev AS (
+            INSERT INTO reading_revisions (meter_id, start_ts, old_value, new_value, old_quality,
+                                           new_quality, old_batch_id, batch_id, revised_by)
+            SELECT meter_id, start_ts, old_value, new_value, old_quality, new_quality,
+                   old_batch_id, :batch, :who FROM existing
+            WHERE (old_value, old_quality) IS DISTINCT FROM (new_value, new_quality)
+            RETURNING 1
+        ), up AS (
+            INSERT INTO readings AS r (meter_id, start_ts, value, original_unit, quality,
+                                       register_value, batch_id)
+            SELECT meter_id, start_ts, value, original_unit, quality, register_value, batch_id
+            FROM _ingest
+            ON CONFLICT (meter_id, start_ts) DO UPDATE
+               SET value = EXCLUDED.value, quality = EXCLUDED.quality,
+                   original_unit = EXCLUDED.original_unit,
+                   register_value = EXCLUDED.register_value, batch_id = EXCLUDED.batch_id
+               WHERE (r.value, r.quality) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.quality)
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM rev), (SELECT count(*) FROM existing),
+               (SELECT count(*) FROM up)
+    """), {"batch": batch_id, "who": api_key_id}).one()
+    inserted = n - int(existing)
+    if not timescale and written:
+        _recompute_meter_days(conn, rows)
+    return WriteCounts(inserted=inserted, unchanged=int(existing) - int(revised),
+                       revised=int(revised))
+
+
+def _local_days(rows: pd.DataFrame) -> pd.Series:
+    return rows["start_ts"].dt.tz_convert(TZ).dt.tz_localize(None).dt.normalize()
+
+
+def _add_meter_days(conn: Connection, rows: pd.DataFrame) -> None:
+    """Fast path: every row is new, so the day sums add onto what is stored."""
+    days = rows.assign(day=_local_days(rows), flagged=(rows["quality"] != "ok").astype("int64"))
+    agg = days.groupby(["meter_id", "day"]).agg(value=("value", "sum"), n=("value", "size"),
+                                                  n_flagged=("flagged", "sum")).reset_index()
+    conn.execute(text("""
+        INSERT INTO meter_days (meter_id, day, value, n, n_flagged)
+        SELECT * FROM unnest(CAST(:m AS integer[]), CAST(:d AS date[]), CAST(:v AS float8[]),
+                             CAST(:n AS integer[]), CAST(:f AS integer[]))
+        ON CONFLICT (meter_id, day) DO UPDATE SET value = meter_days.value + EXCLUDED.value,
+            n = meter_days.n + EXCLUDED.n, n_flagged = meter_days.n_flagged + EXCLUDED.n_flagged
+    """), {"m": agg["meter_id"].astype(int).tolist(), "d": [d.date() for d in agg["day"]],
+           "v": agg["value"].tolist(), "n": agg["n"].astype(int).tolist(),
+           "f": agg["n_flagged"].astype(int).tolist()})
+
+
+def _recompute_meter_days(conn: Connection, rows: pd.DataFrame) -> None:
+    """Merge path: recompute the touched (meter, day) sums from the stored readings."""
+    touched = rows.assign(day=_local_days(rows))[["meter_id", "day"]].drop_duplicates()
+    conn.execute(text("""
+        INSERT INTO meter_days (meter_id, day, value, n, n_flagged)
+        SELECT d.meter_id, d.day, sum(r.value), count(*), count(*) FILTER (WHERE r.quality <> 'ok')
+        FROM unnest(CAST(:m AS integer[]), CAST(:d AS date[])) AS d(meter_id, day)
+        JOIN readings r ON r.meter_id = d.meter_id
+             AND r.start_ts >= (d.day::timestamp AT TIME ZONE 'Asia/Shanghai')
+             AND r.start_ts < ((d.day + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+        GROUP BY d.meter_id, d.day
+        ON CONFLICT (meter_id, day) DO UPDATE SET value = EXCLUDED.value, n = EXCLUDED.n,
+            n_flagged = EXCLUDED.n_flagged
+    """), {"m": touched["meter_id"].astype(int).tolist(), "d": [d.date() for d in touched["day"]]})
+
+
+def refresh_aggregates(engine: Engine, start: datetime, end: datetime) -> None:
+    """TimescaleDB: materialise the continuous aggregates for [start, end] (no transaction)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for view, pad in (("readings_hourly", "1 hour"), ("readings_daily", "1 day")):
+            conn.execute(text(
+                f"CALL refresh_continuous_aggregate('{view}', "
+                f"CAST(:a AS timestamptz) - interval '{pad}', "
+                f"CAST(:b AS timestamptz) + interval '{pad}')"
+            ), {"a": start, "b": end})
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+RESOLUTIONS = ("raw", "15min", "hour", "day", "month")
+
+
+def meter_series(conn: Connection, meter_id: int, start: datetime, end: datetime,
+                 resolution: str, *, timescale: bool) -> list[tuple[datetime, float, str, int]]:
+    """(bucket start, sum, quality, count) for one meter in [start, end); buckets in Asia/Shanghai.
+
+    Quality of a bucket: the reading's own flag (raw), else "ok" when every reading in it is ok,
+    "flagged" otherwise.
+    """
+    p = {"m": meter_id, "a": start, "b": end}
+    if resolution == "raw":
+        sql = ("SELECT start_ts, value, quality, 1 FROM readings WHERE meter_id = :m"
+               " AND start_ts >= :a AND start_ts < :b ORDER BY start_ts")
+    elif resolution == "15min":
+        sql = ("SELECT date_bin('15 minutes', start_ts, TIMESTAMPTZ '2000-01-01 00:00+08') b,"
+               " sum(value), CASE WHEN bool_and(quality = 'ok') THEN 'ok' ELSE 'flagged' END,"
+               " count(*) FROM readings WHERE meter_id = :m AND start_ts >= :a AND start_ts < :b"
+               " GROUP BY b ORDER BY b")
+    elif resolution == "hour" and timescale:
+        sql = ("SELECT bucket, value, CASE WHEN n_flagged = 0 THEN 'ok' ELSE 'flagged' END, n"
+               " FROM readings_hourly WHERE meter_id = :m AND bucket >= :a AND bucket < :b"
+               " ORDER BY bucket")
+    elif resolution == "hour":
+        sql = ("SELECT date_bin('1 hour', start_ts, TIMESTAMPTZ '2000-01-01 00:00+08') b,"
+               " sum(value), CASE WHEN bool_and(quality = 'ok') THEN 'ok' ELSE 'flagged' END,"
+               " count(*) FROM readings WHERE meter_id = :m AND start_ts >= :a AND start_ts < :b"
+               " GROUP BY b ORDER BY b")
+    else:
+        src = _days_source(timescale)
+        trunc = "d.day" if resolution == "day" else "date_trunc('month', d.day)::date"
+        sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE 'Asia/Shanghai' AS b, sum(d.value),"
+               " CASE WHEN sum(d.n_flagged) = 0 THEN 'ok' ELSE 'flagged' END, sum(d.n)::int"
+               f" FROM {src} d WHERE d.meter_id = :m"
+               " AND d.day >= (CAST(:a AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+               " AND d.day < (CAST(:b AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+               " GROUP BY b ORDER BY b")
+    return [tuple(r) for r in conn.execute(text(sql), p).all()]  # type: ignore[misc]
+
+
+def _days_source(timescale: bool) -> str:
+    if timescale:
+        return ("(SELECT meter_id, (bucket AT TIME ZONE 'Asia/Shanghai')::date AS day, value, n,"
+                " n_flagged FROM readings_daily)")
+    return "meter_days"
+
+
+def park_energy(conn: Connection, start: datetime, end: datetime, by: str,
+                enterprise_id: int | None, *, timescale: bool) -> list[dict[str, Any]]:
+    """Totals per carrier (with unit), zone or enterprise over whole Asia/Shanghai days."""
+    key = {"carrier": "m.carrier", "zone": "e.zone", "enterprise": "e.code"}[by]
+    scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
+    sql = (f"SELECT {key} AS k, m.carrier, m.canonical_unit, sum(d.value), sum(d.n)::bigint"
+           f" FROM {_days_source(timescale)} d JOIN meters m ON m.id = d.meter_id"
+           " JOIN enterprises e ON e.id = m.enterprise_id"
+           " WHERE d.day >= (CAST(:a AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+           " AND d.day < (CAST(:b AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+           " AND m.carrier = ANY(:summable)"
+           f" {scope} GROUP BY 1, 2, 3 ORDER BY 1, 2")
+    summable = [c for c, spec in CARRIERS.items() if spec.summable]
+    rows = conn.execute(text(sql), {"a": start, "b": end, "e": enterprise_id,
+                                    "summable": summable}).all()
+    return [{by: k, "carrier": c, "unit": u, "value": v, "readings": n} for k, c, u, v, n in rows]
+
+
+def revisions(conn: Connection, meter_id: int, start: datetime | None,
+              end: datetime | None) -> list[dict[str, Any]]:
+    rows = conn.execute(text(
+        "SELECT v.start_ts, v.old_value, v.new_value, v.old_quality, v.new_quality,"
+        " v.old_batch_id, v.batch_id, v.revised_by, k.prefix, v.revised_at"
+        " FROM reading_revisions v LEFT JOIN api_keys k ON k.id = v.revised_by"
+        " WHERE v.meter_id = :m AND (CAST(:a AS timestamptz) IS NULL OR v.start_ts >= :a)"
+        " AND (CAST(:b AS timestamptz) IS NULL OR v.start_ts < :b) ORDER BY v.start_ts, v.id"),
+        {"m": meter_id, "a": start, "b": end}).all()
+    keys = ("start", "old_value", "new_value", "old_quality", "new_quality", "old_batch",
+            "batch", "revised_by_key", "revised_by_key_prefix", "revised_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -1,0 +1,111 @@
+"""Readings upload and series, and the park's totals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from app.auth import PrincipalDep, SessionDep, WriterDep
+from app.problems import Problem
+from app.repositories import core as core_repo
+from app.repositories import readings as repo
+from app.schemas import Point, SeriesOut, UploadOut
+from app.services.readings import IngestContext, ingest
+from energy.units import carrier_spec
+
+router = APIRouter(prefix="/v1", tags=["readings"])
+
+CSV_EXAMPLE = "meter,ts,value\nM-001,2026-03-01T00:00:00+08:00,12.5\n"
+
+
+@router.post(
+    "/readings", response_model=UploadOut,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    }}},
+)
+async def upload_readings(request: Request, principal: WriterDep) -> UploadOut:
+    """Upload readings of many meters (CSV header ``meter,ts,value[,quality][,unit]`` or JSON).
+
+    All-or-nothing: any bad row rejects the batch with 422 naming every row and field.
+    Re-sending a batch changes nothing; a changed value is a revision kept in the audit trail.
+    """
+    body = await request.body()
+    ctx: IngestContext = request.app.state.ingest_context
+    answer = await run_in_threadpool(ingest, ctx, principal, body,
+                                     request.headers.get("content-type", ""))
+    return UploadOut(**answer)
+
+
+def _check_range(start: datetime, end: datetime) -> None:
+    for name, value in (("start", start), ("end", end)):
+        if value.tzinfo is None:
+            raise Problem(422, f"{name} needs a UTC offset.", kind="validation",
+                          errors=[{"row": None, "field": name, "message": "naive timestamp"}])
+    if end <= start:
+        raise Problem(422, "end must be after start.", kind="validation",
+                      errors=[{"row": None, "field": "end", "message": "not after start"}])
+
+
+@router.get("/meters/{code}/readings", response_model=SeriesOut)
+def meter_readings(
+    code: str, request: Request, session: SessionDep, principal: PrincipalDep,
+    start: Annotated[datetime, Query(description="ISO 8601 with offset; inclusive")],
+    end: Annotated[datetime, Query(description="ISO 8601 with offset; exclusive")],
+    resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
+    format: Literal["json", "csv"] = "json",
+) -> SeriesOut | Response:
+    """A meter's series in Asia/Shanghai calendar buckets: sums for energy and quantities, means
+    for weather and telemetry (non-summable carriers)."""
+    _check_range(start, end)
+    meter = core_repo.get_meter(session, principal, code)
+    rows = repo.meter_series(session.connection(), meter.id, start, end, resolution,
+                             timescale=request.app.state.timescale)
+    tz = request.app.state.tz
+    # Summable carriers (energy, volume, mass) aggregate as sums; weather and telemetry readings
+    # are interval means, so their buckets are means of the readings in them.
+    summable = carrier_spec(meter.carrier).summable
+    points = [Point(start=s.astimezone(tz), value=v if summable or not n else v / n, quality=q,
+                    count=n) for s, v, q, n in rows]
+    if format == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["meter", "start", "value", "unit", "quality", "count"])
+        for p in points:
+            writer.writerow([code, p.start.isoformat(), repr(p.value), meter.canonical_unit,
+                             p.quality, p.count])
+        return Response(buf.getvalue(), media_type="text/csv")
+    return SeriesOut(meter=code, unit=meter.canonical_unit, resolution=resolution, points=points)
+
+
+@router.get("/park/energy")
+def park_energy(
+    request: Request, session: SessionDep, principal: PrincipalDep,
+    start: Annotated[datetime, Query()], end: Annotated[datetime, Query()],
+    by: Literal["carrier", "zone", "enterprise"] = "carrier",
+) -> dict[str, object]:
+    """The park's totals over whole Asia/Shanghai days in [start, end), grouped ``by``, per carrier
+    (units differ by carrier; weather and telemetry are not totals and are left out). An
+    enterprise key gets its own enterprise's totals only."""
+    _check_range(start, end)
+    totals = repo.park_energy(session.connection(), start, end, by,
+                              principal.enterprise_id if principal.role == "enterprise" else None,
+                              timescale=request.app.state.timescale)
+    return {"start": start, "end": end, "by": by, "totals": totals}
+
+
+@router.get("/meters/{code}/revisions")
+def meter_revisions(
+    code: str, session: SessionDep, principal: PrincipalDep,
+    start: datetime | None = None, end: datetime | None = None,
+) -> list[dict[str, object]]:
+    """The audit trail of a meter: every value a later batch replaced, with who and when."""
+    meter = core_repo.get_meter(session, principal, code)
+    return repo.revisions(session.connection(), meter.id, start, end)

@@ -1,0 +1,1 @@
+"""Application services: vectorised logic between routers and repositories (no SQL here)."""
