@@ -34,6 +34,13 @@ def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
         return check_completeness(session, start, end)
 
 
+def scenario_queue_job(engine: Engine, settings: Settings) -> int:
+    """Run the queued scenario runs (the worker behind ``POST /v1/scenarios``)."""
+    from app.services.scenarios import process_queue
+
+    return process_queue(engine, settings)
+
+
 class SchedulerLeader:
     """Holds the advisory lock and the scheduler when elected."""
 
@@ -62,6 +69,9 @@ class SchedulerLeader:
         sched.add_job(completeness_job, "interval",
                       minutes=self.settings.completeness_interval_minutes,
                       args=[self.engine], id="completeness", coalesce=True, max_instances=1)
+        sched.add_job(scenario_queue_job, "interval", seconds=self.settings.scenario_poll_seconds,
+                      args=[self.engine, self.settings], id="scenarios", coalesce=True,
+                      max_instances=1, next_run_time=datetime.now(UTC))
         sched.start()
         self.scheduler = sched
         log.info("this process runs the scheduler")
@@ -85,6 +95,9 @@ class SchedulerLeader:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+            from app.services.scenarios import shutdown_worker_pool
+
+            shutdown_worker_pool()
         if self._conn is not None:
             # Close the DBAPI connection itself (not back to the pool), which frees the lock.
             self._conn.invalidate()

@@ -4,6 +4,7 @@ from app.models.alerts import Alert
 from app.models.base import Base
 from app.models.core import ApiKey, Enterprise, Meter
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
+from app.models.simulations import ScenarioArtifact, ScenarioRun
 
 __all__ = [
     "Alert",
@@ -15,4 +16,6 @@ __all__ = [
     "MeterDay",
     "Reading",
     "ReadingRevision",
+    "ScenarioArtifact",
+    "ScenarioRun",
 ]
