@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, text
@@ -88,3 +89,31 @@ def _json(data: Any) -> str:
     import json
 
     return json.dumps(data, ensure_ascii=False, allow_nan=False)
+
+
+ELECTRICITY_CARRIERS = ("electricity_import", "electricity_export", "pv_generation")
+
+
+def hourly_electricity_kwh(session: Session, start: datetime, end: datetime,
+                           zone: str | None = None,
+                           enterprises: Sequence[str] | None = None
+                           ) -> list[tuple[datetime, str, float]]:
+    """(hour start, carrier, kWh) of the electricity meters in scope over [start, end); hours
+    aligned on Asia/Shanghai (UTC+8) hours."""
+    scope = ""
+    params: dict[str, Any] = {"a": start, "b": end, "carriers": list(ELECTRICITY_CARRIERS)}
+    if zone is not None:
+        scope += " AND e.zone = :zone"
+        params["zone"] = zone
+    if enterprises:
+        scope += " AND e.code = ANY(:codes)"
+        params["codes"] = list(enterprises)
+    rows = session.execute(text(f"""
+        SELECT date_bin('1 hour', r.start_ts, TIMESTAMPTZ '2000-01-01 00:00+08') AS h,
+               m.carrier, sum(r.value)
+        FROM readings r JOIN meters m ON m.id = r.meter_id
+             JOIN enterprises e ON e.id = m.enterprise_id
+        WHERE r.start_ts >= :a AND r.start_ts < :b AND m.carrier = ANY(:carriers) {scope}
+        GROUP BY 1, 2
+    """), params).all()
+    return [(h, c, float(v)) for h, c, v in rows]

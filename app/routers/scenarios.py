@@ -12,7 +12,7 @@ from app.auth import Principal, SessionDep, require_roles
 from app.models.simulations import ScenarioRun
 from app.problems import Problem
 from app.repositories import scenarios as repo
-from app.services.scenarios import validate_posted
+from app.services.scenarios import resolve_readings_load, validate_posted
 from simulations import PLOT_NAMES
 
 router = APIRouter(prefix="/v1", tags=["scenarios"])
@@ -47,8 +47,9 @@ def run_out(run: ScenarioRun, with_kpis: bool = True) -> ScenarioRunOut:
 def queue_scenario(body: Annotated[Any, Body(description="a scenario (simulations/examples)")],
                    session: SessionDep, principal: PlannerDep,
                    response: Response) -> ScenarioRunOut:
-    """Validate and queue a scenario run (202); a worker runs it outside the request."""
-    scenario = validate_posted(body)
+    """Validate and queue a scenario run (202); a worker runs it outside the request.
+    ``load: {kind: readings, year, zone?, enterprises?}`` takes the load from the readings."""
+    scenario = validate_posted(resolve_readings_load(session, body))
     run = repo.queue_run(session, scenario["name"], scenario, principal.key_id)
     response.headers["Location"] = f"/v1/scenarios/{run.id}"
     return run_out(run)

@@ -75,6 +75,79 @@ def validate_posted(data: Any) -> dict[str, Any]:
     return scenario.to_dict()
 
 
+READINGS_LOAD_KEYS = {"kind", "year", "zone", "enterprises", "growth_pct_per_year",
+                      "min_coverage_pct"}
+
+
+def _readings_load_errors(load: dict[str, Any]) -> list[dict[str, str]]:
+    errors = [{"field": f"load.{k}", "message": "unknown field for kind 'readings'; allowed: "
+               f"{sorted(READINGS_LOAD_KEYS)}"} for k in load if k not in READINGS_LOAD_KEYS]
+    year = load.get("year")
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        errors.append({"field": "load.year", "message": "give the year of readings (2000-2100)"})
+    ents = load.get("enterprises")
+    if ents is not None and not (isinstance(ents, list) and all(isinstance(e, str) for e in ents)):
+        errors.append({"field": "load.enterprises", "message": "a list of enterprise codes"})
+    for key, lo, hi in (("growth_pct_per_year", -99.0, 1000.0), ("min_coverage_pct", 0.0, 100.0)):
+        v = load.get(key)
+        if v is not None and not (isinstance(v, int | float) and lo <= v <= hi):
+            errors.append({"field": f"load.{key}", "message": f"a number in [{lo:g}, {hi:g}]"})
+    return errors
+
+
+def resolve_readings_load(session: Session, data: Any, tz: str = "Asia/Shanghai") -> Any:
+    """Turn ``load: {kind: readings, year, zone?, enterprises?, growth_pct_per_year?,
+    min_coverage_pct? (95)}`` into a series load from the readings the service holds: the hourly
+    electricity consumption (import + PV generation − export) of the meters in scope over that
+    local year. An hour is metered when every electricity carrier in scope has a reading there;
+    the others take the year's mean for the same hour of day; fewer
+    than ``min_coverage_pct`` % of hours with readings is an error. The series is laid on the
+    simulated years with the growth, counted from the readings' year. Other loads pass through."""
+    load = data.get("load") if isinstance(data, dict) else None
+    if not (isinstance(load, dict) and load.get("kind") == "readings"):
+        return data
+    errors = _readings_load_errors(load)
+    if errors:
+        raise Problem(422, "The scenario is invalid.", kind="validation", errors=errors)
+    import numpy as np
+    import pandas as pd
+
+    year = int(load["year"])
+    index = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="1h", tz=tz,
+                          inclusive="left")
+    rows = repo.hourly_electricity_kwh(session, index[0].to_pydatetime(),
+                                       (index[-1] + pd.Timedelta("1h")).to_pydatetime(),
+                                       load.get("zone"), load.get("enterprises"))
+    consumption = pd.Series(np.nan, index=index)
+    if rows:
+        frame = pd.DataFrame(rows, columns=["hour", "carrier", "kwh"])
+        frame["hour"] = pd.to_datetime(frame["hour"], utc=True).dt.tz_convert(tz)
+        wide = frame.pivot_table(index="hour", columns="carrier", values="kwh", aggfunc="sum")
+        wide = wide.reindex(columns=list(repo.ELECTRICITY_CARRIERS), fill_value=0.0)
+        consumption = (wide["electricity_import"] + wide["pv_generation"]
+                       - wide["electricity_export"]).reindex(index)
+    coverage_pct = 100.0 * float(consumption.notna().mean())
+    need = float(load.get("min_coverage_pct", 95.0))
+    if coverage_pct < need:
+        raise Problem(422, "The scenario is invalid.", kind="validation", errors=[{
+            "field": "load.year",
+            "message": f"readings in scope cover {coverage_pct:.1f} % of the hours of {year} "
+                       f"(need {need:g} %)"}])
+    hour_mean = consumption.groupby(index.hour).transform("mean")
+    kw = consumption.fillna(hour_mean).clip(lower=0.0).to_numpy()  # 1-h steps: kWh = mean kW
+    growth = float(load.get("growth_pct_per_year", 0.0))
+    base_year = int(data.get("base_year", 2025))
+    base_energy_mwh = kw.sum() / 1000.0 / (1 + growth / 100) ** (year - base_year)
+    if data.get("step") == "15min":
+        kw = np.repeat(kw, 4)
+    scope = ", ".join(filter(None, [load.get("zone"), *(load.get("enterprises") or [])]))
+    note = (f"load from readings {year} ({scope or 'whole park'}; {coverage_pct:.1f} % of hours "
+            "metered)")
+    return {**data, "load": {"kind": "series", "values_kw": [round(float(v), 3) for v in kw],
+                             "base_energy_mwh": base_energy_mwh, "growth_pct_per_year": growth},
+            "description": " ".join(filter(None, [data.get("description"), note]))}
+
+
 def execute_run(scenario: dict[str, Any]) -> tuple[dict[str, Any], Artifacts]:
     """Run one scenario and render its artifacts (runs in the worker process)."""
     result = run_scenario(parse_scenario(scenario))

@@ -148,3 +148,53 @@ def test_roles(client: TestClient, make_key: Callable[..., str],
     listed = client.get("/v1/scenarios", headers=planner).json()
     assert run_id in {r["id"] for r in listed}
     assert client.get("/v1/scenarios/999999999", headers=planner).status_code == 404
+
+
+def test_load_from_the_readings_the_service_holds(
+        client: TestClient, engine: Engine, settings: Settings, operator_key: str,
+        make_enterprise: Callable[..., dict[str, Any]], make_meter: Callable[..., dict[str, Any]],
+        planner: dict[str, str]) -> None:
+    import pandas as pd
+
+    ent = make_enterprise()["code"]
+    imp = make_meter(ent, "electricity_import", interval_minutes=60)["code"]
+    pv = make_meter(ent, "pv_generation", interval_minutes=60)["code"]
+    hours = pd.date_range("2023-01-01", "2024-01-01", freq="1h", tz="Asia/Shanghai",
+                          inclusive="left")
+    h = hours.hour
+    imp_kwh = 1000 + 500 * ((h >= 8) & (h < 18))
+    pv_kwh = 200 * ((h >= 10) & (h < 16))
+    keep = pd.Series(True, index=hours)
+    keep.iloc[1000:1100] = False  # 100 hours without import readings: filled by hour-of-day means
+    lines = ["meter,ts,value"]
+    lines += [f"{imp},{t.isoformat()},{v}" for t, v, k in zip(hours, imp_kwh, keep, strict=True)
+              if k]
+    lines += [f"{pv},{t.isoformat()},{v}" for t, v in zip(hours, pv_kwh, strict=True)]
+    r = client.post("/v1/readings", content=("\n".join(lines) + "\n").encode(),
+                    headers={**auth(operator_key), "content-type": "text/csv"})
+    assert r.status_code in (200, 201), r.text
+    body = {"name": unique("readings"), "start_year": 2023, "end_year": 2023, "base_year": 2022,
+            "load": {"kind": "readings", "year": 2023, "enterprises": [ent]},
+            "pv": [], "storage": [], "value_added": {"base_10k_yuan": 5000}}
+    r = client.post("/v1/scenarios", json=body, headers=planner)
+    assert r.status_code == 202, r.text
+    process_queue(engine, settings.model_copy(update={"scenario_executor": "inline"}))
+    done = client.get(f"/v1/scenarios/{r.json()['id']}", headers=planner).json()
+    assert done["status"] == "done", done
+    # an hour counts as metered when every electricity carrier in scope has its reading:
+    # (8,760 - 100) / 8,760 = 98.9 %; the 100 gaps take the same hour of day's mean, which here
+    # is the true value: 8,760 h x 1,000 kWh + 365 d x 10 h x 500 kWh + 365 d x 6 h x 200 kWh
+    # = 11,023,000 kWh
+    assert done["kpis"]["years"]["2023"]["load_mwh"] == pytest.approx(11_023.0)
+    queued = client.get("/v1/scenarios", headers=planner).json()
+    assert any(run["id"] == done["id"] for run in queued)
+    with engine.connect() as conn:
+        description = conn.execute(text("SELECT scenario->>'description' FROM scenario_runs "
+                                        "WHERE id = :id"), {"id": done["id"]}).scalar()
+    assert "98.9 % of hours metered" in description
+    # no readings at all in 2021: the error names load.year
+    r = client.post("/v1/scenarios", headers=planner, json={
+        **body, "load": {"kind": "readings", "year": 2021, "enterprises": [ent]}})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "load.year"
+    assert "0.0 % of the hours of 2021" in r.json()["errors"][0]["message"]
