@@ -119,7 +119,7 @@ def _carbon_path(result: ScenarioResult) -> Figure:
     y = result.yearly
     k = result.kpis["base_year"]
     years = [k["year"], *y.index.tolist()]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(16, 4.5))
     loc = [k["co2_t"], *y["co2_location_based_t"].tolist()]
     mkt = [k["co2_t"], *y["co2_market_based_t"].tolist()]
     x = np.arange(len(years))
@@ -138,10 +138,25 @@ def _carbon_path(result: ScenarioResult) -> Figure:
                 & t["target_value"].notna()]
         for r in sel.itertuples():
             a2.plot([r.evaluation_year], [r.target_value], "rv" if r.binding else "m^", ms=9)
-            a2.annotate(f"{r.target_id} ({r.phase})", (r.evaluation_year, r.target_value),
-                        fontsize=7, xytext=(4, -10), textcoords="offset points")
+            a2.annotate(r.phase, (r.evaluation_year, r.target_value), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
     a2.set_ylabel("tce per 10k yuan")
     a2.set_title("energy intensity vs targets (markers)")
+    core = [k.get("co2_per_energy_t_per_tce"), *y["co2_per_energy_t_per_tce"].tolist()]
+    a3.plot(years, [np.nan if v is None else v for v in core], "o-", color="#11a579",
+            label="CO2 per tce")
+    if len(t):
+        sel = t[(t["indicator"] == "co2_per_energy_t_per_tce") & t["target_value"].notna()]
+        for r in sel.itertuples():
+            a3.plot([r.evaluation_year], [r.target_value], "rv" if r.binding else "m^", ms=9)
+            a3.annotate(r.phase, (r.evaluation_year, r.target_value), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+    for ax in (a2, a3):
+        ax.plot([], [], "rv", label="binding target")
+        ax.plot([], [], "m^", label="guiding target")
+        ax.legend(fontsize=8)
+    a3.set_ylabel("tCO2 per tce")
+    a3.set_title("core indicator vs targets (markers)")
     fig.suptitle(f"{result.scenario.name}: carbon and intensity path")
     fig.tight_layout()
     return fig
@@ -181,8 +196,12 @@ def write_results(result: ScenarioResult, out_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"kpis": out / "kpis.json", "yearly": out / "yearly.csv",
-             "targets": out / "targets.csv"}
+             "targets": out / "targets.csv", "ledgers": out / "ledgers.json"}
     paths["kpis"].write_text(kpis_json(result.kpis), encoding="utf-8")
+    # the carbon ledgers with their inputs and every factor used (provenance of each figure)
+    paths["ledgers"].write_text(json.dumps({str(y): led for y, led in result.ledgers.items()},
+                                           ensure_ascii=False, indent=1, default=float),
+                                encoding="utf-8")
     result.yearly.to_csv(paths["yearly"])
     result.targets.to_csv(paths["targets"], index=False)
     if series_format == "parquet":

@@ -548,7 +548,8 @@ def _kpis(scenario: Scenario, yearly: pd.DataFrame, targets: pd.DataFrame,
         "base_year": {"year": scenario.base_year, "energy_tce": base_ledger["energy_tce"],
                       "co2_t": base_ledger["co2_t"],
                       "energy_intensity_tce_per_10k_yuan":
-                          base_indicators["energy_intensity_tce_per_10k_yuan"]},
+                          base_indicators["energy_intensity_tce_per_10k_yuan"],
+                      "co2_per_energy_t_per_tce": base_indicators["co2_per_energy_t_per_tce"]},
         "years": years,
         "targets": target_list,
     }

@@ -181,6 +181,13 @@ def test_result_files_and_plots(plan: ScenarioResult, tmp_path: Path) -> None:
     for name in PLOT_NAMES:
         png = paths[name].read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    ledgers = json.loads(paths["ledgers"].read_text(encoding="utf-8"))
+    assert sorted(ledgers) == ["2025", "2026", "2027", "2028", "2029", "2030"]
+    assert ledgers["2030"]["co2_t"] == pytest.approx(plan.yearly.loc[2030, "co2_t"])
+    assert "electricity_co2.national_average.2030" in ledgers["2030"]["factors_used"]
+    parquet = write_results(plan, tmp_path / "pq", series_format="parquet", plots=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(parquet["series"]), plan.series,
+                                  check_freq=False)
 
 
 def test_infeasible_year_is_reported_with_the_year() -> None:
