@@ -215,7 +215,13 @@ def process_queue(engine: Engine, settings: Settings, max_runs: int | None = Non
             with Session(engine) as session, session.begin():
                 repo.fail_run(session, run_id, describe(exc))
         else:
-            with Session(engine) as session, session.begin():
-                repo.finish_run(session, run_id, kpis, artifacts)
+            try:
+                with Session(engine) as session, session.begin():
+                    repo.finish_run(session, run_id, kpis, artifacts)
+            except Exception as exc:  # e.g. results that cannot be stored: say so on the run
+                log.exception("storing scenario run %s failed", run_id)
+                with Session(engine) as session, session.begin():
+                    repo.fail_run(session, run_id, f"results could not be stored: "
+                                                   f"{describe(exc)}")
         n += 1
     return n
