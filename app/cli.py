@@ -141,6 +141,8 @@ def simulate(
         write_results,
     )
 
+    if series_format not in ("csv", "parquet"):
+        raise typer.BadParameter("use csv or parquet", param_hint="--series-format")
     console = Console()
     try:
         scenario = load_scenario(scenario_file)
