@@ -99,7 +99,14 @@ class SchedulerLeader:
 
             shutdown_worker_pool()
         if self._conn is not None:
-            # Close the DBAPI connection itself (not back to the pool), which frees the lock.
+            # Release the lock synchronously (a closed connection frees it only once the server
+            # backend has exited, which a quick successor can race), then close the DBAPI
+            # connection itself (not back to the pool).
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.commit()
+            except Exception:  # connection already broken: closing it frees the lock
+                log.debug("advisory unlock failed; closing the connection", exc_info=True)
             self._conn.invalidate()
             self._conn.close()
             self._conn = None
