@@ -3,8 +3,10 @@
 from app.models.alerts import Alert
 from app.models.base import Base
 from app.models.core import ApiKey, Enterprise, Meter
+from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
 from app.models.simulations import ScenarioArtifact, ScenarioRun
+from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
 
 __all__ = [
     "Alert",
@@ -14,8 +16,15 @@ __all__ = [
     "IngestBatch",
     "Meter",
     "MeterDay",
+    "PvArray",
     "Reading",
     "ReadingRevision",
+    "Roof",
     "ScenarioArtifact",
     "ScenarioRun",
+    "StorageAsset",
+    "StorageCapacityTest",
+    "StorageMeter",
+    "StoragePlan",
+    "WeatherStation",
 ]

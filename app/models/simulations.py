@@ -1,4 +1,4 @@
-"""Scenario runs queued through the API and their artifacts (migration 0002_simulations)."""
+"""Scenario runs queued through the API and their artifacts (migration 0004_simulations)."""
 
 from __future__ import annotations
 

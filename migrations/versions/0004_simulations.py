@@ -1,16 +1,16 @@
 """Simulations: queued scenario runs (status, KPIs) and their artifacts (series CSV, plot PNGs
 stored as bytea).
 
-Revision ID: 0002_simulations
-Revises: 0001_foundation
+Revision ID: 0004_simulations
+Revises: 0003_storage
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0002_simulations"
-down_revision = "0001_foundation"
+revision = "0004_simulations"
+down_revision = "0003_storage"
 branch_labels = None
 depends_on = None
 
