@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import AliasChoices, Field
@@ -51,6 +52,14 @@ class Settings(BaseSettings):
     storage_plan_time: str = "17:00"
     """Local time (Asia/Shanghai) at which tomorrow's storage plans are published."""
     storage_safety_interval_minutes: int = 15
+    scenario_poll_seconds: float = 5.0
+    """How often the scheduler process looks for queued scenario runs."""
+    scenario_lease_minutes: float = 60.0
+    """Longest a scenario run may take; a running row past its lease is claimed again."""
+    scenario_executor: Literal["process", "inline"] = "process"
+    """process: runs in a worker process next to the scheduler; inline: in the job's thread."""
+    dask_scheduler_address: str | None = None
+    """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
 
 
 @lru_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,8 +137,23 @@ def load_pv(ctx: DemoContext) -> None:
     load_pv_park(ctx)
 
 
+def load_demo_scenarios(ctx: DemoContext) -> None:
+    """Queue the example scenarios (simulations/examples) once; the scheduler's worker runs them
+    in the background, so GET /v1/scenarios shows them done shortly after start."""
+    from app.models.simulations import ScenarioRun
+    from app.repositories.scenarios import queue_run
+    from simulations.scenario import load_scenario
+
+    examples = Path(__file__).resolve().parents[1] / "simulations" / "examples"
+    for name in ("plan_as_written", "cheaper_variant"):
+        if ctx.session.scalar(select(ScenarioRun.id).where(ScenarioRun.name == name)) is None:
+            scenario = load_scenario(examples / f"{name}.yaml").to_dict()
+            queue_run(ctx.session, name, scenario, ctx.principal.key_id)
+    ctx.session.commit()
+
+
 DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings,
-                                                     load_pv]
+                                                     load_pv, load_demo_scenarios]
 """Run in order by :func:`load_demo_park`; append yours."""
 
 

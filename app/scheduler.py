@@ -65,6 +65,13 @@ def add_storage_jobs(sched: BackgroundScheduler, engine: Engine, settings: Setti
                   id="storage_safety", coalesce=True, max_instances=1)
 
 
+def scenario_queue_job(engine: Engine, settings: Settings) -> int:
+    """Run the queued scenario runs (the worker behind ``POST /v1/scenarios``)."""
+    from app.services.scenarios import process_queue
+
+    return process_queue(engine, settings)
+
+
 class SchedulerLeader:
     """Holds the advisory lock and the scheduler when elected."""
 
@@ -97,6 +104,9 @@ class SchedulerLeader:
         sched.add_job(performance_job, "cron", hour=self.settings.pv_performance_hour, minute=5,
                       args=[self.engine, self.settings.pv_alert_share_of_expected],
                       id="pv_performance", coalesce=True, max_instances=1)
+        sched.add_job(scenario_queue_job, "interval", seconds=self.settings.scenario_poll_seconds,
+                      args=[self.engine, self.settings], id="scenarios", coalesce=True,
+                      max_instances=1, next_run_time=datetime.now(UTC))
         sched.start()
         self.scheduler = sched
         log.info("this process runs the scheduler")
@@ -120,6 +130,9 @@ class SchedulerLeader:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+            from app.services.scenarios import shutdown_worker_pool
+
+            shutdown_worker_pool()
         if self._conn is not None:
             # Unlock explicitly, so another process can lead at once (closing a connection
             # frees the lock only when the server has reaped the backend); then close the DBAPI

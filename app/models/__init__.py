@@ -5,6 +5,7 @@ from app.models.base import Base
 from app.models.core import ApiKey, Enterprise, Meter
 from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
+from app.models.simulations import ScenarioArtifact, ScenarioRun
 from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "Reading",
     "ReadingRevision",
     "Roof",
+    "ScenarioArtifact",
+    "ScenarioRun",
     "StorageAsset",
     "StorageCapacityTest",
     "StorageMeter",
