@@ -614,6 +614,7 @@
     const units = [["_per_10k_yuan", "/万元"], ["_t_per_tce", "tCO₂/tce"], ["_per_tce", "/tce"],
       ["_co2_t", "tCO₂"], ["_t", "t"], ["_tce", "tce"], ["_pct", "%"], ["_mwh", "MWh"], ["_mw", "MW"],
       ["_kwh", "kWh"], ["_kwp", "kWp"], ["_h", "h"]];
+    if (/co2/.test(name) && name.endsWith("_t")) return `${num(v, Math.abs(v) >= 100 ? 0 : 3)} tCO₂`;
     for (const [suffix, unit] of units) {
       if (name.endsWith(suffix)) return `${num(v, Math.abs(v) >= 100 ? 0 : 3)} ${unit}`;
     }
