@@ -237,7 +237,7 @@
     const st = d.storage;
     const soc = st && !st.error && st.soc_pct !== null && st.soc_pct !== undefined;
     const socSub = soc ? `${t("planned")} ${num(st.soc_mwh, 1)} / ${num(st.energy_mwh, 0)} MWh`
-      : !m.storage ? t("not_available") : st && st.error ? st.error : t("no_plan_short");
+      : !m.storage ? t("not_available") : !st ? t("no_station") : st.error ? st.error : t("no_plan_short");
     box.append(tile("tile-storage", t("tile_storage"), soc ? num(st.soc_pct, 0) : "–", soc ? "%" : "",
       [socSub, st && !st.error ? `${st.name}` : ""], null));
     const alertTile = tile("tile-alerts", t("tile_alerts"), String(d.alerts.open), "",
@@ -401,7 +401,7 @@
     $("#chart-storage-mini").hidden = true;
     if (!d.modules.storage) { box.append(notAvailable(t("na_storage"))); return null; }
     const st = d.storage;
-    if (!st) { box.append(notAvailable(t("no_data"))); return null; }
+    if (!st) { box.append(notAvailable(t("no_station"))); return null; }
     if (st.error) { box.append(notAvailable(st.error)); return null; }
     box.append(el("div", { class: "muted small", text: `${st.name} · ${t("plan_day")} ${st.day}` }));
     if (!st.plan) { box.append(notAvailable(`${t("no_plan")} ${st.day}`)); return null; }
