@@ -30,7 +30,7 @@ router = APIRouter(tags=["dashboard"])
 
 STATIC_DIR = Path(str(resources.files("app").joinpath("static")))
 TEMPLATE = resources.files("app").joinpath("templates", "dashboard.html")
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'")
 
 MODULE_ROUTES: dict[str, tuple[str, ...]] = {
