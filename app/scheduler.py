@@ -34,6 +34,18 @@ def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
         return check_completeness(session, start, end)
 
 
+def close_month_job(engine: Engine) -> dict[str, object] | None:
+    """Close the previous month's ledgers (monthly; a closed month is left as it is)."""
+    from app.db import readings_on_timescale
+    from app.services.carbon import close_previous_month
+
+    with engine.connect() as conn:
+        timescale = readings_on_timescale(conn)
+    result = close_previous_month(engine, timescale=timescale)
+    log.info("monthly carbon close: %s", result or "previous month closed already")
+    return result
+
+
 class SchedulerLeader:
     """Holds the advisory lock and the scheduler when elected."""
 
@@ -62,6 +74,9 @@ class SchedulerLeader:
         sched.add_job(completeness_job, "interval",
                       minutes=self.settings.completeness_interval_minutes,
                       args=[self.engine], id="completeness", coalesce=True, max_instances=1)
+        sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0, args=[self.engine],
+                      id="carbon_close_month", coalesce=True, max_instances=1,
+                      misfire_grace_time=6 * 3600)
         sched.start()
         self.scheduler = sched
         log.info("this process runs the scheduler")
