@@ -211,3 +211,18 @@ def period_info(conn: Connection, period: str) -> tuple[str | None, list[dict[st
     keys = ("event", "action", "reason", "actor", "api_key_id", "ledgers", "park_input_hash",
             "at")
     return status, [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def frozen_all(conn: Connection, period: str) -> list[dict[str, Any]]:
+    """Every frozen ledger of a closed month (park first, then enterprises by code)."""
+    rows = conn.execute(text(
+        "SELECT f.ledger FROM carbon_frozen_ledgers f"
+        " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
+        " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).scalars().all()
+    return list(rows)
+
+
+def enterprise_names(conn: Connection) -> dict[str, tuple[str, str]]:
+    """code -> (name, zone)."""
+    rows = conn.execute(text("SELECT code, name, zone FROM enterprises")).all()
+    return {c: (n, z) for c, n, z in rows}

@@ -242,6 +242,11 @@ def _all_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[d
     return out
 
 
+def month_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[dict[str, Any]]:
+    """Park and every enterprise for one month: frozen when the month is closed, else live."""
+    return repo.frozen_all(conn, period.label) or _all_ledgers(conn, period, timescale=timescale)
+
+
 def close_period(engine: Engine, label: str, *, api_key_id: int | None, actor: str,
                  timescale: bool) -> dict[str, Any]:
     """Freeze the month's ledgers (park + every enterprise) with their input hashes."""
