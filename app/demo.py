@@ -131,6 +131,7 @@ def _timescale(ctx: DemoContext) -> bool:
 
 
 DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings]
+DEMO_LOADERS.append(__import__("app.services.carbon_demo", fromlist=["x"]).load_carbon_demo)
 """Run in order by :func:`load_demo_park`; append yours."""
 
 

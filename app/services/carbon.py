@@ -16,11 +16,13 @@ import math
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
 from app.problems import Problem
 from app.repositories import carbon as repo
+from app.repositories.readings import refresh_aggregates
 from app.services.carbon_periods import Period, parse_period, previous_month
 from carbon import (
     ENERGY_INPUTS,
@@ -224,6 +226,11 @@ def ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
 
 
 # ---- closing ---------------------------------------------------------------------------------
+def _utc(day: date) -> datetime:
+    """Local (Asia/Shanghai) midnight of ``day`` as an aware datetime."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
 def _month(label: str) -> Period:
     p = parse_period(label)
     if p.months != 1:
@@ -249,8 +256,13 @@ def month_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[
 
 def close_period(engine: Engine, label: str, *, api_key_id: int | None, actor: str,
                  timescale: bool) -> dict[str, Any]:
-    """Freeze the month's ledgers (park + every enterprise) with their input hashes."""
+    """Freeze the month's ledgers (park + every enterprise) with their input hashes.
+
+    TimescaleDB: the month's continuous aggregates are refreshed first, so what is frozen is
+    materialised data (not a region a background refresh has yet to catch up on)."""
     period = _month(label)
+    if timescale:
+        refresh_aggregates(engine, _utc(period.start), _utc(period.end))
     with engine.begin() as conn:
         if repo.lock_period(conn, label) == "closed":
             raise Problem(409, f"Period {label} is closed already.", kind="period-closed")
