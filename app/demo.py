@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal, create_api_key
 from app.config import Settings
 from app.models import ApiKey, Enterprise, Meter
+from app.services import carbon_demo
 from app.services.ingest import RawBatch
 from app.services.readings import IngestContext, ingest_frame
 from energy.units import carrier_spec
@@ -131,8 +132,9 @@ def _timescale(ctx: DemoContext) -> bool:
 
 
 DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings]
-DEMO_LOADERS.append(__import__("app.services.carbon_demo", fromlist=["x"]).load_carbon_demo)
 """Run in order by :func:`load_demo_park`; append yours."""
+DEMO_LOADERS[1:1] = [carbon_demo.load_carbon_base_year]  # older readings before the demo year's
+DEMO_LOADERS.append(carbon_demo.load_carbon_demo)
 
 
 def load_demo_park(session: Session, *, engine: Engine | None = None,

@@ -380,7 +380,7 @@ def targets_status(conn: Connection, entity: Entity, as_of_year: int, *, timesca
     for year in range(base_year(), as_of_year + 1):
         _, answer = _indicators_of(conn, entity, parse_period(str(year)), timescale=timescale,
                                      base=base)
-        if answer["energy_tce"] > 0 or answer["provenance"]["activity_records"]:
+        if answer["energy_tce"] > 0:  # a year without metered energy would fake ratios
             history[year] = as_ledger(answer)
     frame = history_frame({y: compute_indicators(led, base=base) for y, led in history.items()})
     out = []

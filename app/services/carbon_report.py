@@ -224,7 +224,8 @@ def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bo
                             "energy": _fmt(led["energy_tce"]), "co2": _fmt(led["co2_t"]),
                             "va": _fmt(va, 1),
                             "intensity": _fmt(led["energy_tce"] / va if va else None, 4)})
-    targets = [{k: (_fmt(v, 4) if isinstance(v, float) else v) for k, v in t.items()}
+    targets = [{k: (_fmt(v, 4) if isinstance(v, float) or v is None else v)
+                for k, v in t.items()}
                for t in svc.targets_status(conn, park_entity, period.year,
                                            timescale=timescale)["status"]]
     env = Environment(autoescape=True)
