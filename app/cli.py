@@ -6,6 +6,8 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from sqlalchemy import select
@@ -106,6 +108,135 @@ def keys_create(role: str = typer.Option(..., help="operator | enterprise | plan
             session.commit()
         engine.dispose()
         typer.echo(key)
+
+
+# --- simulations (planners): no database needed ------------------------------------------------
+
+def _fmt(value: object, scale: float = 1.0, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, int | float):
+        return f"{value / scale:,.{digits}f}"
+    return str(value)
+
+
+@cli.command()
+def simulate(
+    scenario_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                  help="scenario file (YAML or JSON)")],
+    out: Annotated[Path | None, typer.Option("--out", help="results folder "
+                                             "(default: ./out/<scenario name>)")] = None,
+    series_format: Annotated[str, typer.Option(help="csv | parquet")] = "csv",
+    plots: Annotated[bool, typer.Option(help="draw the PNG plots")] = True,
+) -> None:
+    """Run a scenario: print a summary table, write KPIs, series and plots."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulations import (
+        ScenarioError,
+        SimulationError,
+        load_scenario,
+        run_scenario,
+        write_results,
+    )
+
+    if series_format not in ("csv", "parquet"):
+        raise typer.BadParameter("use csv or parquet", param_hint="--series-format")
+    console = Console()
+    try:
+        scenario = load_scenario(scenario_file)
+        with console.status(f"simulating {scenario.name} {scenario.start_year}-"
+                            f"{scenario.end_year} ({scenario.dispatch.strategy} dispatch)"):
+            result = run_scenario(scenario)
+    except (ScenarioError, SimulationError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    folder = out or Path("out") / scenario.name
+    paths = write_results(result, folder, series_format=series_format,  # type: ignore[arg-type]
+                          plots=plots)
+    y = result.yearly
+    table = Table(title=f"{scenario.name}: yearly results")
+    columns = [("year", None, 0), ("PV MWp", "pv_capacity_kwp", 1e3),
+               ("storage MWh", "storage_energy_mwh", 1), ("load GWh", "load_mwh", 1e3),
+               ("PV used GWh", "pv_used_mwh", 1e3), ("direct GWh", "direct_delivered_mwh", 1e3),
+               ("import GWh", "grid_import_mwh", 1e3), ("export GWh", "grid_export_mwh", 1e3),
+               ("curtailed GWh", "pv_curtailed_mwh", 1e3), ("energy ktce", "energy_tce", 1e3),
+               ("CO2 loc. kt", "co2_location_based_t", 1e3),
+               ("CO2 mkt. kt", "co2_market_based_t", 1e3),
+               ("tce/10k yuan", "energy_intensity_tce_per_10k_yuan", 1),
+               ("cost M yuan", "total_cost_yuan", 1e6)]
+    for title, _, _ in columns:
+        table.add_column(title, justify="right")
+    for year, row in y.iterrows():
+        table.add_row(str(year), *[
+            _fmt(row[col], scale, 4 if col.startswith("energy_intensity") else 1)
+            for _, col, scale in columns[1:]])
+    console.print(table)
+    targets = Table(title="targets (each phase)")
+    for col in ("set", "target", "phase", "year", "target value", "actual", "status"):
+        targets.add_column(col)
+    for r in result.targets.itertuples():
+        colour = {"achieved": "green", "missed": "red"}.get(r.status, "yellow")
+        targets.add_row(r.target_set, r.target_id, r.phase, str(r.evaluation_year),
+                        _fmt(r.target_value, digits=4), _fmt(r.actual_value, digits=4),
+                        f"[{colour}]{r.status}[/]")
+    console.print(targets)
+    s = result.kpis["summary"]
+    console.print(f"total cost {_fmt(s['total_cost_yuan'], 1e6)} M yuan (investment "
+                  f"{_fmt(s['investment_yuan'], 1e6)} M yuan); CO2 {_fmt(s['total_co2_t'], 1e3)}"
+                  f" kt market-based, {_fmt(s['total_co2_location_based_t'], 1e3)} kt "
+                  f"location-based; binding targets missed: "
+                  f"{', '.join(s['binding_targets_missed']) or 'none'}")
+    console.print(f"results written to {folder}/: {', '.join(p.name for p in paths.values())}")
+
+
+@cli.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                               help="sweep file (YAML or JSON)")],
+    out: Annotated[Path | None, typer.Option("--out", help="results folder "
+                                             "(default: ./out/<sweep name>)")] = None,
+    workers: Annotated[int | None, typer.Option(help="process-pool size (default: all cores; "
+                                                     "1 = serial in this process)")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address: run on Dask "
+                                                  "(default: the sweep file's or the "
+                                                  "dask_scheduler_address setting)")] = None,
+) -> None:
+    """Run a sweep in parallel: print the cases with the cost–carbon Pareto front marked."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulations import ScenarioError, SimulationError, load_sweep, run_sweep, write_sweep
+
+    console = Console()
+    try:
+        spec = load_sweep(sweep_file)
+    except ScenarioError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    address = dask or spec.dask_scheduler_address or get_settings().dask_scheduler_address
+    executor = "dask" if (dask or spec.executor == "dask") else "process"
+    try:
+        table = run_sweep(spec, executor=executor, workers=workers, scheduler_address=address,
+                          progress=True)
+    except SimulationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    folder = out or Path("out") / spec.name
+    paths = write_sweep(table, folder, spec.name)
+    keys = [k for k in table.columns if k in {p.strip() for g in spec.grid for p in g.split(",")}]
+    view = Table(title=f"{spec.name}: {len(table)} cases (* = Pareto front), by cost")
+    for col in ("case", *keys, "cost M yuan", "CO2 kt", "tce/10k yuan (last)", "status"):
+        view.add_column(col, justify="right")
+    for r in table.sort_values("total_cost_yuan", na_position="last").to_dict("records"):
+        mark = "*" if r["pareto"] else ""
+        view.add_row(f"{r['case']}{mark}", *[str(r[k]) for k in keys],
+                     _fmt(r.get("total_cost_yuan"), 1e6), _fmt(r.get("total_co2_t"), 1e3),
+                     _fmt(r.get("final_year_energy_intensity_tce_per_10k_yuan"), digits=4),
+                     r["status"] if r["status"] == "done" else f"[red]{r['error'][:60]}[/]")
+    console.print(view)
+    console.print(f"results written to {folder}/: {', '.join(p.name for p in paths.values())}")
 
 
 def main() -> None:

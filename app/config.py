@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import AliasChoices, Field
@@ -39,8 +40,26 @@ class Settings(BaseSettings):
     data meanwhile); "sync" refreshes before answering the upload."""
     timescale: str = "auto"
     """auto: use TimescaleDB when the extension is available; on: require it; off: plain tables."""
+    pv_alert_share_of_expected: float | None = Field(default=None, gt=0, le=1)
+    """A clear day with measured PV energy below this share of expected raises a
+    ``pv_underperformance`` alert; None: energy/data/pv_defaults.yaml (performance)."""
+    pv_performance_hour: int = Field(default=2, ge=0, le=23)
+    """Local hour at which the daily PV performance job checks yesterday."""
     plausibility_ceilings_per_hour: dict[str, float] = Field(default_factory=_default_ceilings)
     """Largest plausible consumption per hour of one meter, in the carrier's canonical unit."""
+    storage_max_steps: int = 35_136
+    """Largest dispatch horizon in steps (366 days at 15 minutes); more is answered 413."""
+    storage_plan_time: str = "17:00"
+    """Local time (Asia/Shanghai) at which tomorrow's storage plans are published."""
+    storage_safety_interval_minutes: int = 15
+    scenario_poll_seconds: float = 5.0
+    """How often the scheduler process looks for queued scenario runs."""
+    scenario_lease_minutes: float = 60.0
+    """Longest a scenario run may take; a running row past its lease is claimed again."""
+    scenario_executor: Literal["process", "inline"] = "process"
+    """process: runs in a worker process next to the scheduler; inline: in the job's thread."""
+    dask_scheduler_address: str | None = None
+    """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
 
 
 @lru_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -131,7 +132,29 @@ def _timescale(ctx: DemoContext) -> bool:
         return readings_on_timescale(conn)
 
 
-DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings]
+def load_pv(ctx: DemoContext) -> None:
+    from app.demo_pv import load_pv_park
+
+    load_pv_park(ctx)
+
+
+def load_demo_scenarios(ctx: DemoContext) -> None:
+    """Queue the example scenarios (simulations/examples) once; the scheduler's worker runs them
+    in the background, so GET /v1/scenarios shows them done shortly after start."""
+    from app.models.simulations import ScenarioRun
+    from app.repositories.scenarios import queue_run
+    from simulations.scenario import load_scenario
+
+    examples = Path(__file__).resolve().parents[1] / "simulations" / "examples"
+    for name in ("plan_as_written", "cheaper_variant"):
+        if ctx.session.scalar(select(ScenarioRun.id).where(ScenarioRun.name == name)) is None:
+            scenario = load_scenario(examples / f"{name}.yaml").to_dict()
+            queue_run(ctx.session, name, scenario, ctx.principal.key_id)
+    ctx.session.commit()
+
+
+DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings,
+                                                     load_pv, load_demo_scenarios]
 """Run in order by :func:`load_demo_park`; append yours."""
 DEMO_LOADERS[1:1] = [carbon_demo.load_carbon_base_year]  # older readings before the demo year's
 DEMO_LOADERS.append(carbon_demo.load_carbon_demo)
@@ -160,3 +183,76 @@ def load_demo_park(session: Session, *, engine: Engine | None = None,
     for loader in DEMO_LOADERS:
         loader(ctx)
     return key
+
+
+# --- storage station (issue 7) ---------------------------------------------------------------
+STORAGE_CODE = "ETDZ-BESS-01"
+STORAGE_PLAN_DAYS = pd.date_range(f"{YEAR}-11-20", f"{YEAR}-12-03", freq="D")
+"""Days with a published day-ahead plan (seasonal-naive inputs from the demo readings)."""
+STORAGE_TELEMETRY_DAYS = pd.date_range(f"{YEAR}-11-20", f"{YEAR}-11-26", freq="D")
+STORAGE_HOT_SPELL = (f"{YEAR}-11-23T14:00:00+08:00", f"{YEAR}-11-23T14:30:00+08:00")
+"""A simulated HVAC fault: enclosure at 46-47 degC, which opens a storage_safety alert."""
+
+
+def load_storage_station(ctx: DemoContext) -> None:
+    """The 63 MW / 252 MWh station (default spec), day-ahead plans for the demo period, and
+    telemetry following the plans (with one hot spell) through the meters' ingest path."""
+    from datetime import UTC, datetime
+
+    from app.models import StorageAsset
+    from app.repositories import storage as storage_repo
+    from app.schemas_storage import StorageIn
+    from app.services import storage as storage_svc
+    from app.services.storage_ops import safety_check, telemetry_batch
+
+    session = ctx.session
+    asset = session.scalar(select(StorageAsset).where(StorageAsset.code == STORAGE_CODE))
+    if asset is None:
+        asset = storage_svc.register_station(session, StorageIn(
+            code=STORAGE_CODE, name="经开区 63 MW / 252 MWh 储能电站", zone="B区",
+            commissioned_on=STORAGE_TELEMETRY_DAYS[0].date()))
+        session.commit()
+    # Published "the afternoon before" each day: seasonal-naive inputs (the week-ago readings).
+    plans = []
+    for day in STORAGE_PLAN_DAYS:
+        plan = storage_repo.current_plan(session, asset.id, day.date())
+        if plan is None:
+            plan = storage_svc.publish_plan(
+                session, asset, day.date(), now=datetime.now(UTC),
+                max_steps=ctx.settings.storage_max_steps, forecast="seasonal_naive")
+        plans.append(plan)
+    session.commit()
+    energy_mwh = storage_svc.station_battery(asset).energy_mwh
+    frames = []
+    for plan in plans:
+        if pd.Timestamp(plan.day) not in STORAGE_TELEMETRY_DAYS:
+            continue
+        sched = storage_svc.plan_schedule_frame(plan)
+        n = len(sched)
+        local = sched.index.tz_convert("Asia/Shanghai")
+        hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
+        temp = 22.0 + 3.0 * np.sin(2 * np.pi * (hour - 9.0) / 24.0) + ctx.rng.normal(0, 0.3, n)
+        hot = (sched.index >= pd.Timestamp(STORAGE_HOT_SPELL[0])) & (
+            sched.index < pd.Timestamp(STORAGE_HOT_SPELL[1]))
+        temp = np.where(hot, 46.5, temp)
+        power = (sched["discharge_mw"] - sched["charge_mw"]).to_numpy()
+        frames.append(pd.DataFrame({
+            "ts": local.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "power_mw": np.round(power * ctx.rng.normal(1.0, 0.01, n), 3).astype(str),
+            "soc_pct": np.round(100.0 * sched["soc_mwh"].to_numpy() / energy_mwh, 2).astype(str),
+            "temperature_c": np.round(temp, 2).astype(str),
+        }))
+    if not frames:
+        return
+    rows = pd.concat(frames, ignore_index=True)
+    raw, _rows, _cols = telemetry_batch(STORAGE_CODE, rows)
+    ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
+    digest = hashlib.sha256(f"demo-storage-{YEAR}".encode()).hexdigest()
+    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
+    start = pd.Timestamp(STORAGE_TELEMETRY_DAYS[0], tz="Asia/Shanghai")
+    safety_check(session, asset, start.to_pydatetime(),
+                 (start + pd.Timedelta(days=len(STORAGE_TELEMETRY_DAYS))).to_pydatetime())
+    session.commit()
+
+
+DEMO_LOADERS.append(load_storage_station)

@@ -14,10 +14,18 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.limits import BodySizeLimit
 from app.problems import Problem, install_problem_handlers, problem_response
-from app.routers import alerts, carbon, core, readings
+from app.routers import alerts, carbon, core, pv, readings, scenarios, storage
 from app.services.readings import IngestContext
 
-ROUTERS: list[APIRouter] = [core.router, readings.router, alerts.router, carbon.router]
+ROUTERS: list[APIRouter] = [
+    core.router,
+    readings.router,
+    alerts.router,
+    pv.router,
+    storage.router,
+    scenarios.router,
+    carbon.router,
+]
 """Every router of the service; another domain adds its own here."""
 
 

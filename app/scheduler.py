@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.repositories.alerts import check_completeness
+from app.services.pv import performance_job
 
 LOCK_KEY = 0x7A637061726B  # "zcpark"
 RETRY_SECONDS = 60
@@ -44,6 +45,43 @@ def close_month_job(engine: Engine) -> dict[str, object] | None:
     result = close_previous_month(engine, timescale=timescale)
     log.info("monthly carbon close: %s", result or "previous month closed already")
     return result
+
+
+def storage_plan_job(engine: Engine, settings: Settings, now: datetime | None = None
+                     ) -> dict[str, str]:
+    """Publish tomorrow's (Asia/Shanghai) plan of every storage station (same function as
+    ``POST /v1/storage/{code}/plan``)."""
+    from app.services.storage import plan_job
+
+    with Session(engine) as session, session.begin():
+        published = plan_job(session, now, settings.storage_max_steps)
+    for code, outcome in published.items():
+        log.info("storage plan %s: %s", code, outcome)
+    return published
+
+
+def storage_safety_job(engine: Engine, now: datetime | None = None) -> int:
+    """Open storage_safety alerts for telemetry of the last 24 h outside the safe window."""
+    from app.services.storage_ops import safety_job
+
+    with Session(engine) as session, session.begin():
+        return safety_job(session, now)
+
+
+def add_storage_jobs(sched: BackgroundScheduler, engine: Engine, settings: Settings) -> None:
+    hour, minute = (int(x) for x in settings.storage_plan_time.split(":"))
+    sched.add_job(storage_plan_job, "cron", hour=hour, minute=minute, args=[engine, settings],
+                  id="storage_plan", coalesce=True, max_instances=1)
+    sched.add_job(storage_safety_job, "interval",
+                  minutes=settings.storage_safety_interval_minutes, args=[engine],
+                  id="storage_safety", coalesce=True, max_instances=1)
+
+
+def scenario_queue_job(engine: Engine, settings: Settings) -> int:
+    """Run the queued scenario runs (the worker behind ``POST /v1/scenarios``)."""
+    from app.services.scenarios import process_queue
+
+    return process_queue(engine, settings)
 
 
 class SchedulerLeader:
@@ -74,6 +112,13 @@ class SchedulerLeader:
         sched.add_job(completeness_job, "interval",
                       minutes=self.settings.completeness_interval_minutes,
                       args=[self.engine], id="completeness", coalesce=True, max_instances=1)
+        add_storage_jobs(sched, self.engine, self.settings)
+        sched.add_job(performance_job, "cron", hour=self.settings.pv_performance_hour, minute=5,
+                      args=[self.engine, self.settings.pv_alert_share_of_expected],
+                      id="pv_performance", coalesce=True, max_instances=1)
+        sched.add_job(scenario_queue_job, "interval", seconds=self.settings.scenario_poll_seconds,
+                      args=[self.engine, self.settings], id="scenarios", coalesce=True,
+                      max_instances=1, next_run_time=datetime.now(UTC))
         sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0, args=[self.engine],
                       id="carbon_close_month", coalesce=True, max_instances=1,
                       misfire_grace_time=6 * 3600)
@@ -100,8 +145,18 @@ class SchedulerLeader:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+            from app.services.scenarios import shutdown_worker_pool
+
+            shutdown_worker_pool()
         if self._conn is not None:
-            # Close the DBAPI connection itself (not back to the pool), which frees the lock.
+            # Unlock explicitly, so another process can lead at once (closing a connection
+            # frees the lock only when the server has reaped the backend); then close the DBAPI
+            # connection itself, not back to the pool.
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.commit()
+            except Exception:  # a dead connection has released its lock anyway
+                log.warning("scheduler lock: explicit unlock failed; closing the connection")
             self._conn.invalidate()
             self._conn.close()
             self._conn = None

@@ -11,7 +11,10 @@ from app.models.carbon import (
     PeriodEvent,
 )
 from app.models.core import ApiKey, Enterprise, Meter
+from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
+from app.models.simulations import ScenarioArtifact, ScenarioRun
+from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
 
 __all__ = [
     "ActivityBatch",
@@ -27,6 +30,15 @@ __all__ = [
     "Meter",
     "MeterDay",
     "PeriodEvent",
+    "PvArray",
     "Reading",
     "ReadingRevision",
+    "Roof",
+    "ScenarioArtifact",
+    "ScenarioRun",
+    "StorageAsset",
+    "StorageCapacityTest",
+    "StorageMeter",
+    "StoragePlan",
+    "WeatherStation",
 ]

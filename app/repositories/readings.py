@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from app.repositories.pgcopy import COLUMNS, encode_readings
+from energy.units import CARRIERS
 
 TZ = "Asia/Shanghai"
 
@@ -252,8 +253,11 @@ def park_energy(conn: Connection, start: datetime, end: datetime, by: str,
            " JOIN enterprises e ON e.id = m.enterprise_id"
            " WHERE d.day >= (CAST(:a AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
            " AND d.day < (CAST(:b AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+           " AND m.carrier = ANY(:summable)"
            f" {scope} GROUP BY 1, 2, 3 ORDER BY 1, 2")
-    rows = conn.execute(text(sql), {"a": start, "b": end, "e": enterprise_id}).all()
+    summable = [c for c, spec in CARRIERS.items() if spec.summable]
+    rows = conn.execute(text(sql), {"a": start, "b": end, "e": enterprise_id,
+                                    "summable": summable}).all()
     return [{by: k, "carrier": c, "unit": u, "value": v, "readings": n} for k, c, u, v, n in rows]
 
 

@@ -17,6 +17,7 @@ from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.schemas import Point, SeriesOut, UploadOut
 from app.services.readings import IngestContext, ingest
+from energy.units import carrier_spec
 
 router = APIRouter(prefix="/v1", tags=["readings"])
 
@@ -61,13 +62,18 @@ def meter_readings(
     resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
     format: Literal["json", "csv"] = "json",
 ) -> SeriesOut | Response:
-    """A meter's series, summed into Asia/Shanghai calendar buckets."""
+    """A meter's series in Asia/Shanghai calendar buckets: sums for energy and quantities, means
+    for weather and telemetry (non-summable carriers)."""
     _check_range(start, end)
     meter = core_repo.get_meter(session, principal, code)
     rows = repo.meter_series(session.connection(), meter.id, start, end, resolution,
                              timescale=request.app.state.timescale)
     tz = request.app.state.tz
-    points = [Point(start=s.astimezone(tz), value=v, quality=q, count=n) for s, v, q, n in rows]
+    # Summable carriers (energy, volume, mass) aggregate as sums; weather and telemetry readings
+    # are interval means, so their buckets are means of the readings in them.
+    summable = carrier_spec(meter.carrier).summable
+    points = [Point(start=s.astimezone(tz), value=v if summable or not n else v / n, quality=q,
+                    count=n) for s, v, q, n in rows]
     if format == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -86,7 +92,8 @@ def park_energy(
     by: Literal["carrier", "zone", "enterprise"] = "carrier",
 ) -> dict[str, object]:
     """The park's totals over whole Asia/Shanghai days in [start, end), grouped ``by``, per carrier
-    (units differ by carrier). An enterprise key gets its own enterprise's totals only."""
+    (units differ by carrier; weather and telemetry are not totals and are left out). An
+    enterprise key gets its own enterprise's totals only."""
     _check_range(start, end)
     totals = repo.park_energy(session.connection(), start, end, by,
                               principal.enterprise_id if principal.role == "enterprise" else None,

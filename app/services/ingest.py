@@ -28,7 +28,7 @@ from energy.meter_series import (
     implausible_mask,
     off_grid,
 )
-from energy.units import UnitError, to_canonical_factor
+from energy.units import CARRIERS, UnitError, to_canonical_factor
 
 CLIENT_QUALITIES = ("ok", "estimated")
 OFFSET_RE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
@@ -297,7 +297,11 @@ def prepare(
                                  f"not on the meter's {int(minutes)}-minute grid "
                                  "(anchored at Asia/Shanghai midnight)"))
 
-    negative = known & (frame["value"] < 0)
+    # Per meter (not per row): temperatures and signed battery power may be negative.
+    may_be_negative = np.array(
+        [c in meters and CARRIERS[meters[c].carrier].allows_negative for c in cats] + [False],
+        dtype=bool)[codes]
+    negative = known & (frame["value"] < 0) & ~may_be_negative
     if negative.any():
         errors.append(_error(frame.loc[negative, "row"], "value",
                              np.where(frame.loc[negative, "register"] == "cumulative",

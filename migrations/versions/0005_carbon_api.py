@@ -2,7 +2,7 @@
 inputs) with batches and an audit trail; closed periods with frozen ledgers and their events.
 
 Revision ID: 0005_carbon_api
-Revises: 0001_foundation
+Revises: 0004_simulations (chained after main's revisions when merging main)
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005_carbon_api"
-down_revision = "0001_foundation"
+down_revision = "0004_simulations"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,85 @@
+"""PV arrays, roofs (rooftop potential) and weather stations (meters of weather quantities)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base
+from app.models.core import Enterprise, Meter
+
+WEATHER_QUANTITIES: tuple[str, ...] = ("ghi", "temp_air", "wind_speed", "dni", "dhi")
+"""Carriers (energy/data/units.yaml) a station may measure; ghi and temp_air are required."""
+
+
+class WeatherStation(Base):
+    """A station whose quantities are ordinary meters (uploaded through ``POST /v1/readings``)."""
+
+    __tablename__ = "weather_stations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    ghi_meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    temp_air_meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    wind_speed_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    dni_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    dhi_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")
+
+    def meter_ids(self) -> dict[str, int]:
+        """Quantity → meter id, for the quantities this station measures."""
+        ids = {q: getattr(self, f"{q}_meter_id") for q in WEATHER_QUANTITIES}
+        return {q: i for q, i in ids.items() if i is not None}
+
+
+class PvArray(Base):
+    """A rooftop array; its zone is its enterprise's zone."""
+
+    __tablename__ = "pv_arrays"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    name: Mapped[str | None] = mapped_column(Text)
+    capacity_kwp: Mapped[float] = mapped_column(Float)
+    ac_kw: Mapped[float] = mapped_column(Float)
+    tilt_deg: Mapped[float] = mapped_column(Float)
+    azimuth_deg: Mapped[float] = mapped_column(Float)
+    mounting: Mapped[str] = mapped_column(String(16))
+    losses_pct: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    """Overrides of ``pvlib.pvsystem.pvwatts_losses`` defaults, percent."""
+    gamma_pdc_per_c: Mapped[float] = mapped_column(Float)
+    degradation_pct_per_year: Mapped[float] = mapped_column(Float)
+    install_year: Mapped[int | None] = mapped_column(Integer)
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    weather_station_id: Mapped[int | None] = mapped_column(ForeignKey("weather_stations.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")
+    meter: Mapped[Meter | None] = relationship(lazy="joined")
+    weather_station: Mapped[WeatherStation | None] = relationship(lazy="joined")
+
+
+class Roof(Base):
+    """A roof of an enterprise, for the phase-1 "every usable roof" potential."""
+
+    __tablename__ = "pv_roofs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    name: Mapped[str] = mapped_column(Text)
+    roof_area_m2: Mapped[float] = mapped_column(Float)
+    usable_share: Mapped[float | None] = mapped_column(Float)
+    tilt_deg: Mapped[float | None] = mapped_column(Float)
+    azimuth_deg: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")

@@ -1,0 +1,111 @@
+"""Pydantic shapes of the storage API (issue 7)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.schemas import Zone
+
+Strategy = Literal["optimal", "rolling", "rule"]
+
+
+class StorageIn(BaseModel):
+    code: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1)
+    zone: Zone
+    enterprise: str | None = Field(None, description="Owner enterprise code; none = the park's")
+    battery: dict[str, Any] = Field(default_factory=dict, description=(
+        "energy.storage.BatterySpec fields overriding the 63 MW / 252 MWh default station"))
+    tariff: str = Field("example_tou_illustrative", description="tariff file name")
+    safety: dict[str, float] = Field(default_factory=dict, description=(
+        "overrides of the safe window: soc_min_pct, soc_max_pct, temperature_min_c, "
+        "temperature_max_c, power_charge_max_mw, power_discharge_max_mw"))
+    commissioned_on: date | None = None
+
+
+class StorageOut(BaseModel):
+    code: str
+    name: str
+    zone: str
+    enterprise: str | None
+    battery: dict[str, Any]
+    tariff: str
+    safety_window: dict[str, float]
+    commissioned_on: date | None
+    telemetry_meters: dict[str, str]
+    """quantity (power, soc, temperature) -> meter code; upload through /v1/readings too."""
+
+
+class RollingIn(BaseModel):
+    window_hours: float = Field(48.0, gt=0, le=28 * 24)
+    commit_hours: float = Field(24.0, gt=0)
+
+
+class DispatchIn(BaseModel):
+    """Inline inputs (``load_mw`` given) or stored series (``load_mw`` omitted)."""
+
+    start: datetime | None = Field(None, description="first interval start (ISO 8601, offset)")
+    step_minutes: Literal[15, 30, 60] = 60
+    horizon_hours: float | None = Field(None, gt=0, description="stored inputs only; default 24")
+    strategy: Strategy = "optimal"
+    load_mw: list[float] | None = None
+    pv_mw: list[float] | None = None
+    price_yuan_per_mwh: list[float] | None = None
+    tariff: str | None = Field(None, description="tariff name; default the station's")
+    export_price_yuan_per_mwh: float | list[float] | None = None
+    demand_charge_yuan_per_kw_month: float | None = Field(None, ge=0)
+    grid_tco2_per_mwh: float | list[float] | None = None
+    carbon_price_yuan_per_tco2: float = Field(0.0, ge=0)
+    curtailment_penalty_yuan_per_mwh: float = Field(0.0, ge=0)
+    temperature_c: list[float] | None = None
+    battery: dict[str, Any] = Field(default_factory=dict)
+    rolling: RollingIn = Field(default_factory=RollingIn)
+    pv_source: Literal["metered", "model", "none"] = "metered"
+    pv_capacity_kwp: float | None = Field(None, gt=0, description="pv_source=model")
+    forecast: Literal["auto", "actual", "seasonal_naive"] = "auto"
+
+
+class ScheduleRow(BaseModel):
+    start: datetime
+    charge_mw: float
+    discharge_mw: float
+    soc_mwh: float
+    grid_import_mw: float
+    grid_export_mw: float
+    pv_curtailed_mw: float
+    load_mw: float | None = None
+    pv_mw: float | None = None
+
+
+class DispatchOut(BaseModel):
+    asset: str
+    strategy: str
+    start: datetime
+    step_minutes: int
+    objective: float
+    kpis: dict[str, float | None]
+    schedule: list[ScheduleRow]
+    inputs: dict[str, Any]
+
+
+class PlanOut(DispatchOut):
+    id: int
+    day: date
+    created_at: datetime
+    published_by: str
+
+
+class CapacityTestIn(BaseModel):
+    tested_on: date
+    measured_capacity_mwh: float = Field(gt=0)
+    note: str | None = None
+
+
+class TelemetryRow(BaseModel):
+    ts: datetime
+    power_mw: float | None = None
+    soc_pct: float | None = None
+    temperature_c: float | None = None

@@ -1,0 +1,290 @@
+"""Sweeps: a grid over scenario fields (dotted paths), run in parallel, one table, Pareto front.
+
+Sweep file (YAML or JSON)::
+
+    scenario: plan_as_written.yaml      # path (relative to the sweep file) or an inline mapping
+    set: {end_year: 2030}               # optional: fixed changes for every case
+    grid:                               # the cartesian product of these values
+      pv_scale: [0, 0.5, 1.0]
+      dispatch.strategy: [optimal, rule]
+      "storage.0.power_mw,storage.0.energy_mwh": [[0, 0], [63, 252], [126, 504]]   # zipped paths
+    executor: process                   # 'process' (default, all cores) or 'dask'
+    workers: null                       # process-pool size (default: all cores)
+    dask_scheduler_address: null        # e.g. tcp://10.0.0.5:8786 (the `dask` extra)
+
+Each case is validated like a scenario file (errors name the case and the field); a case that
+fails to simulate is kept in the table with its error. The cost–carbon Pareto front minimises
+``total_cost_yuan`` and ``total_co2_t`` (both summed over the simulated years).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from simulations.runner import SimulationError, run_scenario
+from simulations.scenario import (
+    ScenarioError,
+    parse_scenario,
+    read_mapping,
+    set_dotted,
+)
+
+SUMMARY_COLUMNS = (
+    "total_cost_yuan", "investment_yuan", "total_energy_cost_yuan", "total_co2_t",
+    "total_co2_location_based_t",
+    "final_year_co2_t", "final_year_energy_intensity_tce_per_10k_yuan",
+    "final_year_co2_per_energy_t_per_tce", "final_year_clean_energy_share_pct",
+    "final_year_renewable_electricity_share_pct", "pv_capacity_final_kwp",
+    "storage_energy_final_mwh", "pv_curtailed_total_mwh", "targets_achieved",
+    "targets_evaluated",
+)
+
+Executor = Literal["process", "dask"]
+
+
+@dataclass
+class SweepSpec:
+    """A parsed sweep: the base scenario (validated, defaults filled) and the grid."""
+
+    name: str
+    base: dict[str, Any]
+    grid: dict[str, list[Any]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+    executor: Executor = "process"
+    workers: int | None = None
+    dask_scheduler_address: str | None = None
+
+    def cases(self) -> list[dict[str, Any]]:
+        """One dict per case: {"case": i, "values": {path: value}, "scenario": mapping}."""
+        keys = list(self.grid)
+        out = []
+        for i, combo in enumerate(itertools.product(*(self.grid[k] for k in keys))):
+            data = dict(self.base)
+            values: dict[str, Any] = {}
+            for path, value in self.fixed.items():
+                data = set_dotted(data, path, value)
+            for key, value in zip(keys, combo, strict=True):
+                paths = key.split(",")
+                vals = value if len(paths) > 1 else [value]
+                for p, v in zip(paths, vals, strict=True):
+                    data = set_dotted(data, p.strip(), v)
+                    values[p.strip()] = v
+            data["name"] = f"{self.name}-{i:04d}"
+            out.append({"case": i, "values": values, "scenario": data})
+        return out
+
+
+def parse_sweep(data: Mapping[str, Any], base_dir: Path | None = None) -> SweepSpec:
+    """Validate a sweep mapping (ScenarioError naming the field, e.g. ``grid.pv_scale``)."""
+    errors: list[dict[str, str]] = []
+    allowed = {"name", "scenario", "set", "grid", "executor", "workers",
+               "dask_scheduler_address"}
+    errors += [{"field": k, "message": "unknown sweep field"} for k in data if k not in allowed]
+    scen = data.get("scenario")
+    base_dir = base_dir or Path.cwd()
+    if isinstance(scen, str):
+        path = base_dir / scen
+        raw = read_mapping(path)
+        scen_dir = path.parent
+    elif isinstance(scen, Mapping):
+        raw, scen_dir = dict(scen), base_dir
+    else:
+        raise ScenarioError([{"field": "scenario",
+                              "message": "give a scenario file path or a mapping"}], "sweep")
+    try:
+        base = parse_scenario(raw, base_dir=scen_dir).to_dict()
+    except ScenarioError as exc:
+        raise ScenarioError([{"field": f"scenario.{e['field']}".rstrip("."),
+                              "message": e["message"]} for e in exc.errors], "sweep") from None
+    grid = data.get("grid")
+    if not isinstance(grid, Mapping) or not grid:
+        errors.append({"field": "grid", "message": "give at least one field with a list of values"})
+        grid = {}
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            errors.append({"field": f"grid.{key}", "message": "must be a non-empty list"})
+        elif "," in key and not all(isinstance(v, list) and len(v) == len(key.split(","))
+                                    for v in values):
+            errors.append({"field": f"grid.{key}",
+                           "message": f"each value must be a list of {len(key.split(','))}"})
+    fixed = data.get("set") or {}
+    if not isinstance(fixed, Mapping):
+        errors.append({"field": "set", "message": "must be a mapping of dotted paths to values"})
+        fixed = {}
+    executor = data.get("executor", "process")
+    if executor not in ("process", "dask"):
+        errors.append({"field": "executor", "message": "use 'process' or 'dask'"})
+    workers = data.get("workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        errors.append({"field": "workers", "message": "must be a positive integer"})
+    if errors:
+        raise ScenarioError(errors, "sweep")
+    spec = SweepSpec(name=str(data.get("name") or base["name"]), base=base,
+                     grid={k: list(v) for k, v in grid.items()}, fixed=dict(fixed),
+                     executor=executor, workers=workers,
+                     dask_scheduler_address=data.get("dask_scheduler_address"))
+    # validate every case up front: a bad value names the case and its field
+    case_errors = []
+    for c in spec.cases():
+        try:
+            parse_scenario(c["scenario"])
+        except ScenarioError as exc:
+            case_errors += [{"field": f"case {c['case']} {c['values']}: {e['field']}",
+                             "message": e["message"]} for e in exc.errors]
+    if case_errors:
+        raise ScenarioError(case_errors[:20], "sweep")
+    return spec
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    p = Path(path)
+    return parse_sweep(read_mapping(p, "sweep"), base_dir=p.parent)
+
+
+def run_case(case: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one case (top-level, picklable): its grid values, summary KPIs, status and time."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"case": case["case"], **case["values"]}
+    try:
+        result = run_scenario(parse_scenario(case["scenario"]), keep_series=False)
+    except (ScenarioError, SimulationError) as exc:
+        row.update({"status": "failed", "error": str(exc)})
+    else:
+        s = result.kpis["summary"]
+        row.update({k: s.get(k) for k in SUMMARY_COLUMNS})
+        row["binding_targets_missed"] = len(s["binding_targets_missed"])
+        row.update({"status": "done", "error": ""})
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _process_pool(cases: list[dict[str, Any]], workers: int | None) -> Iterator[dict[str, Any]]:
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        futures = [pool.submit(run_case, c) for c in cases]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def _dask(cases: list[dict[str, Any]], address: str | None) -> Iterator[dict[str, Any]]:
+    try:
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise SimulationError("executor 'dask' needs the `dask` extra "
+                              "(pip install 'zcpark[dask]')") from exc
+    if not address:
+        raise SimulationError("executor 'dask' needs a scheduler address "
+                              "(dask_scheduler_address)")
+    with Client(address) as client:
+        futures = client.map(run_case, cases, pure=False)
+        for fut in dask_completed(futures):
+            yield fut.result()
+
+
+def run_cases(cases: list[dict[str, Any]], executor: Executor = "process",
+              workers: int | None = None, scheduler_address: str | None = None,
+              on_done: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
+    """Run cases on the process pool (``workers=1``: in this process, serially) or Dask."""
+    rows: Iterable[dict[str, Any]]
+    if executor == "dask":
+        rows = _dask(cases, scheduler_address)
+    elif workers == 1:
+        rows = (run_case(c) for c in cases)
+    else:
+        rows = _process_pool(cases, workers)
+    out = []
+    for row in rows:
+        out.append(row)
+        if on_done is not None:
+            on_done(row)
+    table = pd.DataFrame(out).sort_values("case").reset_index(drop=True)
+    return mark_pareto(table)
+
+
+def run_sweep(spec: SweepSpec, *, executor: Executor | None = None, workers: int | None = None,
+              scheduler_address: str | None = None, progress: bool = False) -> pd.DataFrame:
+    """Run every case of ``spec``; one row per case with ``pareto`` marked (see module doc).
+    Arguments override the spec's executor, workers and scheduler address."""
+    cases = spec.cases()
+    executor = executor or spec.executor
+    workers = workers or spec.workers
+    address = scheduler_address or spec.dask_scheduler_address
+    if not progress:
+        return run_cases(cases, executor, workers, address)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task(f"sweep {spec.name} ({executor})", total=len(cases))
+        return run_cases(cases, executor, workers, address,
+                         on_done=lambda _row: bar.advance(task))
+
+
+def mark_pareto(table: pd.DataFrame, cost: str = "total_cost_yuan",
+                carbon: str = "total_co2_t") -> pd.DataFrame:
+    """Add ``pareto`` (bool): no other done case is at most as costly and as emitting and better
+    in one of the two."""
+    out = table.copy()
+    out["pareto"] = False
+    if cost not in out or carbon not in out:
+        return out
+    ok = out["status"].eq("done") & out[cost].notna() & out[carbon].notna()
+    sub = out.loc[ok, [cost, carbon]].astype(float)
+    if sub.empty:
+        return out
+    c = sub[cost].to_numpy()
+    e = sub[carbon].to_numpy()
+    dominated = ((c[None, :] <= c[:, None]) & (e[None, :] <= e[:, None])
+                 & ((c[None, :] < c[:, None]) | (e[None, :] < e[:, None]))).any(axis=1)
+    out.loc[sub.index[~dominated], "pareto"] = True
+    return out
+
+
+def pareto_png(table: pd.DataFrame, title: str = "sweep") -> bytes:
+    """Cost–carbon scatter of the done cases with the Pareto front drawn, as PNG bytes."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = table[table["status"] == "done"]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    ax.scatter(done["total_cost_yuan"] / 1e6, done["total_co2_t"] / 1e3, s=18, c="#7f7f7f",
+               label="case")
+    front = done[done["pareto"]].sort_values("total_cost_yuan")
+    ax.plot(front["total_cost_yuan"] / 1e6, front["total_co2_t"] / 1e3, "o-", c="#e73f74",
+            label="Pareto front")
+    for r in front.itertuples():
+        ax.annotate(str(r.case), (r.total_cost_yuan / 1e6, r.total_co2_t / 1e3), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("total cost over the years, million yuan")
+    ax.set_ylabel("total CO2 over the years, kt")
+    ax.set_title(f"{title}: cost vs carbon ({len(done)} cases, {int(np.sum(done['pareto']))} "
+                 "on the front)")
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_sweep(table: pd.DataFrame, out_dir: str | Path, title: str = "sweep") -> dict[str, Path]:
+    """Write results.csv and pareto.png under ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"results": out / "results.csv", "pareto": out / "pareto.png"}
+    table.to_csv(paths["results"], index=False)
+    paths["pareto"].write_bytes(pareto_png(table, title))
+    return paths
