@@ -122,3 +122,24 @@ def test_monthly_report_html_in_both_languages(client, operator_key, make_enterp
         assert ent["code"] in r.text
     r = client.get("/v1/carbon/report", params={"period": "2023"}, headers=auth(operator_key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "period"
+
+
+def test_report_without_a_cjk_font_falls_back_to_english_plot_labels(
+        client, operator_key, monkeypatch):
+    from matplotlib import font_manager
+
+    from app.services import carbon_report
+
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name
+                         and f.name not in carbon_report.CJK_FONTS])
+    carbon_report.cjk_font.cache_clear()
+    try:
+        r = client.get("/v1/carbon/report", params={"period": "2023-02", "lang": "zh"},
+                       headers=auth(operator_key))
+        assert r.status_code == 200
+        assert "服务器无中文字体" in r.text and r.text.count("<svg") == 3
+        assert "Monthly energy use (tce)" in r.text  # plot title in English
+        assert "本月概览" in r.text  # tables stay Chinese
+    finally:
+        carbon_report.cjk_font.cache_clear()
