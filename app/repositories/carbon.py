@@ -150,6 +150,16 @@ def closed_months(conn: Connection, months: list[str]) -> set[str]:
     return set(rows)
 
 
+def closed_months_for_write(conn: Connection, months: list[str]) -> set[str]:
+    """Closed months among ``months``, with their rows share-locked (created 'open' if absent)
+    so a concurrent close waits for this write, or this write sees the close."""
+    conn.execute(text("INSERT INTO carbon_periods (period, status) SELECT unnest(CAST(:m AS"
+                      " text[])), 'open' ON CONFLICT DO NOTHING"), {"m": months})
+    rows = conn.execute(text("SELECT period, status FROM carbon_periods WHERE period = ANY(:m)"
+                             " ORDER BY period FOR SHARE"), {"m": months}).all()
+    return {p for p, st in rows if st == "closed"}
+
+
 def lock_period(conn: Connection, period: str) -> str | None:
     """Row-lock the period (creating it 'open') and return its status."""
     conn.execute(text("INSERT INTO carbon_periods (period, status) VALUES (:p, 'open')"

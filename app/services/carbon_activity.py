@@ -125,7 +125,7 @@ def record_activity(engine: Engine, principal: Principal, body: bytes, content_t
                       errors=[{"row": None, "field": "body", "message": "empty"}])
     with engine.begin() as conn:
         months = sorted({r["period"] for r in rows if r["months"] == 1})
-        closed = repo.closed_months(conn, months) if months else set()
+        closed = repo.closed_months_for_write(conn, months) if months else set()
         if closed:
             raise Problem(409, "Records for closed months; reopen the month first.",
                           kind="period-closed",
