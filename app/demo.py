@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal, create_api_key
 from app.config import Settings
 from app.models import ApiKey, Enterprise, Meter
+from app.services import carbon_demo
 from app.services.ingest import RawBatch
 from app.services.readings import IngestContext, ingest_frame
 from energy.units import carrier_spec
@@ -155,6 +156,8 @@ def load_demo_scenarios(ctx: DemoContext) -> None:
 DEMO_LOADERS: list[Callable[[DemoContext], None]] = [load_enterprises_and_meters, load_readings,
                                                      load_pv, load_demo_scenarios]
 """Run in order by :func:`load_demo_park`; append yours."""
+DEMO_LOADERS[1:1] = [carbon_demo.load_carbon_base_year]  # older readings before the demo year's
+DEMO_LOADERS.append(carbon_demo.load_carbon_demo)
 
 
 def load_demo_park(session: Session, *, engine: Engine | None = None,

@@ -35,6 +35,18 @@ def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
         return check_completeness(session, start, end)
 
 
+def close_month_job(engine: Engine) -> dict[str, object] | None:
+    """Close the previous month's ledgers (monthly; a closed month is left as it is)."""
+    from app.db import readings_on_timescale
+    from app.services.carbon import close_previous_month
+
+    with engine.connect() as conn:
+        timescale = readings_on_timescale(conn)
+    result = close_previous_month(engine, timescale=timescale)
+    log.info("monthly carbon close: %s", result or "previous month closed already")
+    return result
+
+
 def storage_plan_job(engine: Engine, settings: Settings, now: datetime | None = None
                      ) -> dict[str, str]:
     """Publish tomorrow's (Asia/Shanghai) plan of every storage station (same function as
@@ -107,6 +119,9 @@ class SchedulerLeader:
         sched.add_job(scenario_queue_job, "interval", seconds=self.settings.scenario_poll_seconds,
                       args=[self.engine, self.settings], id="scenarios", coalesce=True,
                       max_instances=1, next_run_time=datetime.now(UTC))
+        sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0, args=[self.engine],
+                      id="carbon_close_month", coalesce=True, max_instances=1,
+                      misfire_grace_time=6 * 3600)
         sched.start()
         self.scheduler = sched
         log.info("this process runs the scheduler")

@@ -2,6 +2,14 @@
 
 from app.models.alerts import Alert
 from app.models.base import Base
+from app.models.carbon import (
+    ActivityBatch,
+    ActivityRecord,
+    ActivityRevision,
+    CarbonPeriod,
+    FrozenLedger,
+    PeriodEvent,
+)
 from app.models.core import ApiKey, Enterprise, Meter
 from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
@@ -9,13 +17,19 @@ from app.models.simulations import ScenarioArtifact, ScenarioRun
 from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
 
 __all__ = [
+    "ActivityBatch",
+    "ActivityRecord",
+    "ActivityRevision",
     "Alert",
     "ApiKey",
     "Base",
+    "CarbonPeriod",
     "Enterprise",
+    "FrozenLedger",
     "IngestBatch",
     "Meter",
     "MeterDay",
+    "PeriodEvent",
     "PvArray",
     "Reading",
     "ReadingRevision",

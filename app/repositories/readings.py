@@ -181,12 +181,16 @@ def _recompute_meter_days(conn: Connection, rows: pd.DataFrame) -> None:
 
 def refresh_aggregates(engine: Engine, start: datetime, end: datetime) -> None:
     """TimescaleDB: materialise the continuous aggregates for [start, end] (no transaction)."""
+    # force => true (TimescaleDB >= 2.19): without it, the newest Asia/Shanghai day bucket, once
+    # materialised, was not re-materialised when another meter's reading landed in it (the
+    # refresh window is cut at the invalidation threshold and whole buckets only), so day and
+    # month sums silently missed that reading. Forcing re-materialises the padded window.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for view, pad in (("readings_hourly", "1 hour"), ("readings_daily", "1 day")):
             conn.execute(text(
                 f"CALL refresh_continuous_aggregate('{view}', "
                 f"CAST(:a AS timestamptz) - interval '{pad}', "
-                f"CAST(:b AS timestamptz) + interval '{pad}')"
+                f"CAST(:b AS timestamptz) + interval '{pad}', force => true)"
             ), {"a": start, "b": end})
 
 

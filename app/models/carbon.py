@@ -1,0 +1,97 @@
+"""Carbon activity data, its batches and audit trail; closed periods and frozen ledgers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class ActivityBatch(Base):
+    __tablename__ = "carbon_activity_batches"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    revised: Mapped[int] = mapped_column(Integer)
+
+
+class ActivityRecord(Base):
+    """One recorded quantity (e.g. value_added_10k_yuan) of one enterprise for one period."""
+
+    __tablename__ = "carbon_activity"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    months: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[str] = mapped_column(String(48))
+    value: Mapped[float] = mapped_column(Float)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("carbon_activity_batches.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class ActivityRevision(Base):
+    __tablename__ = "carbon_activity_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("carbon_activity.id"))
+    old_value: Mapped[float] = mapped_column(Float)
+    new_value: Mapped[float] = mapped_column(Float)
+    old_batch_id: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[int] = mapped_column(BigInteger)
+    revised_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    revised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class CarbonPeriod(Base):
+    """A month whose ledgers are closed (frozen) or were reopened."""
+
+    __tablename__ = "carbon_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    status: Mapped[str] = mapped_column(String(8))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class PeriodEvent(Base):
+    """Audit trail of closing and reopening a period."""
+
+    __tablename__ = "carbon_period_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    action: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    actor: Mapped[str] = mapped_column(Text)
+    ledgers: Mapped[int] = mapped_column(Integer)
+    park_input_hash: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FrozenLedger(Base):
+    __tablename__ = "carbon_frozen_ledgers"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("carbon_period_events.id"))
+    input_hash: Mapped[str] = mapped_column(String(64))
+    ledger: Mapped[dict[str, Any]] = mapped_column(JSONB)

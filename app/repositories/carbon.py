@@ -1,0 +1,238 @@
+"""Carbon SQL: activity records (audited upsert), energy totals from the day rollups, reading
+batches, closed periods, their events and frozen ledgers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+TZ = "Asia/Shanghai"
+
+
+def write_activity(conn: Connection, rows: list[dict[str, Any]], meta: dict[str, Any]
+                   ) -> dict[str, int]:
+    """Insert/revise activity records in one statement; changed values leave an audit row.
+
+    rows: enterprise_id, period, period_start, period_end, months, quantity, value."""
+    batch_id = int(conn.execute(text(
+        "INSERT INTO carbon_activity_batches (api_key_id, enterprise_id, payload_sha256, rows,"
+        " inserted, unchanged, revised) VALUES (:api_key_id, :enterprise_id, :payload_sha256,"
+        " :rows, 0, 0, 0) RETURNING id"), meta).scalar_one())
+    cols = {k: [r[k] for r in rows] for k in ("enterprise_id", "period", "period_start",
+                                              "period_end", "months", "quantity", "value")}
+    revised, existing = conn.execute(text("""
+        WITH incoming AS (
+            SELECT * FROM unnest(CAST(:enterprise_id AS integer[]), CAST(:period AS text[]),
+                                 CAST(:period_start AS date[]), CAST(:period_end AS date[]),
+                                 CAST(:months AS integer[]), CAST(:quantity AS text[]),
+                                 CAST(:value AS float8[]))
+                AS t(enterprise_id, period, period_start, period_end, months, quantity, value)
+        ), existing AS (
+            SELECT a.id, a.value AS old_value, a.batch_id AS old_batch, i.value AS new_value
+            FROM incoming i JOIN carbon_activity a USING (enterprise_id, period, quantity)
+        ), rev AS (
+            INSERT INTO carbon_activity_revisions (activity_id, old_value, new_value,
+                                                   old_batch_id, batch_id, revised_by)
+            SELECT id, old_value, new_value, old_batch, :batch, :who FROM existing
+            WHERE old_value IS DISTINCT FROM new_value
+            RETURNING 1
+        ), up AS (
+            INSERT INTO carbon_activity AS a (enterprise_id, period, period_start, period_end,
+                                              months, quantity, value, batch_id)
+            SELECT enterprise_id, period, period_start, period_end, months, quantity, value,
+                   :batch FROM incoming
+            ON CONFLICT (enterprise_id, period, quantity) DO UPDATE
+               SET value = EXCLUDED.value, batch_id = EXCLUDED.batch_id, updated_at = now()
+               WHERE a.value IS DISTINCT FROM EXCLUDED.value
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM rev), (SELECT count(*) FROM existing)
+    """), {**cols, "batch": batch_id, "who": meta["api_key_id"]}).one()
+    counts = {"inserted": len(rows) - int(existing), "unchanged": int(existing) - int(revised),
+              "revised": int(revised)}
+    conn.execute(text("UPDATE carbon_activity_batches SET inserted=:inserted,"
+                      " unchanged=:unchanged, revised=:revised WHERE id=:id"),
+                 {**counts, "id": batch_id})
+    return {"batch": batch_id, **counts}
+
+
+def activity_records(conn: Connection, start: date, end: date, enterprise_id: int | None
+                     ) -> list[dict[str, Any]]:
+    """Records whose whole span lies inside [start, end)."""
+    scope = "AND a.enterprise_id = :e" if enterprise_id is not None else ""
+    rows = conn.execute(text(
+        "SELECT a.enterprise_id, e.code, a.period, a.months, a.quantity, a.value, a.batch_id"
+        " FROM carbon_activity a JOIN enterprises e ON e.id = a.enterprise_id"
+        f" WHERE a.period_start >= :a AND a.period_end <= :b {scope}"
+        " ORDER BY e.code, a.quantity, a.period"), {"a": start, "b": end, "e": enterprise_id})
+    keys = ("enterprise_id", "enterprise", "period", "months", "quantity", "value", "batch")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def activity_list(conn: Connection, enterprise_id: int | None, period: str | None
+                  ) -> list[dict[str, Any]]:
+    scope = "AND a.enterprise_id = :e" if enterprise_id is not None else ""
+    per = "AND a.period = :p" if period else ""
+    rows = conn.execute(text(
+        "SELECT e.code, a.period, a.quantity, a.value, a.batch_id, a.updated_at,"
+        " (SELECT count(*) FROM carbon_activity_revisions v WHERE v.activity_id = a.id)"
+        " FROM carbon_activity a JOIN enterprises e ON e.id = a.enterprise_id"
+        f" WHERE true {scope} {per} ORDER BY e.code, a.period, a.quantity"),
+        {"e": enterprise_id, "p": period})
+    keys = ("enterprise", "period", "quantity", "value", "batch", "updated_at", "revisions")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def activity_revisions(conn: Connection, enterprise_id: int | None, period: str | None
+                       ) -> list[dict[str, Any]]:
+    scope = "AND a.enterprise_id = :e" if enterprise_id is not None else ""
+    per = "AND a.period = :p" if period else ""
+    rows = conn.execute(text(
+        "SELECT e.code, a.period, a.quantity, v.old_value, v.new_value, v.old_batch_id,"
+        " v.batch_id, v.revised_by, k.prefix, v.revised_at"
+        " FROM carbon_activity_revisions v JOIN carbon_activity a ON a.id = v.activity_id"
+        " JOIN enterprises e ON e.id = a.enterprise_id"
+        " LEFT JOIN api_keys k ON k.id = v.revised_by"
+        f" WHERE true {scope} {per} ORDER BY v.id"), {"e": enterprise_id, "p": period})
+    keys = ("enterprise", "period", "quantity", "old_value", "new_value", "old_batch", "batch",
+            "revised_by_key", "revised_by_key_prefix", "revised_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def energy_by_month(conn: Connection, start: date, end: date, enterprise_id: int | None, *,
+                    timescale: bool) -> list[dict[str, Any]]:
+    """Per enterprise, local month, carrier and green-direct-supply flag: the sum of the meter-day
+    rollups (``meter_days``, or TimescaleDB's ``readings_daily``) over [start, end) local days."""
+    scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
+    if timescale:
+        src = ("(SELECT meter_id, (bucket AT TIME ZONE 'Asia/Shanghai')::date AS day, value, n,"
+               " n_flagged FROM readings_daily"
+               " WHERE bucket >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
+               " AND bucket < CAST(:b AS timestamp) AT TIME ZONE 'Asia/Shanghai')")
+    else:
+        src = "(SELECT * FROM meter_days WHERE day >= :a AND day < :b)"
+    rows = conn.execute(text(
+        "SELECT m.enterprise_id, to_char(d.day, 'YYYY-MM'), m.carrier, m.canonical_unit,"
+        " m.green_direct_supply, sum(d.value), sum(d.n)::bigint, sum(d.n_flagged)::bigint,"
+        " array_agg(DISTINCT m.code ORDER BY m.code)"
+        f" FROM {src} d JOIN meters m ON m.id = d.meter_id WHERE true {scope}"
+        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3"), {"a": start, "b": end, "e": enterprise_id})
+    keys = ("enterprise_id", "month", "carrier", "unit", "green_direct_supply", "value",
+            "readings", "flagged", "meters")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def reading_batches(conn: Connection, start: date, end: date, enterprise_id: int | None
+                    ) -> dict[int, list[int]]:
+    """Per enterprise, the distinct ingest batches of its readings in [start, end) local days
+    (provenance; the one query that reads ``readings`` itself, one month at a time)."""
+    scope = "WHERE enterprise_id = :e" if enterprise_id is not None else ""
+    rows = conn.execute(text(
+        "SELECT m.enterprise_id, array_agg(DISTINCT r.batch_id ORDER BY r.batch_id)"
+        " FROM readings r JOIN meters m ON m.id = r.meter_id"
+        f" WHERE r.meter_id IN (SELECT id FROM meters {scope})"
+        " AND r.start_ts >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
+        " AND r.start_ts < CAST(:b AS timestamp) AT TIME ZONE 'Asia/Shanghai' GROUP BY 1"),
+        {"a": start, "b": end, "e": enterprise_id}).all()
+    return {int(e): [int(b) for b in ids] for e, ids in rows}
+
+
+def enterprise_codes(conn: Connection) -> dict[int, str]:
+    return dict(conn.execute(text("SELECT id, code FROM enterprises")).all())  # type: ignore[arg-type]
+
+
+# ---- closed periods ----------------------------------------------------------------------------
+def closed_months(conn: Connection, months: list[str]) -> set[str]:
+    rows = conn.execute(text("SELECT period FROM carbon_periods WHERE status = 'closed'"
+                             " AND period = ANY(:m)"), {"m": months}).scalars().all()
+    return set(rows)
+
+
+def closed_months_for_write(conn: Connection, months: list[str]) -> set[str]:
+    """Closed months among ``months``, with their rows share-locked (created 'open' if absent)
+    so a concurrent close waits for this write, or this write sees the close."""
+    conn.execute(text("INSERT INTO carbon_periods (period, status) SELECT unnest(CAST(:m AS"
+                      " text[])), 'open' ON CONFLICT DO NOTHING"), {"m": months})
+    rows = conn.execute(text("SELECT period, status FROM carbon_periods WHERE period = ANY(:m)"
+                             " ORDER BY period FOR SHARE"), {"m": months}).all()
+    return {p for p, st in rows if st == "closed"}
+
+
+def lock_period(conn: Connection, period: str) -> str | None:
+    """Row-lock the period (creating it 'open') and return its status."""
+    conn.execute(text("INSERT INTO carbon_periods (period, status) VALUES (:p, 'open')"
+                      " ON CONFLICT DO NOTHING"), {"p": period})
+    return conn.execute(text("SELECT status FROM carbon_periods WHERE period = :p FOR UPDATE"),
+                        {"p": period}).scalar()
+
+
+def set_period_status(conn: Connection, period: str, status: str) -> None:
+    conn.execute(text("UPDATE carbon_periods SET status = :s, changed_at = now()"
+                      " WHERE period = :p"), {"p": period, "s": status})
+
+
+def add_event(conn: Connection, period: str, action: str, *, reason: str | None,
+              api_key_id: int | None, actor: str, ledgers: int = 0,
+              park_input_hash: str | None = None) -> int:
+    return int(conn.execute(text(
+        "INSERT INTO carbon_period_events (period, action, reason, api_key_id, actor, ledgers,"
+        " park_input_hash) VALUES (:p, :a, :r, :k, :actor, :n, :h) RETURNING id"),
+        {"p": period, "a": action, "r": reason, "k": api_key_id, "actor": actor, "n": ledgers,
+         "h": park_input_hash}).scalar_one())
+
+
+def store_frozen(conn: Connection, period: str, event_id: int,
+                 ledgers: list[tuple[str, str, str, str]]) -> None:
+    """Replace the period's frozen ledgers: (scope, code, input_hash, ledger JSON text)."""
+    conn.execute(text("DELETE FROM carbon_frozen_ledgers WHERE period = :p"), {"p": period})
+    conn.execute(text(
+        "INSERT INTO carbon_frozen_ledgers (period, scope, code, event_id, input_hash, ledger)"
+        " SELECT :p, s, c, :ev, h, CAST(j AS jsonb) FROM unnest(CAST(:s AS text[]),"
+        " CAST(:c AS text[]), CAST(:h AS text[]), CAST(:j AS text[])) AS t(s, c, h, j)"),
+        {"p": period, "ev": event_id, "s": [x[0] for x in ledgers], "c": [x[1] for x in ledgers],
+         "h": [x[2] for x in ledgers], "j": [x[3] for x in ledgers]})
+
+
+def frozen_ledgers(conn: Connection, months: list[str], scope: str, code: str
+                   ) -> dict[str, dict[str, Any]]:
+    """Frozen ledgers of closed months among ``months`` for one scope/code."""
+    rows = conn.execute(text(
+        "SELECT f.period, f.ledger FROM carbon_frozen_ledgers f"
+        " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
+        " WHERE f.period = ANY(:m) AND f.scope = :s AND f.code = :c"),
+        {"m": months, "s": scope, "c": code}).all()
+    return {p: led for p, led in rows}
+
+
+def frozen_hashes(conn: Connection, period: str) -> list[tuple[str, str, str]]:
+    return [tuple(r) for r in conn.execute(text(  # type: ignore[misc]
+        "SELECT scope, code, input_hash FROM carbon_frozen_ledgers WHERE period = :p"
+        " ORDER BY scope DESC, code"), {"p": period}).all()]
+
+
+def period_info(conn: Connection, period: str) -> tuple[str | None, list[dict[str, Any]]]:
+    status = conn.execute(text("SELECT status FROM carbon_periods WHERE period = :p"),
+                          {"p": period}).scalar()
+    rows = conn.execute(text(
+        "SELECT id, action, reason, actor, api_key_id, ledgers, park_input_hash, at"
+        " FROM carbon_period_events WHERE period = :p ORDER BY id"), {"p": period}).all()
+    keys = ("event", "action", "reason", "actor", "api_key_id", "ledgers", "park_input_hash",
+            "at")
+    return status, [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def frozen_all(conn: Connection, period: str) -> list[dict[str, Any]]:
+    """Every frozen ledger of a closed month (park first, then enterprises by code)."""
+    rows = conn.execute(text(
+        "SELECT f.ledger FROM carbon_frozen_ledgers f"
+        " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
+        " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).scalars().all()
+    return list(rows)
+
+
+def enterprise_names(conn: Connection) -> dict[str, tuple[str, str]]:
+    """code -> (name, zone)."""
+    rows = conn.execute(text("SELECT code, name, zone FROM enterprises")).all()
+    return {c: (n, z) for c, n, z in rows}

@@ -1,0 +1,214 @@
+"""Carbon: activity data, ledgers (JSON/CSV), indicators, target status, closing, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
+from app.problems import Problem
+from app.repositories import carbon as repo
+from app.repositories import core as core_repo
+from app.services import carbon as svc
+from app.services.carbon_activity import record_activity
+from app.services.carbon_periods import Period, PeriodError, parse_period
+
+router = APIRouter(prefix="/v1", tags=["carbon"])
+
+PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn",
+                               examples=["2026-03"])]
+ScopeQ = Annotated[Literal["park", "enterprise"], Query()]
+CSV_EXAMPLE = "enterprise,period,quantity,value\nE-001,2026,value_added_10k_yuan,52000\n"
+
+
+def _period(label: str, field: str = "period") -> Period:
+    try:
+        return parse_period(label)
+    except PeriodError as exc:
+        raise Problem(422, str(exc), kind="validation",
+                      errors=[{"row": None, "field": field, "message": str(exc)}]) from None
+
+
+def _entity(session: SessionDep, principal: Principal, scope: str, code: str | None
+            ) -> svc.Entity:
+    """Park: operators and planners; an enterprise: its own key, operators, planners."""
+    if scope == "park":
+        if principal.role == "enterprise":
+            raise Problem(403, "An enterprise key sees its own ledger only (scope=enterprise).")
+        return svc.Entity("park", "park")
+    code = code or principal.enterprise_code
+    if not code:
+        raise Problem(422, "Say which enterprise.", kind="validation",
+                      errors=[{"row": None, "field": "code", "message": "required"}])
+    ent = core_repo.get_enterprise(session, principal, code)
+    return svc.Entity("enterprise", ent.code, ent.id)
+
+
+@router.post("/carbon/activity", openapi_extra={"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+}}})
+async def upload_activity(request: Request, principal: WriterDep) -> dict[str, Any]:
+    """Record activity data: rows ``enterprise, period, quantity, value`` (CSV or JSON).
+
+    quantity is one of value_added_10k_yuan (comparable prices), green_certificates_mwh,
+    green_power_trades_mwh, direct_green_supply_mwh, process_co2_t, solid_waste_generated_t,
+    solid_waste_utilised_t, solid_waste_utilised_from_storage_t, waste_heat_available_gj,
+    waste_heat_used_gj, water_withdrawn_m3, water_reused_m3, cod_kg. Same batch again: nothing
+    changes; a changed value is a revision kept with who and when; any bad row rejects all."""
+    body = await request.body()
+    return await run_in_threadpool(record_activity, request.app.state.engine, principal, body,
+                                   request.headers.get("content-type", ""))
+
+
+@router.get("/carbon/activity")
+def list_activity(session: SessionDep, principal: PrincipalDep, enterprise: str | None = None,
+                  period: str | None = None) -> list[dict[str, Any]]:
+    ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
+        if enterprise or principal.role == "enterprise" else None
+    return repo.activity_list(session.connection(), ent_id, period)
+
+
+@router.get("/carbon/activity/revisions")
+def activity_revisions(session: SessionDep, principal: PrincipalDep,
+                       enterprise: str | None = None, period: str | None = None
+                       ) -> list[dict[str, Any]]:
+    """The audit trail of activity data: every value a later batch replaced, who and when."""
+    ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
+        if enterprise or principal.role == "enterprise" else None
+    return repo.activity_revisions(session.connection(), ent_id, period)
+
+
+def ledger_csv(answer: dict[str, Any]) -> str:
+    """Long CSV: section, key, quantity, unit, tce, co2_t."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scope", "code", "period", "factor_set", "section", "key", "value", "unit"])
+    head = [answer["scope"], answer["code"], answer["period"], answer["factor_set"]]
+
+    def row(section: str, key: str, value: Any, unit: str) -> None:
+        w.writerow([*head, section, key, "" if value is None else repr(value), unit])
+
+    row("total", "energy_tce", answer["energy_tce"], "tce")
+    row("total", "co2_t", answer["co2_t"], "tCO2")
+    row("total", "co2_location_based_t", answer["co2_location_based_t"], "tCO2")
+    row("total", "co2_market_based_t", answer["co2_market_based_t"], "tCO2")
+    row("total", "co2_bunkers_memo_t", answer["co2_bunkers_memo_t"], "tCO2")
+    row("total", "electricity_consumed_kwh", answer["electricity_consumed_kwh"], "kWh")
+    row("total", "clean_energy_tce", answer["clean_energy_tce"], "tce")
+    for carrier, c in answer["energy_by_carrier"].items():
+        if "quantity" in c:
+            row("energy_by_carrier", f"{carrier}.quantity", c["quantity"], c["unit"])
+        row("energy_by_carrier", f"{carrier}.tce", c["tce"], "tce")
+    for src, v in answer["co2_by_source"].items():
+        row("co2_by_source", src, v, "tCO2")
+    for k, v in answer["inputs"]["energy"].items():
+        row("input", k, v, k.rsplit("_", 1)[-1])
+    for k, v in answer["inputs"]["activity"].items():
+        if k != "bunker_fuels":
+            row("activity", k, v, k.rsplit("_", 1)[-1])
+    row("provenance", "status", answer.get("status"), "")
+    row("provenance", "input_hash", answer.get("input_hash"), "")
+    row("provenance", "meter_count", answer["provenance"]["meter_count"], "")
+    row("provenance", "readings", answer["provenance"]["readings"], "")
+    return buf.getvalue()
+
+
+@router.get("/carbon/ledger")
+def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
+               period: PeriodQ, code: str | None = None,
+               format: Literal["json", "csv"] = "json") -> Any:
+    """Energy (tce) and CO2 of the park or an enterprise, by carrier and by source, with the
+    inputs, factor set, input hash and provenance. A closed month answers from its frozen
+    ledger; a quarter or year sums closed months' frozen inputs with the live ones."""
+    p = _period(period)
+    entity = _entity(session, principal, scope, code)
+    answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale)
+    if format == "csv":
+        return Response(ledger_csv(answer), media_type="text/csv", headers={
+            "content-disposition": f'attachment; filename="ledger_{entity.code}_{p.label}.csv"'})
+    return answer
+
+
+@router.get("/indicators")
+def get_indicators(request: Request, session: SessionDep, principal: PrincipalDep,
+                   scope: ScopeQ, period: PeriodQ, code: str | None = None) -> dict[str, Any]:
+    """Indicators (unit in every name) with their targets; the base is the 2025 ledger."""
+    entity = _entity(session, principal, scope, code)
+    return svc.indicators(session.connection(), entity, _period(period),
+                          timescale=request.app.state.timescale)
+
+
+@router.get("/targets/status")
+def get_targets_status(request: Request, session: SessionDep, principal: PrincipalDep,
+                       scope: ScopeQ, code: str | None = None,
+                       as_of: Annotated[str | None, Query(
+                           description="YYYY or YYYY-MM-DD; default today")] = None,
+                       ) -> dict[str, Any]:
+    """Per target and phase: actual, target, trend projected to the phase end, yearly change
+    still needed, status (achieved | missed | on_track | off_track | no_data)."""
+    entity = _entity(session, principal, scope, code)
+    try:
+        year = int(as_of[:4]) if as_of else date.today().year
+        if as_of and len(as_of) > 4:
+            date.fromisoformat(as_of)
+        if not 2000 <= year <= 2100:
+            raise ValueError(as_of)
+    except ValueError:
+        raise Problem(422, "as_of: use YYYY or YYYY-MM-DD.", kind="validation",
+                      errors=[{"row": None, "field": "as_of", "message": "not a date"}]) from None
+    return svc.targets_status(session.connection(), entity, year,
+                              timescale=request.app.state.timescale)
+
+
+class ReopenIn(BaseModel):
+    reason: str = Field(min_length=3, description="Why the closed month must change")
+
+
+@router.post("/carbon/periods/{period}/close")
+def close_period(period: str, request: Request, principal: OperatorDep) -> dict[str, Any]:
+    """Freeze the month's ledgers (the monthly job does this for the previous month)."""
+    _period(period)
+    return svc.close_period(request.app.state.engine, period, api_key_id=principal.key_id,
+                            actor=f"key {principal.key_id}",
+                            timescale=request.app.state.timescale)
+
+
+@router.post("/carbon/periods/{period}/reopen")
+def reopen_period(period: str, body: ReopenIn, request: Request, principal: OperatorDep
+                  ) -> dict[str, Any]:
+    """Reopen a closed month (audited with who, when and why); close it again afterwards."""
+    _period(period)
+    return svc.reopen_period(request.app.state.engine, period, api_key_id=principal.key_id,
+                             actor=f"key {principal.key_id}", reason=body.reason)
+
+
+@router.get("/carbon/periods/{period}")
+def period_detail(period: str, request: Request, session: SessionDep, _: OperatorDep
+                  ) -> dict[str, Any]:
+    """Status, close/reopen events, and for a closed month every frozen ledger's input hash
+    against a recomputation from the stored data (``verification.all_same``)."""
+    _period(period)
+    return svc.period_detail(session.connection(), period, timescale=request.app.state.timescale)
+
+
+@router.get("/carbon/report", response_class=HTMLResponse)
+def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period: PeriodQ,
+                   lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
+    """Monthly report (HTML; tables and inline SVG plots of energy, carbon and intensity against
+    target, year to date) in Chinese or English."""
+    from app.services.carbon_report import monthly_report as build
+
+    p = _period(period)
+    if p.months != 1:
+        raise Problem(422, "The report is monthly: period=YYYY-MM.", kind="validation",
+                      errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
+    html = build(session.connection(), p, lang, timescale=request.app.state.timescale)
+    return HTMLResponse(html)

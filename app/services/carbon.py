@@ -1,0 +1,400 @@
+"""Carbon ledgers from stored readings and activity data; closing, reopening, indicators and
+target status. The maths is carbon/'s (compute_ledger, compute_indicators, target_status); this
+module only gathers inputs (from the day rollups, never raw readings) and keeps provenance.
+
+Activity records of several granularities inside one ledger period: per enterprise and quantity
+the coarsest granularity present is used (a year record beats month records of that year, which
+are then listed in warnings). Optional quantities (value added, guiding-indicator inputs, COD)
+must cover the whole period, else they are None (a partial sum would fake a ratio).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine
+
+from app.problems import Problem
+from app.repositories import carbon as repo
+from app.repositories.readings import refresh_aggregates
+from app.services.carbon_periods import Period, parse_period, previous_month
+from carbon import (
+    ENERGY_INPUTS,
+    Activity,
+    InputError,
+    Ledger,
+    UnknownFactorError,
+    combine_activities,
+    compute_indicators,
+    compute_ledger,
+    history_frame,
+    load_targets,
+    target_status,
+)
+from carbon.targets import load_phases
+
+ACTIVITY_QUANTITIES: tuple[str, ...] = tuple(
+    f.name for f in fields(Activity) if f.name != "bunker_fuels")
+"""Quantities an activity record may carry; the unit is part of the name."""
+OPTIONAL_QUANTITIES: frozenset[str] = frozenset(
+    f.name for f in fields(Activity) if f.name != "bunker_fuels" and f.default is None)
+ENERGY_KEY: dict[tuple[str, str], str] = {cu: k for k, cu in ENERGY_INPUTS.items()}
+"""(meter carrier, canonical unit) -> the library's input key, e.g. ('heat', 'GJ') -> heat_gj."""
+ENERGY_DECIMALS = 6
+"""Energy totals are rounded to 1e-6 of their unit before hashing, so a recomputation whose
+floating-point sum order differs still gives the same inputs and hash."""
+TARGET_SETS = ("plan", "zero_carbon_park")
+KWH_PER_MWH = 1000.0
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Whose ledger: the park (enterprise_id None) or one enterprise."""
+
+    scope: str
+    code: str
+    enterprise_id: int | None = None
+
+
+@dataclass
+class _Loaded:
+    energy: list[dict[str, Any]]
+    activity: list[dict[str, Any]]
+    batches: dict[int, list[int]] = field(default_factory=dict)
+
+
+def input_hash(ledger: dict[str, Any]) -> str:
+    """SHA-256 of everything a ledger is computed from (inputs, factor set, policy, identity)."""
+    doc = {k: ledger[k] for k in ("scope", "code", "period", "factor_set", "policy", "inputs")}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"),
+                                     default=str).encode()).hexdigest()
+
+
+def as_ledger(answer: dict[str, Any]) -> Ledger:
+    """The library's Ledger back from a ledger answer (live or frozen JSON)."""
+    return Ledger(**{f.name: answer[f.name] for f in fields(Ledger)})
+
+
+# ---- gathering -------------------------------------------------------------------------------
+def _load(conn: Connection, period: Period, enterprise_id: int | None, *, timescale: bool,
+          live_months: list[str], with_batches: bool) -> _Loaded:
+    energy = []
+    if live_months:
+        energy = [r for r in repo.energy_by_month(conn, period.start, period.end, enterprise_id,
+                                                  timescale=timescale)
+                  if r["month"] in live_months]
+    batches: dict[int, list[int]] = {}
+    if with_batches and live_months:
+        for m in live_months:
+            p = parse_period(m)
+            for ent, ids in repo.reading_batches(conn, p.start, p.end, enterprise_id).items():
+                batches.setdefault(ent, []).extend(ids)
+    activity = repo.activity_records(conn, period.start, period.end, enterprise_id)
+    return _Loaded(energy, activity, batches)
+
+
+def _activity_values(records: list[dict[str, Any]], period: Period,
+                     warnings: list[str]) -> dict[str, float | None]:
+    """One enterprise's quantities for the period (coarsest granularity; coverage rule)."""
+    by_q: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_q.setdefault(r["quantity"], []).append(r)
+    out: dict[str, float | None] = {}
+    for q, recs in by_q.items():
+        coarsest = max(r["months"] for r in recs)
+        chosen = [r for r in recs if r["months"] == coarsest]
+        ignored = [r["period"] for r in recs if r["months"] != coarsest]
+        who = recs[0]["enterprise"]
+        if ignored:
+            warnings.append(f"{who} {q}: finer records {ignored} ignored (coarser ones used)")
+        covered = sum(r["months"] for r in chosen)
+        if q in OPTIONAL_QUANTITIES and covered != period.months:
+            warnings.append(f"{who} {q}: records cover {covered} of {period.months} month(s);"
+                            " not used")
+            out[q] = None
+            continue
+        out[q] = float(sum(r["value"] for r in chosen))
+    return out
+
+
+def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, dict[str, Any]]
+              ) -> dict[str, Any]:
+    """The ledger answer of one entity from loaded rows (filtered here) and frozen months."""
+    ent = entity.enterprise_id
+    rows = [r for r in data.energy if ent is None or r["enterprise_id"] == ent]
+    energy: dict[str, float] = {}
+    green_kwh = 0.0
+    meters: set[str] = set()
+    readings = flagged = 0
+    ignored: set[str] = set()
+    enterprises: dict[int, str] = {}
+    by_month: dict[str, str] = {}
+    for r in rows:
+        by_month[r["month"]] = "live"
+        key = ENERGY_KEY.get((r["carrier"], r["unit"]))
+        if key is None:
+            ignored.add(r["carrier"])
+            continue
+        energy[key] = energy.get(key, 0.0) + float(r["value"])
+        if r["carrier"] == "electricity_import" and r["green_direct_supply"]:
+            green_kwh += float(r["value"])
+        meters.update(r["meters"])
+        readings += int(r["readings"])
+        flagged += int(r["flagged"])
+        enterprises[r["enterprise_id"]] = ""
+    batches = sorted({b for e, ids in data.batches.items() if ent is None or e == ent
+                      for b in ids})
+    for month, f in sorted(frozen.items()):
+        by_month[month] = "closed"
+        for key, v in f["inputs"]["energy"].items():
+            energy[key] = energy.get(key, 0.0) + float(v)
+        prov = f["provenance"]
+        green_kwh += prov["direct_green_metered_kwh"]
+        meters.update(prov["meters"])
+        readings += prov["readings"]
+        flagged += prov["flagged_readings"]
+        batches = sorted(set(batches) | set(prov["reading_batches"]))
+        enterprises.update({int(k): "" for k in prov.get("enterprise_ids", [])})
+    energy = {k: round(v, ENERGY_DECIMALS) for k, v in sorted(energy.items())}
+    green_kwh = round(green_kwh, ENERGY_DECIMALS)
+
+    warnings: list[str] = []
+    records = [r for r in data.activity if ent is None or r["enterprise_id"] == ent]
+    per_ent: dict[int, list[dict[str, Any]]] = {}
+    for r in records:
+        per_ent.setdefault(r["enterprise_id"], []).append(r)
+        enterprises[r["enterprise_id"]] = ""
+    if ent is not None:
+        per_ent.setdefault(ent, [])
+    activities = [Activity(**_activity_values(per_ent.get(e, []), period, warnings))
+                  for e in sorted(per_ent if ent is not None else enterprises)]
+    activity = (activities[0] if ent is not None else combine_activities(activities))
+    if green_kwh:
+        activity = Activity(**{**{f.name: getattr(activity, f.name) for f in fields(Activity)},
+                               "direct_green_supply_mwh": activity.direct_green_supply_mwh
+                               + green_kwh / KWH_PER_MWH})
+    try:
+        led = compute_ledger(energy, activity, period=period.label, scope=entity.scope,
+                             code=entity.code)
+    except (InputError, UnknownFactorError) as exc:
+        raise Problem(422, f"The inputs of {entity.code} {period.label} are inconsistent: {exc}",
+                      kind="inconsistent-inputs",
+                      errors=[{"row": None, "field": "inputs", "message": str(exc)}]) from None
+    answer = led.to_dict()
+    answer["warnings"] = answer["warnings"] + warnings
+    closed = [m for m, s in by_month.items() if s == "closed"]
+    answer["status"] = ("closed" if closed and len(frozen) == period.months
+                        else "partly_closed" if closed else "open")
+    answer["input_hash"] = input_hash(answer)
+    answer["provenance"] = {
+        "source": "day rollups (meter_days / readings_daily)",
+        "factor_set": led.factor_set,
+        "policy_version": led.policy.get("version"),
+        "months": dict(sorted(by_month.items())),
+        "meters": sorted(meters),
+        "meter_count": len(meters),
+        "readings": readings,
+        "flagged_readings": flagged,
+        "reading_batches": batches,
+        "direct_green_metered_kwh": green_kwh,
+        "ignored_carriers": sorted(ignored),
+        "enterprise_ids": sorted(enterprises),
+        "activity_records": [{k: r[k] for k in ("enterprise", "period", "quantity", "value",
+                                                "batch")} for r in records],
+    }
+    return answer
+
+
+def ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+           use_frozen: bool = True, with_batches: bool = True) -> dict[str, Any]:
+    """The ledger answer: a closed month answers from its frozen ledger; a quarter or year sums
+    frozen months' inputs with live ones."""
+    months = period.month_labels()
+    frozen = repo.frozen_ledgers(conn, months, entity.scope, entity.code) if use_frozen else {}
+    if period.months == 1 and period.label in frozen:
+        return frozen[period.label]
+    live = [m for m in months if m not in frozen]
+    data = _load(conn, period, entity.enterprise_id, timescale=timescale, live_months=live,
+                 with_batches=with_batches)
+    return _assemble(entity, period, data, frozen)
+
+
+# ---- closing ---------------------------------------------------------------------------------
+def _utc(day: date) -> datetime:
+    """Local (Asia/Shanghai) midnight of ``day`` as an aware datetime."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def _month(label: str) -> Period:
+    p = parse_period(label)
+    if p.months != 1:
+        raise Problem(422, "Only a month (YYYY-MM) is closed or reopened.", kind="validation",
+                      errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
+    return p
+
+
+def _all_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[dict[str, Any]]:
+    """Park and every enterprise, live, from one set of queries."""
+    data = _load(conn, period, None, timescale=timescale, live_months=[period.label],
+                 with_batches=True)
+    out = [_assemble(Entity("park", "park"), period, data, {})]
+    for ent_id, code in sorted(repo.enterprise_codes(conn).items(), key=lambda x: x[1]):
+        out.append(_assemble(Entity("enterprise", code, ent_id), period, data, {}))
+    return out
+
+
+def month_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[dict[str, Any]]:
+    """Park and every enterprise for one month: frozen when the month is closed, else live."""
+    return repo.frozen_all(conn, period.label) or _all_ledgers(conn, period, timescale=timescale)
+
+
+def close_period(engine: Engine, label: str, *, api_key_id: int | None, actor: str,
+                 timescale: bool) -> dict[str, Any]:
+    """Freeze the month's ledgers (park + every enterprise) with their input hashes.
+
+    TimescaleDB: the month's continuous aggregates are refreshed first, so what is frozen is
+    materialised data (not a region a background refresh has yet to catch up on)."""
+    period = _month(label)
+    if timescale:
+        refresh_aggregates(engine, _utc(period.start), _utc(period.end))
+    with engine.begin() as conn:
+        if repo.lock_period(conn, label) == "closed":
+            raise Problem(409, f"Period {label} is closed already.", kind="period-closed")
+        answers = _all_ledgers(conn, period, timescale=timescale)
+        event = repo.add_event(conn, label, "close", reason=None, api_key_id=api_key_id,
+                               actor=actor, ledgers=len(answers),
+                               park_input_hash=answers[0]["input_hash"])
+        at = datetime.now(UTC).isoformat()
+        for a in answers:
+            a["status"] = "closed"
+            a["closed"] = {"event": event, "at": at, "by": actor}
+        repo.store_frozen(conn, label, event, [
+            (a["scope"], a["code"], a["input_hash"], json.dumps(a, default=str))
+            for a in answers])
+        repo.set_period_status(conn, label, "closed")
+    return {"period": label, "status": "closed", "event": event, "ledgers": len(answers),
+            "park_input_hash": answers[0]["input_hash"]}
+
+
+def reopen_period(engine: Engine, label: str, *, api_key_id: int, actor: str, reason: str
+                  ) -> dict[str, Any]:
+    _month(label)
+    with engine.begin() as conn:
+        if repo.lock_period(conn, label) != "closed":
+            raise Problem(409, f"Period {label} is not closed.", kind="period-not-closed")
+        event = repo.add_event(conn, label, "reopen", reason=reason, api_key_id=api_key_id,
+                               actor=actor)
+        repo.set_period_status(conn, label, "open")
+    return {"period": label, "status": "open", "event": event, "reason": reason}
+
+
+def period_detail(conn: Connection, label: str, *, timescale: bool) -> dict[str, Any]:
+    """Status, audit events and, when closed, a recomputation of every frozen ledger."""
+    period = _month(label)
+    status, events = repo.period_info(conn, label)
+    out: dict[str, Any] = {"period": label, "status": status or "open", "events": events}
+    if status == "closed":
+        live = {(a["scope"], a["code"]): a["input_hash"]
+                for a in _all_ledgers(conn, period, timescale=timescale)}
+        checks = [{"scope": s, "code": c, "frozen_input_hash": h,
+                   "recomputed_input_hash": live.get((s, c)), "same": live.get((s, c)) == h}
+                  for s, c, h in repo.frozen_hashes(conn, label)]
+        out["verification"] = {"all_same": all(c["same"] for c in checks), "ledgers": checks}
+    return out
+
+
+def close_previous_month(engine: Engine, *, timescale: bool, today: date | None = None
+                         ) -> dict[str, Any] | None:
+    """The monthly job: close last month unless it is closed already (then None)."""
+    label = previous_month(today or datetime.now(UTC).date()).label
+    try:
+        return close_period(engine, label, api_key_id=None, actor="scheduler",
+                            timescale=timescale)
+    except Problem as exc:
+        if exc.status == 409:
+            return None
+        raise
+
+
+def closed_month_of(conn: Connection, labels: list[str]) -> set[str]:
+    return repo.closed_months(conn, labels)
+
+
+# ---- indicators and targets ------------------------------------------------------------------
+def base_year() -> int:
+    return load_phases()[0]
+
+
+def _indicators_of(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+                   base: Ledger | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    answer = ledger(conn, entity, period, timescale=timescale, with_batches=False)
+    ind = compute_indicators(as_ledger(answer), base=base)
+    return ind.to_dict(), answer
+
+
+def _base_ledger(conn: Connection, entity: Entity, *, timescale: bool) -> Ledger | None:
+    answer = ledger(conn, entity, parse_period(str(base_year())), timescale=timescale,
+                    with_batches=False)
+    if answer["energy_tce"] <= 0 or not answer["inputs"]["activity"]["value_added_10k_yuan"]:
+        return None
+    return as_ledger(answer)
+
+
+def _target_rows(indicator: str) -> list[dict[str, Any]]:
+    rows = []
+    for name in TARGET_SETS:
+        for t in load_targets(name).targets:
+            if t.indicator == indicator:
+                rows.append({"set": name, "id": t.id, "comparator": t.comparator,
+                             "value": t.value, "change_vs_base_pct": t.change_vs_base_pct,
+                             "bands": [b.__dict__ for b in t.bands] or None, "year": t.year,
+                             "unit": t.unit, "binding": t.binding})
+    return rows
+
+
+def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: bool
+               ) -> dict[str, Any]:
+    base = _base_ledger(conn, entity, timescale=timescale)
+    ind, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base)
+    names = [k for k in ind if k.endswith(("_pct", "_per_tce", "_per_10k_yuan"))]
+    return {
+        "scope": entity.scope, "code": entity.code, "period": period.label,
+        "factor_set": answer["factor_set"], "ledger_status": answer["status"],
+        "base_year": base_year(), "indicators": ind,
+        "targets": {n: _target_rows(n) for n in names if _target_rows(n)},
+        "warnings": answer["warnings"],
+    }
+
+
+def targets_status(conn: Connection, entity: Entity, as_of_year: int, *, timescale: bool
+                   ) -> dict[str, Any]:
+    """Actual against target per phase, trend to the phase end, yearly change still needed."""
+    base = _base_ledger(conn, entity, timescale=timescale)
+    history: dict[int, Any] = {}
+    for year in range(base_year(), as_of_year + 1):
+        _, answer = _indicators_of(conn, entity, parse_period(str(year)), timescale=timescale,
+                                     base=base)
+        if answer["energy_tce"] > 0:  # a year without metered energy would fake ratios
+            history[year] = as_ledger(answer)
+    frame = history_frame({y: compute_indicators(led, base=base) for y, led in history.items()})
+    out = []
+    for name in TARGET_SETS:
+        for st in target_status(frame, load_targets(name), as_of_year) if len(frame) else []:
+            row = st.to_dict()
+            row["target_set"] = name
+            out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
+                        for k, v in row.items()})
+    hist = {int(y): {k: v for k, v in r.items() if k in (
+        "energy_tce", "co2_t", "value_added_10k_yuan", "energy_intensity_tce_per_10k_yuan",
+        "co2_per_energy_t_per_tce", "clean_energy_share_pct", "solid_waste_utilisation_pct",
+        "waste_heat_utilisation_pct", "water_reuse_pct", "cod_intensity_kg_per_10k_yuan",
+        "energy_intensity_change_vs_base_pct")}
+        for y, r in frame.to_dict(orient="index").items()} if len(frame) else {}
+    return {"scope": entity.scope, "code": entity.code, "as_of_year": as_of_year,
+            "base_year": base_year(), "history": hist, "status": out}

@@ -1,0 +1,138 @@
+"""Upload of activity data (value added, green instruments, process CO2, guiding-indicator
+inputs): the rules of readings — idempotent, revisions audited with who/when, all-or-nothing,
+problem+json naming every bad row and field. Month records of a closed month are refused (409
+per row): a closed period changes only through a reopen."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.auth import Principal
+from app.models import Enterprise
+from app.problems import Problem
+from app.repositories import carbon as repo
+from app.services.carbon import ACTIVITY_QUANTITIES
+from app.services.carbon_periods import PeriodError, parse_period
+
+MAX_ROWS = 100_000
+COLUMNS = ("enterprise", "period", "quantity", "value")
+
+
+def _parse(body: bytes, content_type: str) -> list[dict[str, Any]]:
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Problem(422, f"The JSON cannot be read: {exc}", kind="malformed-json",
+                          errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+        items = doc.get("records") if isinstance(doc, dict) else doc
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise Problem(422, "Send a JSON list of records or {\"records\": [...]}.",
+                          kind="malformed-json",
+                          errors=[{"row": None, "field": "body", "message": "not a list"}])
+        return items
+    if kind in ("text/csv", "text/plain", "application/csv", ""):
+        try:
+            reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
+            items = [dict(r) for r in reader]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
+                          errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+        missing = [c for c in ("period", "quantity", "value") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise Problem(422, f"Missing column(s): {', '.join(missing)}.",
+                          kind="missing-columns",
+                          errors=[{"row": None, "field": c, "message": "column missing"}
+                                  for c in missing])
+        return items
+    raise Problem(415, f"Send text/csv or application/json, not {kind!r}.")
+
+
+def _value(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        x = float(str(v).strip())
+    except ValueError:
+        return None
+    return x if math.isfinite(x) and x >= 0 else None
+
+
+def record_activity(engine: Engine, principal: Principal, body: bytes, content_type: str
+                    ) -> dict[str, Any]:
+    """Validate every row, then store the batch in one transaction; returns the counts."""
+    items = _parse(body, content_type)
+    if len(items) > MAX_ROWS:
+        raise Problem(413, f"A batch may hold at most {MAX_ROWS} records.",
+                      kind="batch-too-large")
+    with Session(engine) as session:
+        stmt = select(Enterprise.code, Enterprise.id)
+        if principal.role == "enterprise":
+            stmt = stmt.where(Enterprise.id == principal.enterprise_id)
+        visible = dict(session.execute(stmt).all())
+    errors: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[int, str, str], int] = {}
+    for i, item in enumerate(items, start=1):
+        def bad(field: str, message: str, row: int = i) -> None:
+            errors.append({"row": row, "field": field, "message": message})
+
+        code = str(item.get("enterprise") or principal.enterprise_code or "").strip()
+        ent_id = visible.get(code)
+        if not code:
+            bad("enterprise", "required")
+        elif ent_id is None:
+            bad("enterprise", f"unknown enterprise (or not yours): {code}")
+        try:
+            period = parse_period(str(item.get("period") or "").strip())
+        except PeriodError as exc:
+            period = None
+            bad("period", str(exc))
+        quantity = str(item.get("quantity") or "").strip()
+        if quantity not in ACTIVITY_QUANTITIES:
+            bad("quantity", f"unknown quantity {quantity!r}; known: {list(ACTIVITY_QUANTITIES)}")
+        value = _value(item.get("value"))
+        if value is None:
+            bad("value", "not a finite number >= 0")
+        extra = set(item) - set(COLUMNS)
+        if extra:
+            bad(sorted(extra)[0], "unknown field")
+        if ent_id is None or period is None or value is None or \
+                quantity not in ACTIVITY_QUANTITIES:
+            continue
+        key = (ent_id, period.label, quantity)
+        if key in seen:
+            bad("quantity", f"duplicate of row {seen[key]} (same enterprise, period, quantity)")
+            continue
+        seen[key] = i
+        rows.append({"row": i, "enterprise_id": ent_id, "period": period.label,
+                     "period_start": period.start, "period_end": period.end,
+                     "months": period.months, "quantity": quantity, "value": value})
+    if errors:
+        raise Problem(422, f"The batch was rejected ({len(errors)} error(s)); nothing was stored.",
+                      kind="validation", errors=errors)
+    if not rows:
+        raise Problem(422, "The batch holds no records.", kind="validation",
+                      errors=[{"row": None, "field": "body", "message": "empty"}])
+    with engine.begin() as conn:
+        months = sorted({r["period"] for r in rows if r["months"] == 1})
+        closed = repo.closed_months_for_write(conn, months) if months else set()
+        if closed:
+            raise Problem(409, "Records for closed months; reopen the month first.",
+                          kind="period-closed",
+                          errors=[{"row": r["row"], "field": "period",
+                                   "message": f"{r['period']} is closed"}
+                                  for r in rows if r["period"] in closed])
+        counts = repo.write_activity(conn, rows, {
+            "api_key_id": principal.key_id, "enterprise_id": principal.enterprise_id,
+            "payload_sha256": hashlib.sha256(body).hexdigest(), "rows": len(rows)})
+    return {**counts, "rows": len(rows)}
