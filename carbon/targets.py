@@ -259,6 +259,10 @@ def target_status(
                     status = "achieved" if met_now else "missed"
             else:
                 projected, note = _project(s, eval_year, method)
+                if t.indicator.endswith("_pct") and not 0.0 <= projected <= 100.0:
+                    # a share cannot leave [0, 100] %, whatever a fitted trend says
+                    projected = min(max(projected, 0.0), 100.0)
+                    note += ", capped to [0, 100] %"
                 status = "on_track" if _meets(projected, target_value, t.comparator) \
                     else "off_track"
                 if met_now:

@@ -127,3 +127,17 @@ def test_from_ledgers_to_status():
     # target 0.1229 x 0.8 = 0.09832: already met in 2026
     assert row.target_value == pytest.approx(0.09832)
     assert row.met_now and row.on_track
+
+
+def test_projected_shares_stay_within_0_and_100_pct():
+    # Solid-waste utilisation 80 % -> 95 % in one year: a compound trend (x1.1875/yr) would say
+    # 95 x 1.1875^3 = 159 % in 2028; a share is capped at 100 %.
+    from carbon import load_targets, target_status
+
+    history = {2025: {"solid_waste_utilisation_pct": 80.0, "energy_tce": 1000.0},
+               2026: {"solid_waste_utilisation_pct": 95.0, "energy_tce": 1000.0}}
+    rows = target_status(history, load_targets("plan"), 2026, trend="compound")
+    waste = [r for r in rows if r.indicator == "solid_waste_utilisation_pct"]
+    assert waste
+    for r in waste:
+        assert r.projected_value is not None and 0.0 <= r.projected_value <= 100.0
