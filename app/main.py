@@ -14,7 +14,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.limits import BodySizeLimit
 from app.problems import Problem, install_problem_handlers, problem_response
-from app.routers import alerts, carbon, core, pv, readings, scenarios, storage
+from app.routers import alerts, carbon, core, dashboard, pv, readings, scenarios, storage
 from app.services.readings import IngestContext
 
 ROUTERS: list[APIRouter] = [
@@ -25,6 +25,7 @@ ROUTERS: list[APIRouter] = [
     storage.router,
     scenarios.router,
     carbon.router,
+    dashboard.router,
 ]
 """Every router of the service; another domain adds its own here."""
 

@@ -125,6 +125,9 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/v1/storage", {}),
     ("/v1/carbon/activity", {}),
     ("/v1/carbon/activity/revisions", {}),
+    ("/v1/overview", {"period": "day", "date": DAY}),
+    ("/v1/overview", {"period": "year", "date": DAY}),
+    ("/v1/overview/modules", {"period": "day", "date": DAY}),
 ]
 
 
@@ -159,6 +162,7 @@ def b_reads(w: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/targets/status", {"scope": "enterprise", "code": w["b"], "as_of": "2026"}),
         ("/v1/carbon/activity", {"enterprise": w["b"]}),
         ("/v1/carbon/activity/revisions", {"enterprise": w["b"]}),
+        (f"/v1/overview/enterprises/{w['b']}", {"period": "day", "date": DAY}),
     ]
 
 
@@ -322,7 +326,8 @@ def test_every_v1_route_is_classified_here(app, world):
 def _concrete(path: str, w: dict[str, Any]) -> str:
     """The concrete path the tables above use for a templated route."""
     return (
-        path.replace("/v1/enterprises/{code}", f"/v1/enterprises/{w['b']}")
+        path.replace("/v1/overview/enterprises/{code}", f"/v1/overview/enterprises/{w['b']}")
+        .replace("/v1/enterprises/{code}", f"/v1/enterprises/{w['b']}")
         .replace("/v1/meters/{code}", f"/v1/meters/{w['b_meter']}")
         .replace("/v1/pv/arrays/{code}", f"/v1/pv/arrays/{w['b_array']}")
         .replace("/v1/storage/{code}", f"/v1/storage/{w['b_station']}")
