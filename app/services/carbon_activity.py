@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
+from app.json_records import json_records
 from app.models import Enterprise
 from app.problems import Problem
 from app.repositories import carbon as repo
@@ -29,17 +29,7 @@ COLUMNS = ("enterprise", "period", "quantity", "value")
 def _parse(body: bytes, content_type: str) -> list[dict[str, Any]]:
     kind = content_type.split(";")[0].strip().lower()
     if kind == "application/json" or kind.endswith("+json"):
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise Problem(422, f"The JSON cannot be read: {exc}", kind="malformed-json",
-                          errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
-        items = doc.get("records") if isinstance(doc, dict) else doc
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise Problem(422, "Send a JSON list of records or {\"records\": [...]}.",
-                          kind="malformed-json",
-                          errors=[{"row": None, "field": "body", "message": "not a list"}])
-        return items
+        return json_records(body, "records")
     if kind in ("text/csv", "text/plain", "application/csv", ""):
         try:
             reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))

@@ -8,7 +8,6 @@ reading time, which closes the interval [ts - interval, ts).
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from app.json_records import json_records
 from app.problems import Problem
 from energy.meter_series import (
     QUALITY_ORDER,
@@ -92,16 +92,7 @@ def parse_csv(body: bytes) -> RawBatch:
 
 def parse_json(body: bytes) -> RawBatch:
     """JSON: a list of ``{"meter","ts","value"[,"quality"][,"unit"]}`` or ``{"readings": …}``."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(422, f"The JSON cannot be read: {exc}", kind="malformed-json",
-                      errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
-    items = doc.get("readings") if isinstance(doc, dict) else doc
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise Problem(422, "Send a JSON list of readings or {\"readings\": [...]}.",
-                      kind="malformed-json",
-                      errors=[{"row": None, "field": "body", "message": "not a list of objects"}])
+    items = json_records(body, "readings")
     fast = _json_columns_arrow(items)
     if fast is not None:
         return _columns_frame(fast)
