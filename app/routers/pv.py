@@ -18,7 +18,6 @@ from app.schemas_pv import (
     ArrayIn,
     ArrayOut,
     EstimateOut,
-    EstimatePoint,
     ParkEstimateOut,
     PerformanceDay,
     PerformanceOut,
@@ -30,7 +29,6 @@ from app.schemas_pv import (
     WeatherKind,
     WeatherStationIn,
     WeatherStationOut,
-    ZoneEstimate,
 )
 from app.services import pv as svc
 from energy.pv.arrays import default_ac_kw, pv_defaults
@@ -155,10 +153,6 @@ def get_array(code: str, session: SessionDep, principal: PrincipalDep) -> ArrayO
     return array_out(repo.get_array(session, principal, code))
 
 
-def _points(series: pd.Series) -> list[EstimatePoint]:
-    return [EstimatePoint(start=t.to_pydatetime(), value=float(v)) for t, v in series.items()]
-
-
 def _estimate_array(session: SessionDep, principal: Principal, code: str, start: datetime,
                     end: datetime, resolution: str, weather: str) -> EstimateOut:
     row = repo.get_array(session, principal, code)
@@ -169,7 +163,7 @@ def _estimate_array(session: SessionDep, principal: Principal, code: str, start:
     return EstimateOut(array=row.code, resolution=resolution, weather=weather,
                        capacity_kwp=row.capacity_kwp, total=float(energy.sum()),
                        weather_station=w.station, weather_intervals_missing=w.missing_intervals,
-                       points=_points(energy))
+                       points=svc.estimate_points(energy))
 
 
 @router.get("/arrays/{code}/estimate", response_model=EstimateOut)
@@ -184,32 +178,6 @@ def estimate_array(
                                    resolution, weather)
 
 
-def _estimate_park(session: SessionDep, principal: Principal, start: datetime, end: datetime,
-                   resolution: str, weather: str) -> ParkEstimateOut:
-    a, b = svc.check_window(start, end, resolution)
-    rows = list(repo.list_arrays(session, principal))
-    by_station: dict[int | None, list[PvArray]] = {}
-    for r in rows:
-        st = svc.station_for(session, r) if weather == "measured" else None
-        by_station.setdefault(st.id if st else None, []).append(r)
-    parts = []
-    for members in by_station.values():
-        st = svc.station_for(session, members[0]) if weather == "measured" else None
-        w = svc.load_weather(session, weather, a, b, resolution, st)
-        parts.append(svc.estimate([svc.library_array(r) for r in members], w, a, b, resolution))
-    zones = []
-    if parts:
-        energy = pd.concat(parts, axis=1)
-        zone_of = {r.code: r.enterprise.zone for r in rows}
-        for zone, cols in energy.columns.to_series().groupby(energy.columns.map(zone_of)):
-            series = energy[list(cols)].sum(axis=1)
-            zones.append(ZoneEstimate(
-                zone=str(zone), arrays=len(cols), total=float(series.sum()),
-                capacity_kwp=sum(r.capacity_kwp for r in rows if r.code in set(cols)),
-                points=_points(series)))
-    return ParkEstimateOut(by="zone", resolution=resolution, weather=weather, zones=zones)
-
-
 @router.get("/estimate", response_model=ParkEstimateOut)
 def estimate_park(
     session: SessionDep, principal: PrincipalDep, start: StartQ, end: EndQ,
@@ -217,8 +185,7 @@ def estimate_park(
     weather: WeatherKind = "clearsky",
 ) -> ParkEstimateOut:
     """Expected AC energy of every array the caller may see, summed by zone (kWh per step)."""
-    return _estimate_park(session, principal, start, end, resolution,
-                                   weather)
+    return svc.park_estimate(session, principal, start, end, resolution, weather)
 
 
 # ---------------------------------------------------------------------------------------------

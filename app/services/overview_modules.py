@@ -82,12 +82,12 @@ def _pv_estimate(session: Session, principal: Principal, start: datetime, end: d
                  resolution: str) -> tuple[str, dict[datetime, float], float]:
     """(weather used, {bucket start: expected kWh}, capacity kWp): the PV API's park estimate
     with measured weather (the arrays' stations), the typical year when none is measured."""
-    from app.routers.pv import _estimate_park
+    from app.services.pv import park_estimate
 
     last: Problem | None = None
     for weather in ("measured", "typical"):
         try:
-            answer = _estimate_park(session, principal, start, end, resolution, weather)
+            answer = park_estimate(session, principal, start, end, resolution, weather)
         except Problem as exc:
             last = exc
             continue

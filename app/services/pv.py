@@ -24,9 +24,11 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from app.auth import Principal
 from app.models import Meter, PvArray, Roof, WeatherStation
 from app.problems import Problem
 from app.repositories import pv as repo
+from app.schemas_pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
 from energy.pv import PVArray, estimate_energy_kwh
 from energy.pv.arrays import pv_defaults
 from energy.pv.performance import clear_days, daily_performance, underperformance_alerts
@@ -292,3 +294,36 @@ def performance_job(engine: Engine, share: float | None = None) -> dict[str, int
     yesterday = (pd.Timestamp.now(tz=site().tz).normalize() - pd.Timedelta("1D")).date()
     with Session(engine) as session, session.begin():
         return check_performance(session, yesterday, yesterday, share)
+
+
+def estimate_points(series: pd.Series) -> list[EstimatePoint]:
+    """An energy series (kWh per bucket) as API points."""
+    return [EstimatePoint(start=t.to_pydatetime(), value=float(v)) for t, v in series.items()]
+
+
+def park_estimate(session: Session, principal: Principal, start: datetime, end: datetime,
+                  resolution: str, weather: str) -> ParkEstimateOut:
+    """Expected AC energy (kWh per bucket) of every array ``principal`` may see, by zone.
+
+    Arrays sharing a weather station are computed together on that station's weather.
+    """
+    a, b = check_window(start, end, resolution)
+    rows = list(repo.list_arrays(session, principal))
+    by_station: dict[int | None, tuple[WeatherStation | None, list[PvArray]]] = {}
+    for r in rows:
+        st = station_for(session, r) if weather == "measured" else None
+        by_station.setdefault(st.id if st else None, (st, []))[1].append(r)
+    parts = [estimate([library_array(r) for r in members],
+                      load_weather(session, weather, a, b, resolution, st), a, b, resolution)
+             for st, members in by_station.values()]
+    zones = []
+    if parts:
+        energy = pd.concat(parts, axis=1)
+        zone_of = {r.code: r.enterprise.zone for r in rows}
+        capacity = {r.code: r.capacity_kwp for r in rows}
+        for zone, cols in energy.columns.to_series().groupby(energy.columns.map(zone_of)):
+            series = energy[list(cols)].sum(axis=1)
+            zones.append(ZoneEstimate(
+                zone=str(zone), arrays=len(cols), total=float(series.sum()),
+                capacity_kwp=sum(capacity[c] for c in cols), points=estimate_points(series)))
+    return ParkEstimateOut(by="zone", resolution=resolution, weather=weather, zones=zones)
