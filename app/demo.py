@@ -63,7 +63,7 @@ class DemoContext:
 
 def _shape(kind: str, local: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
     hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
-    doy = local.dayofyear.to_numpy()
+    doy = local.day_of_year.to_numpy()
     if kind == "flat":
         base = np.ones(len(local))
     elif kind == "solar":
@@ -72,7 +72,7 @@ def _shape(kind: str, local: pd.DatetimeIndex, rng: np.random.Generator) -> np.n
         base = np.clip(np.cos(np.pi / 2 * (hour - 13.9) / half_day_h), 0.0, None) * 2.5
     else:
         work = (hour >= 8) & (hour < 20)
-        base = np.where(work, 1.4, 0.6) * np.where(local.dayofweek.to_numpy() >= 5, 0.7, 1.0)
+        base = np.where(work, 1.4, 0.6) * np.where(local.day_of_week.to_numpy() >= 5, 0.7, 1.0)
     season = 1.0 + 0.15 * np.cos(2 * np.pi * (doy - 15) / 365.0)  # colder months use more
     noise = rng.normal(1.0, 0.08, len(local)).clip(0.5, 1.5)
     return base * season * noise
