@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app import migrate
 from app.config import Settings
 from app.db import make_engine, readings_on_timescale
-from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
+from app.scratch_db import scratch_database
 
 RAW_SQL = """
 SELECT m.carrier, sum(r.value), count(*) FROM readings r JOIN meters m ON m.id = r.meter_id
@@ -49,18 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--database-url")
     args = ap.parse_args()
-    server = tmp = None
-    if args.database_url:
-        admin_url = to_sqlalchemy_url(args.database_url)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="zcpark-bench-")
-        server = EmbeddedPostgres(Path(tmp.name))
-        admin_url = server.start()
-    name = f"zcpark_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    scratch = ExitStack()
+    url = scratch.enter_context(scratch_database(args.database_url, "zcpark_bench"))
     engine = make_engine(url)
     try:
         migrate.upgrade(engine)
@@ -118,13 +105,7 @@ def main() -> None:
               f" refresh): {statistics.median(close_times):.3f} s")
     finally:
         engine.dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            tmp.cleanup()
+        scratch.close()
 
 
 if __name__ == "__main__":

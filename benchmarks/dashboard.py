@@ -18,26 +18,23 @@ import argparse
 import os
 import socket
 import statistics
-import tempfile
 import threading
 import time
-import uuid
+from contextlib import ExitStack
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app import migrate
 from app.config import Settings
 from app.db import make_engine, readings_on_timescale
 from app.demo import load_demo_park
-from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
 from app.main import create_app
 from app.repositories.readings import refresh_aggregates
+from app.scratch_db import scratch_database
 
 CHROMIUM = os.environ.get("ZCPARK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -72,19 +69,8 @@ def main() -> None:
     ap.add_argument("--api-calls", type=int, default=15)
     args = ap.parse_args()
 
-    base_url = os.environ.get("DATABASE_URL")
-    tmp = server_pg = None
-    if base_url:
-        admin_url = to_sqlalchemy_url(base_url)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="zcpark-bench-")
-        server_pg = EmbeddedPostgres(Path(tmp.name))
-        admin_url = server_pg.start()
-    name = f"zcpark_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    scratch = ExitStack()
+    url = scratch.enter_context(scratch_database(os.environ.get("DATABASE_URL"), "zcpark_bench"))
     engine = make_engine(url)
     uv = thread = None
     try:
@@ -171,13 +157,7 @@ def main() -> None:
             uv.should_exit = True
             thread.join(timeout=10)
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        if server_pg is not None:
-            server_pg.stop()
-        if tmp is not None:
-            tmp.cleanup()
+        scratch.close()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import statistics
 import sys
 import threading
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -32,8 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import uvicorn
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,9 +41,9 @@ from app import migrate
 from app.auth import create_api_key
 from app.config import Settings
 from app.db import make_engine, readings_on_timescale
-from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
 from app.main import create_app
 from app.models import Enterprise, Meter
+from app.scratch_db import scratch_database
 
 YEAR_START = pd.Timestamp("2026-01-01", tz="Asia/Shanghai")
 
@@ -77,18 +76,8 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
-    server = None
-    base = os.environ.get("DATABASE_URL")
-    if base:
-        admin_url = to_sqlalchemy_url(base)
-    else:
-        server = EmbeddedPostgres(Path(".zcpark-bench"))
-        admin_url = server.start()
-    name = f"zcpark_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    scratch = ExitStack()
+    url = scratch.enter_context(scratch_database(os.environ.get("DATABASE_URL"), "zcpark_bench"))
     engine = make_engine(url)
     out: list[str] = []
 
@@ -243,11 +232,7 @@ def main() -> None:
         uv.should_exit = True
     finally:
         engine.dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        if server is not None:
-            server.stop()
+        scratch.close()
     if args.out:
         Path(args.out).write_text("\n".join(out) + "\n", encoding="utf-8")
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,8 +25,8 @@ from app import migrate
 from app.auth import create_api_key
 from app.config import Settings
 from app.db import make_engine
-from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
 from app.main import create_app
+from app.scratch_db import scratch_database
 from energy.storage import default_station, optimize_dispatch
 from energy.tariffs import load_tariff, price_series
 
@@ -46,19 +43,8 @@ def inputs(n: int, step_minutes: int) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    base = os.environ.get("DATABASE_URL")
-    server = None
-    if base:
-        admin_url = to_sqlalchemy_url(base)
-    else:
-        tmp = tempfile.mkdtemp(prefix="zcpark-bench-")
-        server = EmbeddedPostgres(Path(tmp))
-        admin_url = server.start()
-    name = f"zcpark_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    scratch = ExitStack()
+    url = scratch.enter_context(scratch_database(os.environ.get("DATABASE_URL"), "zcpark_bench"))
     engine = make_engine(url)
     try:
         migrate.upgrade(engine)
@@ -96,11 +82,7 @@ def main() -> None:
                       f"| {size_in:.1f} | {size_out:.1f} |")
     finally:
         engine.dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        if server is not None:
-            server.stop()
+        scratch.close()
 
 
 if __name__ == "__main__":

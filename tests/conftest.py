@@ -9,26 +9,23 @@ folder. Migrations run once. Tests stay independent of order by using unique cod
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app import migrate
 from app.auth import create_api_key
 from app.config import Settings
 from app.db import make_engine, readings_on_timescale
-from app.embedded_pg import EmbeddedPostgres, to_sqlalchemy_url
 from app.main import create_app
 from app.models import Enterprise
+from app.scratch_db import scratch_database
 
 
 def unique(prefix: str) -> str:
@@ -38,30 +35,9 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    server: EmbeddedPostgres | None = None
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    base = os.environ.get("DATABASE_URL")
-    if base:
-        admin_url = to_sqlalchemy_url(base)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="zcpark-test-")
-        server = EmbeddedPostgres(Path(tmp.name))
-        admin_url = server.start()
-    name = f"zcpark_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    """A fresh database on ``DATABASE_URL``'s server, or on an embedded server without it."""
+    with scratch_database(os.environ.get("DATABASE_URL"), "zcpark_test") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            tmp.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -9,15 +9,14 @@ import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 CHROMIUM = os.environ.get("ZCPARK_CHROMIUM", "/usr/bin/chromium")
@@ -111,16 +110,12 @@ def demo_server(database_url: str) -> Iterator[DemoServer]:
     from app.config import Settings
     from app.db import make_engine
     from app.demo import load_demo_park
-    from app.embedded_pg import to_sqlalchemy_url
     from app.main import create_app
     from app.models import Enterprise
+    from app.scratch_db import scratch_database
 
-    base = make_url(to_sqlalchemy_url(database_url))
-    name = f"zcpark_dash_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
+    scratch = ExitStack()
+    url = scratch.enter_context(scratch_database(database_url, "zcpark_dash"))
     engine = make_engine(url)
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
@@ -157,9 +152,7 @@ def demo_server(database_url: str) -> Iterator[DemoServer]:
             server.should_exit = True
             thread.join(timeout=10)
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        scratch.close()
 
 
 @pytest.fixture(scope="session")

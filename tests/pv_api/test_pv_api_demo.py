@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
+from contextlib import ExitStack
 
 import numpy as np
 import pandas as pd
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app import migrate
@@ -19,15 +17,13 @@ from app.demo import SEED, DemoContext, load_enterprises_and_meters
 from app.demo_pv import ARRAYS, SOILED, load_pv_park
 from app.main import create_app
 from app.models import ApiKey
+from app.scratch_db import scratch_database
 from tests.conftest import auth
 
 
 def test_demo_park_pv(database_url):
-    name = f"zcpark_demo_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    scratch = ExitStack()
+    url = scratch.enter_context(scratch_database(database_url, "zcpark_demo"))
     engine = make_engine(url)
     try:
         # plain tables: a year of continuous-aggregate refreshes is not what this test is about
@@ -63,6 +59,4 @@ def test_demo_park_pv(database_url):
             assert len(zones) == 4 and all(len(z["points"]) == 12 for z in zones)
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        scratch.close()
