@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import session_scope
 from app.models import ApiKey
 from app.problems import Problem
 
@@ -66,14 +67,7 @@ def create_api_key(
 
 def get_session(request: Request):  # type: ignore[no-untyped-def]
     """A request-scoped session (commit on success)."""
-    factory = request.app.state.session_factory
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    yield from session_scope(request.app.state.session_factory)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
