@@ -105,24 +105,32 @@ def load_readings(ctx: DemoContext) -> None:
     """One year of 15-minute readings per meter, through the same ingest path as the API."""
     local = pd.date_range(f"{YEAR}-01-01", f"{YEAR + 1}-01-01", freq="15min", inclusive="left",
                           tz="Asia/Shanghai")
-    ts_text = pa.array(local.strftime("%Y-%m-%dT%H:%M:%S+08:00"), type=pa.string())
-    ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
     for code, _name, _zone, _industry, meters in ENTERPRISES:
-        frames = []
-        for carrier, mean, kind in meters:
-            values = np.round(mean * _shape(kind, local, ctx.rng), 4)
-            frames.append((f"{code}-{carrier}", values))
-        n = len(local)
-        raw = RawBatch(
-            frame=pd.DataFrame({
-                "row": np.arange(1, n * len(frames) + 1),
-                "meter": pd.Categorical.from_codes(np.repeat(np.arange(len(frames)), n),
-                                                   [f for f, _ in frames])}),
-            ts=pa.chunked_array([ts_text] * len(frames)),
-            value=pa.chunked_array([pa.array(v.astype(str), type=pa.string()) for _, v in frames]),
-        )
-        digest = hashlib.sha256(f"demo-{code}-{YEAR}".encode()).hexdigest()
-        ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
+        ingest_series(ctx, {f"{code}-{carrier}": mean * _shape(kind, local, ctx.rng)
+                            for carrier, mean, kind in meters}, local, f"{code}-{YEAR}")
+
+
+def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.DatetimeIndex,
+                  tag: str) -> None:
+    """Ingest one value array per meter code, all on the interval starts ``local`` (tz-aware),
+    as one batch through the API's ingest path; values rounded to 4 decimals. ``tag`` names the
+    batch (its digest is that of ``demo-<tag>``)."""
+    n = len(local)
+    # Asia/Shanghai keeps UTC+8 all year (no daylight saving), so the offset is fixed.
+    shanghai = local.tz_convert("Asia/Shanghai")
+    ts_text = pa.array(shanghai.strftime("%Y-%m-%dT%H:%M:%S+08:00"), type=pa.string())
+    codes = list(series)
+    raw = RawBatch(
+        frame=pd.DataFrame({"row": np.arange(1, n * len(codes) + 1),
+                            "meter": pd.Categorical.from_codes(
+                                np.repeat(np.arange(len(codes)), n), codes)}),
+        ts=pa.chunked_array([ts_text] * len(codes)),
+        value=pa.chunked_array([pa.array(np.round(v, 4).astype(str), type=pa.string())
+                                for v in series.values()]),
+    )
+    ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
+    digest = hashlib.sha256(f"demo-{tag}".encode()).hexdigest()
+    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
 
 
 def _timescale(ctx: DemoContext) -> bool:

@@ -9,18 +9,14 @@ performance check opens ``pv_underperformance`` alerts on its clear days from la
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import select
 
 from app.models import Enterprise, Meter, PvArray, Roof, WeatherStation
-from app.services.ingest import RawBatch
 from app.services.pv import check_performance
-from app.services.readings import IngestContext, ingest_frame
 from energy.pv import PVArray, estimate_energy_kwh
 from energy.pv.arrays import default_ac_kw, pv_defaults
 from energy.site import lhasa_etdz
@@ -70,28 +66,8 @@ def _meter(ctx: DemoContext, code: str, ent: Enterprise, carrier: str) -> Meter:
     return meter
 
 
-def _ingest(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.DatetimeIndex,
-            tag: str) -> None:
-    n = len(local)
-    ts_text = pa.array(local.strftime("%Y-%m-%dT%H:%M:%S+08:00"), type=pa.string())
-    codes = list(series)
-    raw = RawBatch(
-        frame=pd.DataFrame({"row": np.arange(1, n * len(codes) + 1),
-                            "meter": pd.Categorical.from_codes(
-                                np.repeat(np.arange(len(codes)), n), codes)}),
-        ts=pa.chunked_array([ts_text] * len(codes)),
-        value=pa.chunked_array([pa.array(np.round(v, 4).astype(str), type=pa.string())
-                                for v in series.values()]),
-    )
-    from app.demo import _timescale
-
-    ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
-    digest = hashlib.sha256(f"demo-pv-{tag}".encode()).hexdigest()
-    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
-
-
 def load_pv_park(ctx: DemoContext) -> None:
-    from app.demo import YEAR
+    from app.demo import YEAR, ingest_series
 
     site = lhasa_etdz()
     ops = ctx.session.scalar(select(Enterprise).where(Enterprise.code == OPS[0]))
@@ -111,7 +87,8 @@ def load_pv_park(ctx: DemoContext) -> None:
 
     weather = typical_year(site, YEAR, "15min")
     sent = {q: np.round(weather[q].to_numpy(), 4) for q in quantities}
-    _ingest(ctx, {wmeters[q].code: v for q, v in sent.items()}, weather.index, f"ws-{YEAR}")
+    ingest_series(ctx, {wmeters[q].code: v for q, v in sent.items()}, weather.index,
+                  f"pv-ws-{YEAR}")
     # what the service will rebuild from the stored readings (DNI/DHI by DIRINT)
     measured = measured_weather(pd.DataFrame({
         "ghi_w_per_m2": sent["ghi"], "temp_air_c": sent["temp_air"],
@@ -158,7 +135,7 @@ def load_pv_park(ctx: DemoContext) -> None:
             progress = np.clip((local - t0) / (t1 - t0), 0.0, 1.0)
             factor = factor * (1.0 - (1.0 - SOILING_FACTOR_AT_END / 0.96) * progress)
         series[gen[a.code]] = np.clip(expected[a.code].to_numpy() * factor, 0.0, None)
-    _ingest(ctx, series, local, f"gen-{YEAR}")
+    ingest_series(ctx, series, local, f"pv-gen-{YEAR}")
     check_performance(ctx.session, pd.Timestamp(SOILING_FROM).date(),
                       pd.Timestamp(f"{YEAR}-12-31").date())
     ctx.session.commit()

@@ -5,7 +5,6 @@ certificates, green-power trades, direct green supply, process CO2 and guiding-i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -15,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import yaml
 from sqlalchemy import select
 
@@ -36,16 +34,13 @@ def demo_data() -> dict[str, Any]:
 def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
     """Base-year energy as daily totals (utility bills) on one daily meter per carrier and
     enterprise (``<meter>-daily``): the same shapes as the demo year, scaled; through ingest."""
-    from app.demo import ENTERPRISES, _shape, _timescale
+    from app.demo import ENTERPRISES, _shape, ingest_series
     from app.models import Meter
-    from app.services.ingest import RawBatch
-    from app.services.readings import IngestContext, ingest_frame
     from energy.units import carrier_spec
 
     local = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="15min", inclusive="left",
                           tz="Asia/Shanghai")
     days = pd.date_range(f"{year}-01-01", periods=len(local) // 96, freq="D")
-    ts_text = pa.array(days.strftime("%Y-%m-%dT00:00:00+08:00"), type=pa.string())
     rng = np.random.default_rng(year)
     frames: list[tuple[str, np.ndarray]] = []
     for code, name, _zone, _industry, meters in ENTERPRISES:
@@ -67,18 +62,7 @@ def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
             quarter_hours = mean * scale * _shape(kind, local, rng)
             frames.append((mcode, np.round(quarter_hours.reshape(-1, 96).sum(axis=1), 4)))
     ctx.session.commit()
-    n = len(days)
-    raw = RawBatch(
-        frame=pd.DataFrame({
-            "row": np.arange(1, n * len(frames) + 1),
-            "meter": pd.Categorical.from_codes(np.repeat(np.arange(len(frames)), n),
-                                               [f for f, _ in frames])}),
-        ts=pa.chunked_array([ts_text] * len(frames)),
-        value=pa.chunked_array([pa.array(v.astype(str), type=pa.string()) for _, v in frames]),
-    )
-    ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
-    digest = hashlib.sha256(f"demo-carbon-base-{year}".encode()).hexdigest()
-    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
+    ingest_series(ctx, dict(frames), days.tz_localize("Asia/Shanghai"), f"carbon-base-{year}")
 
 
 def _records(data: dict[str, Any]) -> list[dict[str, Any]]:
