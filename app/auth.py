@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -65,31 +65,36 @@ def create_api_key(
     return key
 
 
-def get_session(request: Request):  # type: ignore[no-untyped-def]
-    """A request-scoped session (commit on success)."""
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's session: committed when the route function returns, *before* the answer is
+    sent (``scope="function"``), so a 2xx always means committed and a failed commit becomes an
+    error answer instead of a lost write."""
     yield from session_scope(request.app.state.session_factory)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+def get_principal(request: Request) -> Principal:
+    """The caller's key, looked up in a short session of its own: the lookup returns its pooled
+    connection at once, so a long request (an upload) holds one connection, not two."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "Send an API key as 'Authorization: Bearer <key>'.")
-    row = session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
-                             ApiKey.revoked_at.is_(None))
-    )
-    if row is None:
-        raise Problem(401, "Unknown or revoked API key.")
-    return Principal(
-        key_id=row.id,
-        role=row.role,
-        enterprise_id=row.enterprise_id,
-        enterprise_code=row.enterprise.code if row.enterprise else None,
-    )
+    with request.app.state.session_factory() as session:
+        row = session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
+                                 ApiKey.revoked_at.is_(None))
+        )
+        if row is None:
+            raise Problem(401, "Unknown or revoked API key.")
+        return Principal(
+            key_id=row.id,
+            role=row.role,
+            enterprise_id=row.enterprise_id,
+            enterprise_code=row.enterprise.code if row.enterprise else None,
+        )
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -13,7 +13,13 @@ from sqlalchemy import Engine, text
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.limits import BodySizeLimit
-from app.problems import Problem, install_problem_handlers, problem_response
+from app.problems import (
+    RETRY_AFTER_SECONDS_OUTAGE,
+    Problem,
+    database_problem,
+    install_problem_handlers,
+    problem_response,
+)
 from app.routers import alerts, carbon, core, dashboard, pv, readings, scenarios, storage
 from app.services.readings import IngestContext
 
@@ -78,8 +84,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # any driver error means unhealthy
-            return problem_response(Problem(503, f"database unavailable: {type(exc).__name__}",
-                                            title="Service unavailable"), request.url.path)
+            problem = database_problem(exc) or Problem(
+                503, f"database unavailable: {type(exc).__name__}",
+                retry_after_s=RETRY_AFTER_SECONDS_OUTAGE)
+            return problem_response(problem, request.url.path)
         return JSONResponse({"status": "ok", "database": "ok", "timescaledb": timescale})
 
     return app
