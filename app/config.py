@@ -11,6 +11,8 @@ import yaml
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.schemas import MAX_ABS_VALUE
+
 
 def _default_ceilings() -> dict[str, float]:
     """Per-carrier plausibility ceilings (canonical unit per hour), app/data/plausibility.yaml."""
@@ -45,6 +47,11 @@ class Settings(BaseSettings):
     ``pv_underperformance`` alert; None: energy/data/pv_defaults.yaml (performance)."""
     pv_performance_hour: int = Field(default=2, ge=0, le=23)
     """Local hour at which the daily PV performance job checks yesterday."""
+    max_abs_value: float = Field(default=MAX_ABS_VALUE, gt=0, le=1e100)
+    """Largest magnitude of one reading (in its meter's canonical unit, after unit conversion)
+    or activity value; beyond it, or not finite, the batch is refused (422 naming row and
+    field). The default 1e15 is far above any real figure and keeps every day, month and park
+    sum far from float8 overflow (~1.8e308); so does any value up to the limit 1e100."""
     plausibility_ceilings_per_hour: dict[str, float] = Field(default_factory=_default_ceilings)
     """Largest plausible consumption per hour of one meter, in the carrier's canonical unit."""
     storage_max_steps: int = 35_136

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,26 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         row = next((int(p) + 1 for p in loc[1:] if p.isdigit()), None)
-        field = ".".join(p for p in loc[1:] if not p.isdigit()) or ".".join(loc)
+        # Union members show up as tags such as "constrained-float" or "list[...]": not fields.
+        names = [p for p in loc[1:] if not p.isdigit() and "[" not in p and "-" not in p]
+        field = ".".join(names) or ".".join(loc)
         out.append({"row": row, "field": field, "message": err.get("msg", "invalid")})
     return out
+
+
+def check_violation(exc: IntegrityError) -> Problem | None:
+    """A named CHECK constraint refused a row that validation let through: a 422 naming the
+    column (constraints ``<column>_finite`` refuse NaN and ±Infinity). None for other errors."""
+    orig = exc.orig
+    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    if getattr(orig, "sqlstate", None) != "23514" or not name:
+        return None
+    field = name.removesuffix("_finite")
+    message = ("not a finite number" if name.endswith("_finite")
+               else f"refused by the database's check {name}")
+    return Problem(422, f"A value was refused by the database: {field}: {message}; "
+                   "nothing was stored.", kind="validation",
+                   errors=[{"row": None, "field": field, "message": message}])
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -154,7 +172,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path)
 
     async def _database(request: Request, exc: Exception) -> JSONResponse:
-        problem = database_problem(exc)
+        problem = check_violation(exc) if isinstance(exc, IntegrityError) else None
+        problem = problem or database_problem(exc)
         if problem is None:
             log.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
             problem = Problem(500, "Unexpected error.")

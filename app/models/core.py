@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base
+from app.models.base import Base, finite_checks
 
 ZONES: tuple[str, ...] = ("A区", "B区", "综合保税区", "聂当工业园")
 ROLES: tuple[str, ...] = ("operator", "enterprise", "planner")
@@ -42,6 +42,8 @@ class ApiKey(Base):
 
 class Meter(Base):
     __tablename__ = "meters"
+    __table_args__ = finite_checks("rollover_at", "density_kg_per_l", "normal_volume_factor",
+                                   "max_per_hour")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, S
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, finite_checks
 
 TELEMETRY_QUANTITIES: dict[str, str] = {
     "power": "battery_power",
@@ -47,6 +47,7 @@ class StorageMeter(Base):
 
 class StoragePlan(Base):
     __tablename__ = "storage_plans"
+    __table_args__ = finite_checks("objective")
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"))
@@ -69,6 +70,7 @@ class StoragePlan(Base):
 
 class StorageCapacityTest(Base):
     __tablename__ = "storage_capacity_tests"
+    __table_args__ = finite_checks("measured_capacity_mwh")
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"))

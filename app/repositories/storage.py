@@ -21,7 +21,7 @@ from app.models import (
     StorageMeter,
     StoragePlan,
 )
-from app.problems import Problem
+from app.problems import Problem, check_violation
 
 TELEMETRY_COLUMNS = {"power": "power_mw", "soc": "soc_pct", "temperature": "temperature_c"}
 
@@ -60,8 +60,10 @@ def create_asset(session: Session, asset: StorageAsset, meters: dict[str, Meter]
         for meter in meters.values():
             session.add(meter)
         session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         session.rollback()
+        if check_violation(exc) is not None:  # a refused value, not a duplicate
+            raise
         raise Problem(409, f"Storage station {asset.code!r} or one of its telemetry meter codes"
                       " exists already.") from None
     for quantity, meter in meters.items():
