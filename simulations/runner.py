@@ -371,6 +371,25 @@ def year_energy(series: pd.DataFrame, dt_h: float) -> dict[str, float]:
     return e
 
 
+def electricity_shares(e: dict[str, float]) -> dict[str, float]:
+    """Renewable electricity used on site as a share of the electricity the park consumed.
+
+    Consumed = PV used + direct line delivered + grid import − export (load, auxiliaries and
+    storage losses). Exports leave from the renewable surplus, so they are taken off the
+    renewable side: renewable used on site = PV used + direct − export (never below 0). The share
+    therefore never exceeds 100 %; exported renewable energy is reported apart.
+    """
+    renewable = e["pv_used_mwh"] + e["direct_delivered_mwh"]
+    consumed = renewable + e["grid_import_mwh"] - e["grid_export_mwh"]
+    on_site = min(max(renewable - e["grid_export_mwh"], 0.0), max(consumed, 0.0))
+    return {
+        "electricity_consumed_mwh": consumed,
+        "renewable_used_on_site_mwh": on_site,
+        "renewable_exported_mwh": min(e["grid_export_mwh"], renewable),
+        "renewable_electricity_share_pct": 100.0 * on_site / consumed if consumed > 0 else 0.0,
+    }
+
+
 def year_cost(series: pd.DataFrame, dt_h: float, tariff: Tariff) -> dict[str, float]:
     """Energy cost (import × TOU price − export × export price) and the monthly demand charge
     on the peak import, yuan."""
@@ -443,8 +462,7 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
         ind = compute_indicators(ledger, base=base_ledger)
         indicators[year] = ind
         ledgers[year] = ledger.to_dict()
-        consumed = e["pv_used_mwh"] + e["direct_delivered_mwh"] + e["grid_import_mwh"] \
-            - e["grid_export_mwh"]
+        shares = electricity_shares(e)
         row.update({
             "energy_tce": ledger.energy_tce, "co2_t": ledger.co2_t,
             "co2_location_based_t": ledger.co2_location_based_t,
@@ -453,9 +471,7 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
             "energy_intensity_tce_per_10k_yuan": ind.energy_intensity_tce_per_10k_yuan or np.nan,
             "co2_per_energy_t_per_tce": ind.co2_per_energy_t_per_tce or np.nan,
             "clean_energy_share_pct": ind.clean_energy_share_pct or 0.0,
-            "renewable_electricity_share_pct": 100.0 * (e["pv_used_mwh"]
-                                                        + e["direct_delivered_mwh"]) / consumed
-            if consumed > 0 else 0.0,
+            **shares,
             "grid_location_factor_tco2_per_mwh": loc_factor,
         })
         rows[year] = row
@@ -527,6 +543,7 @@ def _kpis(scenario: Scenario, yearly: pd.DataFrame, targets: pd.DataFrame,
         "final_year_clean_energy_share_pct": float(last["clean_energy_share_pct"]),
         "final_year_renewable_electricity_share_pct":
             float(last["renewable_electricity_share_pct"]),
+        "final_year_renewable_exported_mwh": float(last["renewable_exported_mwh"]),
         "pv_capacity_final_kwp": float(last["pv_capacity_kwp"]),
         "storage_energy_final_mwh": float(last["storage_energy_mwh"]),
         "pv_curtailed_total_mwh": float(yearly["pv_curtailed_mwh"].sum()),
