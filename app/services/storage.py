@@ -334,7 +334,8 @@ def solve(inputs: DispatchInputs, battery: BatterySpec, body: DispatchIn) -> Dis
         if body.strategy == "optimal":
             return optimize_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common, **money)
         if body.strategy == "rule":
-            return rule_based_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common)
+            return rule_based_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common,
+                                       **money)
         steps_per_h = 60 / body.step_minutes
         window = max(1, round(body.rolling.window_hours * steps_per_h))
         commit = max(1, min(window, round(body.rolling.commit_hours * steps_per_h)))
