@@ -5,7 +5,8 @@ Rows already holding a non-finite number cannot stay (the park's sums break on t
 not vanish without trace: each is copied, whole, into ``quarantined_rows`` with the reason, then
 removed (a meter's non-finite setting is cleared instead). Day rollups touched are recomputed from
 the readings that remain. Works on plain partitions and on TimescaleDB hypertables (compressed
-chunks included); continuous aggregates re-materialise through their refresh policy.
+chunks included); on TimescaleDB the continuous aggregates of the days of quarantined readings
+are refreshed right after the migration commits (app.migrate; a refresh cannot run inside it).
 
 Revision ID: 0006_finite_guards
 Revises: 0005_carbon_api
@@ -48,7 +49,8 @@ CREATE TABLE quarantined_rows (
     table_name text NOT NULL,
     row_data text NOT NULL,
     reason text NOT NULL,
-    quarantined_at timestamptz NOT NULL DEFAULT now()
+    quarantined_at timestamptz NOT NULL DEFAULT now(),
+    aggregates_refreshed_at timestamptz
 )
 """
 
