@@ -53,6 +53,7 @@ from energy.storage import (
 from energy.tariffs import Tariff, load_tariff, price_series
 from energy.weather import typical_year
 from simulations.load import HOURS_PER_STEP, load_mw
+from simulations.plausibility import input_warnings, yield_warnings
 from simulations.scenario import Scenario, ScenarioError
 
 KWH_PER_MWH = 1000.0
@@ -480,11 +481,15 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
 
     yearly = pd.DataFrame.from_dict(rows, orient="index")
     yearly.index.name = "year"
+    warnings = input_warnings(scenario)
+    for year, row in rows.items():
+        warnings += yield_warnings(row["pv_capacity_kwp"], row["pv_mwh"], year)
     history = history_frame(indicators)
     targets = _target_rows(scenario, history, policy)
     series_all = pd.concat(frames) if frames else pd.DataFrame(columns=list(SERIES_COLUMNS))
     kpis = _kpis(scenario, yearly, targets, base_ledger.to_dict(),
                  indicators[scenario.base_year].to_dict(), fs.version)
+    kpis["warnings"] = warnings
     return ScenarioResult(scenario=scenario, kpis=kpis, series=series_all, yearly=yearly,
                           targets=targets, ledgers=ledgers)
 
