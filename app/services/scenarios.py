@@ -33,6 +33,7 @@ from simulations import (
     run_scenario,
     series_csv,
 )
+from simulations.sensitivity import TORNADO_PLOTS, run_sensitivity, sensitivity_csv, tornado_png
 
 log = logging.getLogger(__name__)
 Artifacts = dict[str, tuple[str, bytes]]
@@ -148,13 +149,30 @@ def resolve_readings_load(session: Session, data: Any, tz: str = "Asia/Shanghai"
             "description": " ".join(filter(None, [data.get("description"), note]))}
 
 
+SENSITIVITY_KEY = "sensitivity"
+"""Key of the stored run document asking for a sensitivity run beside the scenario."""
+
+
 def execute_run(scenario: dict[str, Any]) -> tuple[dict[str, Any], Artifacts]:
-    """Run one scenario and render its artifacts (runs in the worker process)."""
-    result = run_scenario(parse_scenario(scenario))
+    """Run one scenario and render its artifacts (runs in the worker process); with
+    ``sensitivity: true`` in the stored document also the one-at-a-time sensitivity."""
+    scenario = dict(scenario)
+    with_sensitivity = bool(scenario.pop(SENSITIVITY_KEY, False))
+    parsed = parse_scenario(scenario)
+    result = run_scenario(parsed)
     artifacts: Artifacts = {"series.csv": ("text/csv", series_csv(result.series))}
     for name in PLOT_NAMES:
         artifacts[f"{name}.png"] = ("image/png", plot_png(result, name))
-    return result.kpis, artifacts
+    kpis = result.kpis
+    if with_sensitivity:
+        table = run_sensitivity(parsed, workers=1)
+        kpis = {**kpis, "sensitivity": [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")]}
+        artifacts["sensitivity.csv"] = ("text/csv", sensitivity_csv(table))
+        for name, metric in TORNADO_PLOTS.items():
+            artifacts[f"{name}.png"] = ("image/png", tornado_png(table, metric))
+    return kpis, artifacts
 
 
 _pool: ProcessPoolExecutor | None = None
