@@ -156,7 +156,7 @@ def free_port() -> int:
 
 
 class Served:
-    """`python -m app.cli serve` in its own process on 127.0.0.1."""
+    """`zcpark serve` (the console script's entry point) in its own process on 127.0.0.1."""
 
     def __init__(self, database_url: str, name: str, workdir: Path,
                  env: dict[str, str] | None = None) -> None:
@@ -171,8 +171,8 @@ class Served:
         full_env.update(env or {})
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port)],
+            [sys.executable, "-c", "from app.cli import main; main()", "serve",
+             "--host", "127.0.0.1", "--port", str(self.port)],
             env=full_env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
 
@@ -351,20 +351,22 @@ def nonfinite_stored(engine: Engine) -> dict[str, int]:
     return found
 
 
-def _null_figures(doc: Any, path: str = "") -> list[str]:
-    """Paths of energy/carbon figures that came back null (an overflow shows up so)."""
-    out: list[str] = []
+def _nulls(doc: Any, path: str) -> list[str]:
+    """Paths of the null values in ``doc``."""
+    if doc is None:
+        return [path]
     if isinstance(doc, dict):
-        for k, v in doc.items():
-            here = f"{path}.{k}" if path else str(k)
-            if v is None and any(u in k for u in ("total", "_kwh", "_tce", "_t", "co2")):
-                out.append(here)
-            else:
-                out.extend(_null_figures(v, here))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out.extend(_null_figures(v, f"{path}[{i}]"))
-    return out
+        return [p for k, v in doc.items() for p in _nulls(v, f"{path}.{k}")]
+    if isinstance(doc, list):
+        return [p for i, v in enumerate(doc) for p in _nulls(v, f"{path}[{i}]")]
+    return []
+
+
+def _null_figures(kind: str, doc: dict[str, Any]) -> list[str]:
+    """Energy or carbon figures that came back null (an overflow shows up so)."""
+    if kind == "park energy":
+        return _nulls(doc.get("totals"), "totals")
+    return [k for k in ("energy_tce", "co2_t") if doc.get(k) is None]
 
 
 def fault_nonfinite(served: Served, key: str, engine: Engine, run: str) -> Tally:
@@ -416,8 +418,9 @@ def fault_nonfinite(served: Served, key: str, engine: Engine, run: str) -> Tally
                   for k, r in checks.items() if not ok2xx(r)]
         for k in ("park energy", "park ledger"):
             r = checks[k]
-            if ok2xx(r) and _null_figures(r.json()):
-                broken.append(f"{k} has null figures ({', '.join(_null_figures(r.json())[:3])})")
+            nulls = _null_figures(k, r.json()) if ok2xx(r) else []
+            if nulls:
+                broken.append(f"{k} has null figures ({', '.join(nulls[:3])})")
         t.violation(len(broken), "park figure broken afterwards" + (
             f" ({', '.join(broken)})" if broken else ""))
     stored = nonfinite_stored(engine)
