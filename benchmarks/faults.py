@@ -32,6 +32,7 @@ an embedded server without it, is created and dropped):
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -433,13 +434,17 @@ def fault_nonfinite(served: Served, key: str, engine: Engine, run: str) -> Tally
     return t
 
 
-def _concurrent(n: int, fn: Callable[[int], None]) -> None:
+def _concurrent(t: Tally, n: int, fn: Callable[[int], None]) -> None:
+    """``fn(0) … fn(n-1)`` in n threads released together; an exception is a violation."""
     barrier = threading.Barrier(n)
 
     def run(i: int) -> None:
         with suppress(threading.BrokenBarrierError):
             barrier.wait(30)
-        fn(i)
+        try:
+            fn(i)
+        except Exception as exc:  # counted, never lost
+            t.violation(1, f"client {i} stopped: {type(exc).__name__}: {str(exc)[:120]}")
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
     for th in threads:
@@ -487,8 +492,8 @@ def fault_concurrent_uploads(served: Served, key: str, engine: Engine, run: str,
         with client(served, key) as ci:
             crossed_answers[i] = _upload_until_answered(t, ci, crossed[i % 2])
 
-    _concurrent(clients, identical)
-    _concurrent(clients, cross)
+    _concurrent(t, clients, identical)
+    _concurrent(t, clients, cross)
     acknowledged: dict[tuple[str, str], float] = {}
     if any(ok2xx(r) for r in answers):
         acknowledged.update({(m, ts): v for m, ts, v in rows})
@@ -528,7 +533,7 @@ def fault_revisions(served: Served, key: str, engine: Engine, run: str, each: in
                 if ok2xx(r):
                     revised_ok[i] += int(r.json().get("revised", 0))
 
-    _concurrent(2, revise)
+    _concurrent(t, 2, revise)
     with client(served, key) as c:
         r = t.send(c, "GET", f"/v1/meters/{meter}/revisions")
         trail = r.json() if ok2xx(r) else []
@@ -630,7 +635,8 @@ def fault_restart(workdir: Path, outage_s: float, budget_s: float) -> Tally:
         acknowledged: dict[tuple[str, str], float] = {}
         last_ok_after_restart: list[float] = []
         restarted_at: list[float] = []
-        times = iter(quarter_hours(date(2025, 8, 1), 96 * 60))
+        first = datetime(2025, 8, 1, tzinfo=TZ)
+        times = ((first + timedelta(minutes=15 * k)).isoformat() for k in itertools.count())
 
         def writer() -> None:
             with client(served, key, timeout=15) as cw:
