@@ -4,7 +4,8 @@ Real `zcpark serve` processes (uvicorn) on 127.0.0.1, real PostgreSQL, httpx cli
 counts the requests it sent, the 5xx it saw (a 503 with ``Retry-After`` is the allowed "try
 again" answer and is counted apart), requests that got no answer, rows acknowledged with a 2xx
 but not stored (rows lost), duplicate scheduled storage plans, and other broken promises
-(non-finite numbers stored, read-your-writes misses, audit-chain breaks, excess partitions).
+(non-finite numbers stored, read-your-writes misses, audit-chain breaks, excess partitions, a
+concurrent upload answered neither with success nor with 409/503 + Retry-After).
 Goal: 0 on every count.
 
 1. read-your-writes: 200 × (POST /v1/enterprises, then at once a read on another database
@@ -512,6 +513,11 @@ def fault_concurrent_uploads(served: Served, key: str, engine: Engine, run: str,
         t.note(f"{label}: final answers {dict(sorted(final.items(), key=str))}")
         if not any(ok2xx(r) for r in got):
             t.violation(1, f"no {label} upload succeeded even after retrying")
+        odd = Counter(r.status_code for r in got
+                      if r is not None and not ok2xx(r) and retry_after(r) is None)
+        for status, n in sorted(odd.items()):
+            t.violation(n, f"{label} upload answered {status} without Retry-After (neither "
+                        "success nor try-again)")
     return t
 
 
