@@ -166,6 +166,8 @@ class ArchiveInfo:
     server_version: str
     timescale: bool
     entries: int
+    timescale_version: str | None = None
+    """TimescaleDB version of the dumped database (its catalog's ``timescaledb_version``)."""
 
 
 def inspect_archive(file: Path, bin_dir: Path | None = None) -> ArchiveInfo:
@@ -183,8 +185,16 @@ def inspect_archive(file: Path, bin_dir: Path | None = None) -> ArchiveInfo:
     src = re.search(r"Dumped from database version:\s*(\S+)", listing)
     entries = [ln for ln in listing.splitlines() if ln and not ln.startswith(";")]
     timescale = any(re.search(r"\bEXTENSION - timescaledb\b", ln) for ln in entries)
+    ts_version = None
+    if timescale:
+        data = subprocess.run([str(tools[0].path), "--file=-", "--data-only",
+                               "--schema=_timescaledb_catalog", "--table=metadata", str(file)],
+                              capture_output=True, text=True)
+        found = re.search(r"^timescaledb_version\t([0-9][0-9A-Za-z.-]*)$", data.stdout,
+                          re.MULTILINE)
+        ts_version = found.group(1) if found else None
     return ArchiveInfo(int(by.group(1)) if by else tools[0].major,
-                       src.group(1) if src else "?", timescale, len(entries))
+                       src.group(1) if src else "?", timescale, len(entries), ts_version)
 
 
 def backup(url: str, file: Path, echo: Echo, *, bin_dir: Path | None = None) -> ArchiveInfo:
@@ -251,12 +261,19 @@ def restore(url: str, file: Path, echo: Echo, *, force: bool = False,
             major = _server_major(conn)
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
                                   {"n": target}).first() is not None
-            ts_ok = conn.execute(text(
-                "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).first()
-        if info.timescale and ts_ok is None:
+            ts_versions = list(conn.execute(text(
+                "SELECT version FROM pg_available_extension_versions "
+                "WHERE name = 'timescaledb'")).scalars())
+        if info.timescale and not ts_versions:
             raise BackupError("the backup uses TimescaleDB but this PostgreSQL server has no "
                               "timescaledb extension; restore it on a server with the same "
                               "TimescaleDB version / 备份使用了 TimescaleDB，但此服务器没有该扩展")
+        if info.timescale_version and info.timescale_version not in ts_versions:
+            raise BackupError(
+                f"the backup was made with TimescaleDB {info.timescale_version}; this server "
+                f"offers {', '.join(sorted(ts_versions))}. Restore on a server with TimescaleDB "
+                f"{info.timescale_version}, then ALTER EXTENSION timescaledb UPDATE. / "
+                f"备份的 TimescaleDB 版本为 {info.timescale_version}，此服务器没有该版本")
         tool = pick_tool("pg_restore", min_major=max(major, info.dumped_by_major),
                          prefer_major=major, bin_dir=bin_dir)
         target_url = u.set(database=target)
@@ -287,13 +304,23 @@ def restore(url: str, file: Path, echo: Echo, *, force: bool = False,
         admin.dispose()
 
     echo(f"restoring {file} (from PostgreSQL {info.server_version}"
-         + (", TimescaleDB" if info.timescale else "") + f") into {_describe(u, target)}")
+         + (f", TimescaleDB {info.timescale_version or '?'}" if info.timescale else "")
+         + f") into {_describe(u, target)}")
     echo(f"using pg_restore {tool.describe()}")
     engine = create_engine(target_url, isolation_level="AUTOCOMMIT")
     try:
         if info.timescale:
             with engine.connect() as conn:
-                conn.execute(text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
+                have = _timescale_version(conn)
+                if have is None:
+                    conn.execute(text("CREATE EXTENSION timescaledb" + (
+                        f" VERSION '{info.timescale_version}'" if info.timescale_version
+                        else "")))
+                elif info.timescale_version and have != info.timescale_version:
+                    raise BackupError(
+                        f"{_describe(u, target)} has TimescaleDB {have}, the backup "
+                        f"{info.timescale_version}; restore into a new database (--into) / "
+                        f"目标数据库的 TimescaleDB 版本与备份不同")
                 conn.execute(text("SELECT timescaledb_pre_restore()"))
                 echo(f"TimescaleDB {_timescale_version(conn)}: timescaledb_pre_restore() done")
         try:

@@ -201,8 +201,13 @@ def test_restored_copy_has_every_reading_and_closed_month(source: Source, archiv
         assert "using pg_restore /" in done.stderr
         with source.engine.connect() as conn:
             timescale = readings_on_timescale(conn)
-        # A TimescaleDB database is restored between pre_restore and post_restore.
+            version = conn.execute(text("SELECT extversion FROM pg_extension "
+                                        "WHERE extname = 'timescaledb'")).scalar()
+        # A TimescaleDB database is restored between pre_restore and post_restore, with the
+        # extension at the version of the backup.
         assert ("timescaledb_post_restore() done" in done.stderr) == timescale, done.stderr
+        if timescale:
+            assert f"TimescaleDB {version}: timescaledb_pre_restore() done" in done.stderr
         _check_copy(source, target)
 
 
