@@ -971,6 +971,7 @@ def main() -> None:
         f"Result: 5xx {five}, rows lost {lost}, duplicate plans {dup} (goal 0 / 0 / 0 / 0); "
         f"no answer + other violations {other}.",
     ]
+    print(f"server logs: {workdir}", file=sys.stderr)
     print("\n".join(header))
     print()
     print("\n".join(table(results)))
