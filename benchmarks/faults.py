@@ -37,6 +37,7 @@ import itertools
 import math
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -699,6 +700,7 @@ def fault_restart(workdir: Path, outage_s: float, budget_s: float) -> Tally:
         if served is not None:
             served.stop()
         server.stop()
+        shutil.rmtree(workdir / "restart-pg", ignore_errors=True)
     return t
 
 
