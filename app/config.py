@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     """Longest a scenario run may take; a running row past its lease is claimed again."""
     scenario_executor: Literal["process", "inline"] = "process"
     """process: runs in a worker process next to the scheduler; inline: in the job's thread."""
+    pg_bin_dir: Path | None = None
+    """Folder of the pg_dump / pg_restore that `zcpark backup` / `restore` try first."""
     dask_scheduler_address: str | None = None
     """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
 
