@@ -113,7 +113,7 @@ def database_problem(exc: BaseException) -> Problem | None:
     if sqlstate == "23505":  # a concurrent request created the same record first
         return Problem(409, "A record with the same key was stored by a concurrent request; "
                        "nothing was stored by this one. / 同一记录已由并发请求写入，本次未写入。",
-                       kind="conflict")
+                       kind="conflict", retry_after_s=RETRY_AFTER_SECONDS_CONFLICT)
     outage = isinstance(exc, (sa_exc.TimeoutError, psycopg.OperationalError,
                               psycopg.InterfaceError))
     if isinstance(exc, sa_exc.DBAPIError):
