@@ -14,8 +14,9 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 
 from app.config import Settings
 from app.db import make_engine
@@ -176,6 +177,38 @@ def test_a_job_does_not_run_once_the_lock_is_lost(database_url, settings, engine
     finally:
         leader.shutdown()
         eng.dispose()
+
+
+def test_a_successor_waits_out_the_lease_of_a_leader_that_vanished(database_url, settings,
+                                                                   engine):
+    # A leader whose host froze: it holds the lock, named in scheduler_leader, then its
+    # connection dies without it ever stepping down (it might still be running a job).
+    from app.repositories import jobs as jobs_repo
+
+    lease = FAST["scheduler_lease_seconds"]
+    ghost_engine = create_engine(engine.url, poolclass=NullPool)
+    with ghost_engine.connect() as ghost:
+        ghost = ghost.execution_options(isolation_level="AUTOCOMMIT")
+        assert jobs_repo.try_lock(ghost, LOCK_KEY)
+        jobs_repo.become_leader(ghost, "frozen-host:1:0", lease)
+        ghost_pid = ghost.execute(text("SELECT pg_backend_pid()")).scalar()
+        terminate(engine, [ghost_pid])
+    eng = make_engine(database_url)
+    successor = SchedulerLeader(eng, settings.model_copy(update=FAST))
+    try:
+        started = time.monotonic()
+        successor.start()
+        # it takes the lock at once, but runs no job until the frozen leader's lease is over
+        assert wait_for(lambda: len(lock_holders(engine)) == 1)
+        assert not successor.is_leader
+        assert wait_for(lambda: successor.is_leader)
+        assert time.monotonic() - started >= lease
+    finally:
+        successor.shutdown()
+        eng.dispose()
+        ghost_engine.dispose()
+    with engine.connect() as conn:  # a clean shutdown leaves no name behind
+        assert jobs_repo.leader(conn) is None
 
 
 def _upload_day(client, key: str, imp: str, pv: str) -> None:
