@@ -39,6 +39,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -225,8 +226,11 @@ class SchedulerLeader:
                     self._try_lead()
                 elif not self.verify():
                     self._step_down("the scheduler lock is lost")
-            except Exception:  # database unreachable: try again later
-                log.warning("scheduler election: database unavailable", exc_info=True)
+            except (DBAPIError, PendingRollbackError) as exc:  # database unreachable: later
+                log.warning("scheduler election: database unavailable: %s",
+                            str(exc).splitlines()[0])
+            except Exception:
+                log.exception("scheduler election failed")
             self._wake.wait(self.check_seconds if self.scheduler is not None
                             else self.retry_seconds)
 
@@ -295,8 +299,8 @@ class SchedulerLeader:
             started = time.monotonic()
             try:
                 held = jobs_repo.holds_lock(conn, LOCK_KEY)
-            except Exception:
-                log.warning("scheduler lock connection failed", exc_info=True)
+            except Exception as exc:
+                log.warning("scheduler lock connection failed: %s", str(exc).splitlines()[0])
                 held = False
             if held:
                 self._verified_at = started
