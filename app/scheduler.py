@@ -124,12 +124,14 @@ def add_storage_jobs(sched: BackgroundScheduler, engine: Engine, settings: Setti
                   id="storage_safety", coalesce=True, max_instances=1)
 
 
-def scenario_queue_job(engine: Engine, settings: Settings) -> int:
-    """Run the queued scenario runs (the worker behind ``POST /v1/scenarios``); each run is
-    claimed by one worker (``FOR UPDATE SKIP LOCKED`` and a lease)."""
+def scenario_queue_job(engine: Engine, settings: Settings,
+                       keep_going: Callable[[], bool] | None = None) -> int:
+    """Run the queued scenario runs (the worker behind ``POST /v1/scenarios``) while
+    ``keep_going()`` (this process still leads); each run is claimed by one worker
+    (``FOR UPDATE SKIP LOCKED`` and a lease)."""
     from app.services.scenarios import process_queue
 
-    return process_queue(engine, settings)
+    return process_queue(engine, settings, keep_going=keep_going)
 
 
 class LeaderOnlyExecutor(ThreadPoolExecutor):
@@ -280,8 +282,8 @@ class SchedulerLeader:
                       args=[self.engine, s.pv_alert_share_of_expected],
                       id="pv_performance", coalesce=True, max_instances=1)
         sched.add_job(scenario_queue_job, "interval", seconds=s.scenario_poll_seconds,
-                      args=[self.engine, s], id="scenarios", coalesce=True,
-                      max_instances=1, next_run_time=datetime.now(UTC))
+                      args=[self.engine, s, lambda: self.is_leader], id="scenarios",
+                      coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
         sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0,
                       args=[self.engine, None, s.timezone], id="carbon_close_month",
                       coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)
