@@ -5,19 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Date,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    func,
-    text,
-)
+from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,12 +47,6 @@ class StorageMeter(Base):
 
 class StoragePlan(Base):
     __tablename__ = "storage_plans"
-    __table_args__ = (
-        Index("storage_plans_current_idx", "asset_id", "day", text("created_at DESC"),
-              text("id DESC")),
-        Index("storage_plans_one_current_idx", "asset_id", "day", unique=True,
-              postgresql_where=text("superseded_at IS NULL")),
-    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"))
@@ -85,7 +67,8 @@ class StoragePlan(Base):
                                                  server_default=func.clock_timestamp())
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """Set when a newer plan for the same station and day was published; at most one plan per
-    station and day is current (``superseded_at`` NULL, a partial unique index)."""
+    station and day is current (``superseded_at`` NULL; partial unique index
+    ``storage_plans_one_current_idx``, migration 0007_job_runs)."""
 
 
 class StorageCapacityTest(Base):
