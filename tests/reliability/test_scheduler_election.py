@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
@@ -284,25 +285,30 @@ def test_the_plan_job_in_two_processes_at_once_publishes_one_plan_per_station(
 def test_an_operator_republish_supersedes_and_one_plan_stays_current(
         engine, client, operator_key, make_enterprise, make_meter):
     code = _station(client, operator_key, make_enterprise, make_meter)["code"]
-    ids = []
-    for _ in range(2):
+
+    def publish(_: int) -> int:
         r = client.post(f"/v1/storage/{code}/plan", params={"day": "2031-03-10"},
                         headers=auth(operator_key))
         assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
+        return r.json()["id"]
+
+    first = publish(0)
+    with ThreadPoolExecutor(4) as pool:  # four operators re-publish at the same moment
+        others = list(pool.map(publish, range(4)))
+    plans = _plans(engine, code, "2031-03-10")
+    assert sorted(p["id"] for p in plans) == sorted([first, *others])  # all kept as history
+    current = [p["id"] for p in plans if p["superseded_at"] is None]
+    assert len(current) == 1 and current[0] in others
     r = client.get(f"/v1/storage/{code}/plan", params={"day": "2031-03-10"},
                    headers=auth(operator_key))
-    assert r.json()["id"] == ids[1]
-    plans = _plans(engine, code, "2031-03-10")
-    assert [p["id"] for p in plans] == ids  # the first one is kept as history
-    assert plans[0]["superseded_at"] is not None and plans[1]["superseded_at"] is None
+    assert r.json()["id"] == current[0]
     # the database itself refuses a second current plan for the station and day
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO storage_plans (asset_id, day, start_ts, step_minutes, strategy,"
             " objective, kpis, schedule, inputs, battery) SELECT asset_id, day, start_ts,"
             " step_minutes, strategy, objective, kpis, schedule, inputs, battery"
-            " FROM storage_plans WHERE id = :id"), {"id": ids[1]})
+            " FROM storage_plans WHERE id = :id"), {"id": current[0]})
 
 
 def test_a_job_run_twice_for_the_same_period_does_nothing_the_second_time(
