@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.schemas import MAX_ABS_VALUE
@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     max_batch_rows: int = 2_000_000
     max_body_bytes: int = 200 * 1024 * 1024
     scheduler_enabled: bool = True
+    scheduler_check_seconds: float = Field(default=2.0, gt=0, allow_inf_nan=False)
+    """How often the scheduler's leader re-verifies its lock (it steps down when it is lost)."""
+    scheduler_lease_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """How long one verification lets the leader run jobs. A process taking over from a leader
+    that vanished without stepping down waits this long first. More than the check interval."""
+    scheduler_retry_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """How often a process that does not lead tries to take the lead."""
     completeness_interval_minutes: int = 60
     timezone: str = "Asia/Shanghai"
     aggregate_refresh: str = "background"
@@ -69,6 +76,12 @@ class Settings(BaseSettings):
     """Folder of the pg_dump / pg_restore that `zcpark backup` / `restore` try first."""
     dask_scheduler_address: str | None = None
     """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_checks(self) -> Settings:
+        if self.scheduler_lease_seconds <= self.scheduler_check_seconds:
+            raise ValueError("scheduler_lease_seconds must be more than scheduler_check_seconds")
+        return self
 
 
 @lru_cache

@@ -66,6 +66,10 @@ class StoragePlan(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.clock_timestamp())
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when a newer plan for the same station and day was published; at most one plan per
+    station and day is current (``superseded_at`` NULL; partial unique index
+    ``storage_plans_one_current_idx``, migration 0007_job_runs)."""
 
 
 class StorageCapacityTest(Base):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -216,11 +217,13 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def process_queue(engine: Engine, settings: Settings, max_runs: int | None = None) -> int:
-    """Claim and run queued scenario runs until the queue is empty (or ``max_runs`` ran).
-    The scheduler's job; returns the number of runs processed (done or failed)."""
+def process_queue(engine: Engine, settings: Settings, max_runs: int | None = None,
+                  keep_going: Callable[[], bool] | None = None) -> int:
+    """Claim and run queued scenario runs until the queue is empty (or ``max_runs`` ran, or
+    ``keep_going()`` is false: the scheduler's process no longer leads). The scheduler's job;
+    returns the number of runs processed (done or failed)."""
     n = 0
-    while max_runs is None or n < max_runs:
+    while (max_runs is None or n < max_runs) and (keep_going is None or keep_going()):
         with Session(engine) as session, session.begin():
             claimed = repo.claim_next(session, settings.scenario_lease_minutes)
         if claimed is None:

@@ -24,6 +24,7 @@ from app.models.storage import TELEMETRY_QUANTITIES
 from app.problems import Problem
 from app.repositories import storage as repo
 from app.schemas_storage import DispatchIn, StorageIn
+from app.services.jobs import once
 from energy.storage import (
     BatterySpec,
     DispatchInfeasible,
@@ -461,15 +462,24 @@ def tomorrow(now: datetime) -> date:
 
 def plan_job(session: Session, now: datetime | None = None, max_steps: int = 35_136
              ) -> dict[str, str]:
-    """Scheduled: publish tomorrow's plan of every station. Returns code -> plan id or reason."""
+    """Scheduled: publish tomorrow's plan of every station. Returns code -> plan id or reason.
+
+    Once per station and day (``job_runs`` key ``storage_plan`` / ``<day> <code>``, claimed in
+    the same savepoint as the plan): a second run, here or in another process, publishes
+    nothing for a station planned already; a station that could not be planned is tried again.
+    """
     now = now or datetime.now(UTC)
     day = tomorrow(now)
     out: dict[str, str] = {}
     for asset in repo.all_assets(session):
+        def publish(asset: StorageAsset = asset) -> str:
+            return str(publish_plan(session, asset, day, now=now, max_steps=max_steps).id)
+
         try:
             with session.begin_nested():
-                out[asset.code] = str(publish_plan(session, asset, day, now=now,
-                                                   max_steps=max_steps).id)
+                plan_id = once(session, "storage_plan", f"{day.isoformat()} {asset.code}",
+                               publish)
+            out[asset.code] = plan_id if plan_id is not None else "published already"
         except Problem as exc:
             out[asset.code] = f"not published: {exc.detail}"
     return out
