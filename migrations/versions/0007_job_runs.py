@@ -19,7 +19,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007_job_runs"
-down_revision = "0005_carbon_api"
+down_revision = "0006_finite_guards"
 branch_labels = None
 depends_on = None
 
