@@ -152,8 +152,9 @@ def execute_run(scenario: dict[str, Any]) -> tuple[dict[str, Any], Artifacts]:
     """Run one scenario and render its artifacts (runs in the worker process)."""
     result = run_scenario(parse_scenario(scenario))
     artifacts: Artifacts = {"series.csv": ("text/csv", series_csv(result.series))}
-    for name in PLOT_NAMES:
-        artifacts[f"{name}.png"] = ("image/png", plot_png(result, name))
+    for name in PLOT_NAMES:  # Chinese labels (default) and English ones
+        artifacts[f"{name}.png"] = ("image/png", plot_png(result, name, "zh"))
+        artifacts[f"{name}.en.png"] = ("image/png", plot_png(result, name, "en"))
     return result.kpis, artifacts
 
 
