@@ -10,6 +10,9 @@ COPY migrations ./migrations
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
+# CJK glyphs for the Chinese labels of the scenario plots (matplotlib finds Noto Sans CJK SC)
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 zcpark
 COPY --from=build /install /usr/local
 USER zcpark

@@ -193,6 +193,7 @@ def simulate(
                                              "(default: ./out/<scenario name>)")] = None,
     series_format: Annotated[str, typer.Option(help="csv | parquet")] = "csv",
     plots: Annotated[bool, typer.Option(help="draw the PNG plots")] = True,
+    lang: Annotated[str, typer.Option(help="plot labels: zh (Chinese) | en (English)")] = "zh",
 ) -> None:
     """Run a scenario: print a summary table, write KPIs, series and plots."""
     from rich.console import Console
@@ -208,6 +209,8 @@ def simulate(
 
     if series_format not in ("csv", "parquet"):
         raise typer.BadParameter("use csv or parquet", param_hint="--series-format")
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use zh or en", param_hint="--lang")
     console = Console()
     try:
         scenario = load_scenario(scenario_file)
@@ -219,7 +222,7 @@ def simulate(
         raise typer.Exit(2) from None
     folder = out or Path("out") / scenario.name
     paths = write_results(result, folder, series_format=series_format,  # type: ignore[arg-type]
-                          plots=plots)
+                          plots=plots, lang=lang)
     y = result.yearly
     table = Table(title=f"{scenario.name}: yearly results")
     columns = [("year", None, 0), ("PV MWp", "pv_capacity_kwp", 1e3),
@@ -267,6 +270,7 @@ def sweep(
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address: run on Dask "
                                                   "(default: the sweep file's or the "
                                                   "dask_scheduler_address setting)")] = None,
+    lang: Annotated[str, typer.Option(help="plot labels: zh (Chinese) | en (English)")] = "zh",
 ) -> None:
     """Run a sweep in parallel: print the cases with the cost–carbon Pareto front marked."""
     from rich.console import Console
@@ -274,6 +278,8 @@ def sweep(
 
     from simulations import ScenarioError, SimulationError, load_sweep, run_sweep, write_sweep
 
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use zh or en", param_hint="--lang")
     console = Console()
     try:
         spec = load_sweep(sweep_file)
@@ -289,7 +295,7 @@ def sweep(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     folder = out or Path("out") / spec.name
-    paths = write_sweep(table, folder, spec.name)
+    paths = write_sweep(table, folder, spec.name, lang)
     keys = [k for k in table.columns if k in {p.strip() for g in spec.grid for p in g.split(",")}]
     view = Table(title=f"{spec.name}: {len(table)} cases (* = Pareto front), by cost")
     for col in ("case", *keys, "cost M yuan", "CO2 kt", "tce/10k yuan (last)", "status"):

@@ -88,6 +88,11 @@ class EstimateOut(BaseModel):
     total: float
     weather_station: str | None = None
     weather_intervals_missing: int = 0
+    annual_year: int | None = Field(None, description="typical year of the P50/P90 figures")
+    annual_p50_kwh: float | None = Field(
+        None, description="weather=typical only: AC kWh over the whole typical year (P50)")
+    annual_p90_kwh: float | None = Field(
+        None, description="weather=typical only: annual AC kWh exceeded in 90 % of years")
     points: list[EstimatePoint]
 
 
@@ -137,6 +142,8 @@ class PotentialRow(BaseModel):
     ac_kw: float
     annual_yield_kwh: float
     specific_yield_kwh_per_kwp: float
+    p50_kwh: float = Field(description="annual AC kWh, typical year (P50)")
+    p90_kwh: float = Field(description="annual AC kWh exceeded in 90 % of years")
 
 
 class PotentialOut(BaseModel):

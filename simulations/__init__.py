@@ -4,12 +4,13 @@ Entry points:
     load_scenario(path) -> Scenario;  parse_scenario(mapping, base_dir=None) -> Scenario
         (ScenarioError.errors = [{"field": "pv.0.capacity_kwp", "message": ...}])
     run_scenario(scenario, keep_series=True) -> ScenarioResult(kpis, series, yearly, targets)
-    write_results(result, out_dir, series_format="csv"|"parquet", plots=True) -> {name: path}
-    plot_png(result, name) -> bytes   # name in PLOT_NAMES;  series_csv(series) -> bytes
+    write_results(result, out_dir, series_format="csv"|"parquet", plots=True, lang="zh"|"en")
+        -> {name: path}
+    plot_png(result, name, lang="zh") -> bytes   # name in PLOT_NAMES;  series_csv(series) -> bytes
     load_sweep(path) / parse_sweep(mapping) -> SweepSpec
     run_sweep(spec, executor=None, workers=None, scheduler_address=None, progress=False)
         -> DataFrame (one row per case, ``pareto`` marked)
-    write_sweep(table, out_dir) -> {"results": csv, "pareto": png}
+    write_sweep(table, out_dir, title, lang="zh") -> {"results": csv, "pareto": png}
 """
 
 from simulations.report import PLOT_NAMES, plot_png, series_csv, write_results

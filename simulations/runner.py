@@ -40,7 +40,7 @@ from carbon import (
     target_status,
 )
 from carbon.targets import Phase
-from energy.pv import PVArray, estimate_power_kw
+from energy.pv import PVArray, estimate_power_kw, pv_yield_kpis
 from energy.pv.arrays import default_ac_kw
 from energy.site import Site, lhasa_etdz
 from energy.storage import (
@@ -438,6 +438,7 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
             * scenario.green_certificates.price_yuan_per_mwh,
             "green_certificates_mwh": certificates_mwh,
             "pv_capacity_kwp": sum(a.capacity_kwp for a in pv_arrays(scenario, year)),
+            **pv_yield_kpis(e["pv_mwh"], sum(a.capacity_kwp for a in pv_arrays(scenario, year))),
             "storage_power_mw": battery.power_discharge_mw if battery else 0.0,
             "storage_energy_mwh": battery.energy_mwh if battery else 0.0,
             "storage_loss_mwh": e["charge_mwh"] - e["discharge_mwh"],

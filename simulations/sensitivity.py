@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from energy.pv import exceedance_factor
+from simulations.plot_text import check_lang, plot_style
 from simulations.scenario import DATA_DIR, Scenario
 from simulations.sweep import run_cases
 
@@ -74,7 +76,8 @@ def vary(data: dict[str, Any], name: str, value: float) -> dict[str, Any] | None
     elif name == "pv_yield":
         if not d.get("pv"):
             return None
-        d["pv_scale"] = float(d.get("pv_scale", 1.0)) * value
+        # value: the exceedance probability, % (90 = P90; 50 = the typical year)
+        d["pv_scale"] = float(d.get("pv_scale", 1.0)) * exceedance_factor(value)
     elif name == "storage_efficiency":
         if not d.get("storage"):
             return None
@@ -151,16 +154,16 @@ def tornado_png(table: pd.DataFrame, metric: str = "final_year_co2_per_energy_t_
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    cjk = next((f.name for f in font_manager.fontManager.ttflist
-                if f.name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC",
-                              "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei")), None)
-    zh = lang == "zh" and cjk is not None  # without a CJK font the labels fall back to English
-    if zh:
-        plt.rcParams["font.sans-serif"] = [cjk, *plt.rcParams["font.sans-serif"]]
+    zh = lang == "zh"
     titles = sensitivity_ranges()
+    with plot_style(check_lang(lang)):
+        return _tornado(table, metric, zh, titles)
+
+
+def _tornado(table: pd.DataFrame, metric: str, zh: bool,
+             titles: dict[str, dict[str, Any]]) -> bytes:
+    import matplotlib.pyplot as plt
+
     scale = 1e-6 if metric == "total_cost_yuan" else 1.0
     base = float(table.loc[table["parameter"] == "base", metric].iloc[0]) * scale
     rows = []

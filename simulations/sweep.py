@@ -35,6 +35,7 @@ import pandas as pd
 
 from simulations.runner import SimulationError, run_scenario
 from simulations.scenario import (
+    Scenario,
     ScenarioError,
     parse_scenario,
     read_mapping,
@@ -255,47 +256,100 @@ def mark_pareto(table: pd.DataFrame, cost: str = "total_cost_yuan",
     return out
 
 
-def pareto_png(table: pd.DataFrame, title: str = "sweep") -> bytes:
-    """Cost–carbon scatter of the done cases with the Pareto front drawn, as PNG bytes."""
-    import io
+def case_label(row: Mapping[str, Any], lang: str = "zh") -> str:
+    """A case named by its swept values ("方案3：光伏×1，储能 63 MW/252 MWh，优化调度")."""
+    from simulations.plot_text import check_lang, text
 
+    lg = check_lang(lang)
+    fields = set(Scenario.model_fields)
+    params = {k: v for k, v in row.items() if k.split(".")[0] in fields}
+    power = next((k for k in params if k.startswith("storage.") and k.endswith(".power_mw")), None)
+    energy = power.removesuffix("power_mw") + "energy_mwh" if power else None
+    parts: list[str] = []
+    for key, value in params.items():
+        if key == "pv_scale":
+            parts.append(text("pv_scale", lg, v=f"{float(value):g}"))
+        elif key == power:
+            e = params.get(energy) if energy else None
+            parts.append(text("no_storage", lg) if not value and not e else text(
+                "storage", lg, p=f"{float(value):g}", e="?" if e is None else f"{float(e):g}"))
+        elif key == energy and power is not None:
+            continue
+        elif key == "dispatch.strategy" and value in ("optimal", "rule"):
+            parts.append(text(str(value), lg))
+        else:
+            parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    head = text("case", lg, case=row["case"])
+    colon, comma = ("：", "，") if lg == "zh" else (": ", ", ")
+    return head + (colon + comma.join(parts) if parts else "")
+
+
+def pareto_figure(table: pd.DataFrame, title: str = "sweep", lang: str = "zh") -> Any:
+    """The cost–carbon Figure: feasible cases, infeasible ones apart, the front with its points
+    named by their swept values; labels in ``lang`` (drawn with a CJK font for 'zh')."""
     import matplotlib
 
     matplotlib.use("Agg")
+
+    from simulations.plot_text import check_lang, plot_style
+
+    lg = check_lang(lang)
+    with plot_style(lg):
+        return _pareto_axes(table, title, lg)
+
+
+def _pareto_axes(table: pd.DataFrame, title: str, lg: Any) -> Any:
     import matplotlib.pyplot as plt
+
+    from simulations.plot_text import text
 
     done = table[table["status"] == "done"]
     feasible = done["feasible"] if "feasible" in done else pd.Series(True, index=done.index)
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 6.5))
     ax.scatter(done.loc[feasible, "total_cost_yuan"] / 1e6,
                done.loc[feasible, "total_co2_t"] / 1e3, s=18, c="#7f7f7f",
-               label="case meeting the binding targets")
+               label=text("feasible_case", lg))
     if (~feasible).any():
         ax.scatter(done.loc[~feasible, "total_cost_yuan"] / 1e6,
                    done.loc[~feasible, "total_co2_t"] / 1e3, s=22, marker="x", c="#c0392b",
-                   label="case missing a binding target (not on the front)")
+                   label=text("infeasible_case", lg))
     front = done[done["pareto"]].sort_values("total_cost_yuan")
     ax.plot(front["total_cost_yuan"] / 1e6, front["total_co2_t"] / 1e3, "o-", c="#e73f74",
-            label="Pareto front")
-    for r in front.itertuples():
-        ax.annotate(str(r.case), (r.total_cost_yuan / 1e6, r.total_co2_t / 1e3), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("total cost over the years, million yuan")
-    ax.set_ylabel("total CO2 over the years, kt")
-    ax.set_title(f"{title}: cost vs carbon ({len(done)} cases, {int(np.sum(done['pareto']))} "
-                 "on the front)")
-    ax.legend()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
+            label=text("front", lg))
+    for r in front.to_dict(orient="records"):
+        ax.annotate(case_label(r, lg), (r["total_cost_yuan"] / 1e6, r["total_co2_t"] / 1e3),
+                    fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel(text("cost_axis", lg))
+    ax.set_ylabel(text("co2_total_axis", lg))
+    ax.set_title(text("pareto_title", lg, title=title, n=len(done),
+                      k=int(np.sum(done["pareto"]))))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pareto_png(table: pd.DataFrame, title: str = "sweep", lang: str = "zh") -> bytes:
+    """:func:`pareto_figure` as PNG bytes."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from simulations.plot_text import check_lang, plot_style
+
+    with plot_style(check_lang(lang)):
+        fig = pareto_figure(table, title, lang)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
     return buf.getvalue()
 
 
-def write_sweep(table: pd.DataFrame, out_dir: str | Path, title: str = "sweep") -> dict[str, Path]:
-    """Write results.csv and pareto.png under ``out_dir``."""
+def write_sweep(table: pd.DataFrame, out_dir: str | Path, title: str = "sweep",
+                lang: str = "zh") -> dict[str, Path]:
+    """Write results.csv and pareto.png (labelled in ``lang``) under ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"results": out / "results.csv", "pareto": out / "pareto.png"}
     table.to_csv(paths["results"], index=False)
-    paths["pareto"].write_bytes(pareto_png(table, title))
+    paths["pareto"].write_bytes(pareto_png(table, title, lang))
     return paths

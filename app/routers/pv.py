@@ -160,10 +160,15 @@ def _estimate_array(session: SessionDep, principal: Principal, code: str, start:
     station = svc.station_for(session, row) if weather == "measured" else None
     w = svc.load_weather(session, weather, a, b, resolution, station)
     energy = svc.estimate([svc.library_array(row)], w, a, b, resolution)[row.code]
+    annual: dict[str, float | int] = {}
+    if weather == "typical":
+        year = a.tz_convert(svc.site().tz).year
+        p50, p90 = svc.annual_p50_p90(svc.library_array(row), year)
+        annual = {"annual_year": year, "annual_p50_kwh": p50, "annual_p90_kwh": p90}
     return EstimateOut(array=row.code, resolution=resolution, weather=weather,
                        capacity_kwp=row.capacity_kwp, total=float(energy.sum()),
                        weather_station=w.station, weather_intervals_missing=w.missing_intervals,
-                       points=svc.estimate_points(energy))
+                       points=svc.estimate_points(energy), **annual)
 
 
 @router.get("/arrays/{code}/estimate", response_model=EstimateOut)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
@@ -94,14 +94,16 @@ def get_series(run_id: int, session: SessionDep, _: PlannerDep) -> Response:
 
 @router.get("/scenarios/{run_id}/plots/{name}", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
-def get_plot(run_id: int, name: str, session: SessionDep, _: PlannerDep) -> Response:
-    """A plot as PNG: energy_balance_week, soc, monthly_mix or carbon_path."""
+def get_plot(run_id: int, name: str, session: SessionDep, _: PlannerDep,
+             lang: Literal["zh", "en"] = "zh") -> Response:
+    """A plot as PNG: energy_balance_week, soc, monthly_mix or carbon_path; ``lang``: labels in
+    Chinese (zh, default) or English (en)."""
     name = name.removesuffix(".png")
     names = (*PLOT_NAMES, *TORNADO_PLOTS)
     if name not in names:
         raise Problem(404, f"No plot {name!r}; plots: {', '.join(names)}.")
     _done(session, run_id)
-    art = repo.get_artifact(session, run_id, f"{name}.png")
+    art = repo.get_artifact(session, run_id, f"{name}.png" if lang == "zh" else f"{name}.en.png")
     return Response(art.content, media_type="image/png")
 
 

@@ -30,7 +30,7 @@ from app.problems import Problem
 from app.repositories import pv as repo
 from app.schemas_pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
 from app.services.jobs import once
-from energy.pv import PVArray, estimate_energy_kwh
+from energy.pv import PVArray, estimate_energy_kwh, estimate_power_kw, p50_p90
 from energy.pv.arrays import pv_defaults
 from energy.pv.performance import clear_days, daily_performance, underperformance_alerts
 from energy.pv.rooftop import rooftop_potential
@@ -160,6 +160,14 @@ def estimate(arrays: Sequence[PVArray], weather: Weather, a: pd.Timestamp, b: pd
     return energy.reindex(buckets, fill_value=0.0)
 
 
+def annual_p50_p90(array: PVArray, year: int) -> tuple[float, float]:
+    """(P50, P90) AC kWh of ``array`` over the typical year laid on ``year``: the typical year is
+    the P50; P90 from the inter-annual variability of GHI (energy.pv.uncertainty)."""
+    w = typical_year(site(), year, "1h")
+    kwh = float(estimate_power_kw([array], w, site(), year=year)[array.code].sum())  # 1-h steps
+    return p50_p90(kwh)
+
+
 # ---------------------------------------------------------------------------------------------
 # Rooftop potential
 
@@ -189,6 +197,7 @@ def potential(roofs: Sequence[Roof], by: str, year: int) -> tuple[list[dict[str,
         out["roofs"] = int(values["roofs"])
         kwp = float(values["installable_kwp"])
         out["specific_yield_kwh_per_kwp"] = float(values["annual_yield_kwh"]) / kwp if kwp else 0.0
+        out["p50_kwh"], out["p90_kwh"] = p50_p90(float(values["annual_yield_kwh"]))
         return out
 
     rows = [{by: k, **row(v)} for k, v in grouped.iterrows()]

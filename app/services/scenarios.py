@@ -162,8 +162,9 @@ def execute_run(scenario: dict[str, Any]) -> tuple[dict[str, Any], Artifacts]:
     parsed = parse_scenario(scenario)
     result = run_scenario(parsed)
     artifacts: Artifacts = {"series.csv": ("text/csv", series_csv(result.series))}
-    for name in PLOT_NAMES:
-        artifacts[f"{name}.png"] = ("image/png", plot_png(result, name))
+    for name in PLOT_NAMES:  # Chinese labels (default) and English ones
+        artifacts[f"{name}.png"] = ("image/png", plot_png(result, name, "zh"))
+        artifacts[f"{name}.en.png"] = ("image/png", plot_png(result, name, "en"))
     kpis = result.kpis
     if with_sensitivity:
         table = run_sensitivity(parsed, workers=1)
@@ -172,7 +173,8 @@ def execute_run(scenario: dict[str, Any]) -> tuple[dict[str, Any], Artifacts]:
             for row in table.to_dict(orient="records")]}
         artifacts["sensitivity.csv"] = ("text/csv", sensitivity_csv(table))
         for name, metric in TORNADO_PLOTS.items():
-            artifacts[f"{name}.png"] = ("image/png", tornado_png(table, metric))
+            artifacts[f"{name}.png"] = ("image/png", tornado_png(table, metric, "zh"))
+            artifacts[f"{name}.en.png"] = ("image/png", tornado_png(table, metric, "en"))
     return kpis, artifacts
 
 

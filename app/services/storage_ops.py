@@ -145,8 +145,9 @@ def safety_job(session: Session, now: datetime | None = None,
 # --- health ----------------------------------------------------------------------------------
 def health(session: Session, asset: StorageAsset, now: datetime, years: int = 15
            ) -> dict[str, Any]:
-    """SOH from measured throughput and time in service (SAM calendar + REopt cycle fade),
-    calibrated to capacity tests; projection under the current plan's daily cycle."""
+    """SOH from measured throughput and time in service (SAM calendar fade, cycle fade calibrated
+    to LFP cycle life), calibrated to capacity tests; projection under the current plan's daily
+    cycle through the same ageing function (energy.storage.degradation.soh_at)."""
     battery = station_battery(asset)
     meters = repo.telemetry_meters(session, asset.id)
     summary = repo.telemetry_summary(session.connection(), meters)

@@ -3,10 +3,13 @@
 Calendar fade: SAM's calendar model (NREL ssc lib_battery_lifetime_calendar_cycle.cpp),
 k_cal = a exp(b (1/T - 1/T_ref)) exp(c (SOC/T - 1/T_ref)), fade = k_cal sqrt(t_days), integrated
 for time-varying temperature and SOC as sum_k k_cal,k (sqrt(t_k) - sqrt(t_{k-1})).
-Cycle fade: rainflow cycle depths (package ``rainflow``) weighted depth**exponent times REopt's
-fade per equivalent full cycle. Coefficients in data/degradation_lfp.yaml. The temperature is the
-enclosure/cell temperature, clamped to the 10-45 degC range where NREL's LFP models hold; the share
-of clamped samples is reported (Lhasa's outdoor winter air is far below it).
+Cycle fade: rainflow cycle depths (package ``rainflow``) weighted depth**exponent times a fade per
+equivalent full cycle calibrated to LFP cycle life (6,000 cycles to 80 %; data/degradation_lfp.yaml
+gives the sources). One code path: :func:`soh_at` turns (days, EFC, mean temperature, mean SOC) into
+SOH, and both the estimate from measured throughput (:func:`soh_estimate`) and the projection of an
+operating year (:func:`soh_projection`) call it, so they agree for the same year and inputs.
+The temperature is the enclosure/cell temperature, clamped to the 10-45 degC range where NREL's
+LFP models hold; the share of clamped samples is reported (Lhasa's outdoor winter air is far below).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ class AgeingModel:
     temperature_min_c: float
     temperature_max_c: float
     end_of_life_soh_pct: float
+
+    @property
+    def cycles_to_80_pct(self) -> float:
+        """Full cycles until cycle fade alone takes 20 % of capacity."""
+        return 0.2 / self.fade_fraction_per_efc
 
 
 def load_ageing_model(path: Path | str = DEGRADATION_FILE) -> AgeingModel:
@@ -67,6 +75,20 @@ def calendar_fade_frac(
     return float((calendar_rate(np.asarray(temperature_c), np.asarray(soc_frac), m) * dsq).sum())
 
 
+def soh_at(days: np.ndarray | float, efc: np.ndarray | float, mean_temperature_c: float,
+           mean_soc_frac: float, m: AgeingModel) -> pd.DataFrame:
+    """SOH after ``days`` in service and ``efc`` equivalent full cycles at a mean enclosure
+    temperature and mean SOC: calendar fade k_cal(T, SOC) sqrt(days) + cycle fade k_cyc EFC.
+    Columns soh_pct, calendar_fade_pct, cycle_fade_pct, efc (one row per element)."""
+    d = np.atleast_1d(np.asarray(days, dtype=float))
+    e = np.broadcast_to(np.atleast_1d(np.asarray(efc, dtype=float)), d.shape)
+    rate = float(calendar_rate(np.array([mean_temperature_c]), np.array([mean_soc_frac]), m)[0])
+    cal = rate * np.sqrt(d)
+    cyc = m.fade_fraction_per_efc * e
+    return pd.DataFrame({"soh_pct": 100.0 * (1.0 - cal - cyc), "calendar_fade_pct": 100.0 * cal,
+                         "cycle_fade_pct": 100.0 * cyc, "efc": e, "calendar_rate": rate})
+
+
 def cycle_fade_frac(soc_frac: np.ndarray, m: AgeingModel) -> tuple[float, float]:
     """(cycle fade fraction, depth-weighted equivalent full cycles) from a SOC series."""
     cycles = np.array([(rng, cnt) for rng, _mean, cnt, _i, _j in rainflow.extract_cycles(soc_frac)])
@@ -86,7 +108,8 @@ def soh_projection(
     """SOH (% of nameplate) at the end of each year, repeating one operating year ``soc_mwh``.
 
     ``temperature_c`` is the enclosure temperature (series on the same index, or a constant).
-    Calendar fade follows sqrt(time) with the year's mean rate; cycle fade is linear in cycles.
+    Calendar fade follows sqrt(time) at the rate of the year's mean (clamped) temperature and mean
+    SOC, cycle fade is linear in cycles: :func:`soh_at`, as for the estimate from throughput.
     Columns: soh_pct, calendar_fade_pct, cycle_fade_pct, efc, clamped_temperature_share.
     """
     m = model or load_ageing_model()
@@ -99,23 +122,14 @@ def soh_projection(
     span_days = float((soc_mwh.index[-1] - soc_mwh.index[0]) / pd.Timedelta(days=1))
     step_days = span_days / max(len(soc_frac) - 1, 1)
     period_days = step_days * len(soc_frac)
-    mean_rate = float(calendar_rate(temps, soc_frac, m).mean())
-    cyc_frac, efc = cycle_fade_frac(soc_frac, m)
+    _cyc_frac, efc = cycle_fade_frac(soc_frac, m)
     yrs = np.arange(1, years + 1)
-    days = yrs * period_days
-    cal = mean_rate * np.sqrt(days)
-    cyc = cyc_frac * yrs
+    mean_t = float(np.clip(temps, m.temperature_min_c, m.temperature_max_c).mean())
+    out = soh_at(yrs * period_days, efc * yrs, mean_t, float(soc_frac.mean()), m)
     clamped = float(((temps < m.temperature_min_c) | (temps > m.temperature_max_c)).mean())
-    return pd.DataFrame(
-        {
-            "soh_pct": 100.0 * (1.0 - cal - cyc),
-            "calendar_fade_pct": 100.0 * cal,
-            "cycle_fade_pct": 100.0 * cyc,
-            "efc": efc * yrs,
-            "clamped_temperature_share": clamped,
-        },
-        index=pd.Index(yrs, name="year"),
-    )
+    out = out.drop(columns="calendar_rate").assign(clamped_temperature_share=clamped)
+    out.index = pd.Index(yrs, name="year")
+    return out
 
 
 def soh_from_capacity_test(measured_capacity_mwh: float, nameplate_mwh: float) -> float:
@@ -140,15 +154,18 @@ def soh_estimate(
     """
     m = model or load_ageing_model()
     efc = throughput_mwh / (2.0 * nameplate_mwh)
-    cal = float(calendar_rate(np.array([mean_temperature_c]), np.array([mean_soc_frac]), m)[0])
-    fade = cal * np.sqrt(days_in_service) + m.fade_fraction_per_efc * efc
-    out = {"model_soh_pct": 100.0 * (1 - fade), "efc": efc, "calendar_rate": cal}
+    mean_t = float(np.clip(mean_temperature_c, m.temperature_min_c, m.temperature_max_c))
+    now = soh_at(days_in_service, efc, mean_t, mean_soc_frac, m).iloc[0]
+    cal = float(now["calendar_rate"])
+    fade = 1.0 - float(now["soh_pct"]) / 100.0
+    out = {"model_soh_pct": float(now["soh_pct"]), "efc": efc, "calendar_rate": cal}
     if capacity_tests is not None and len(capacity_tests):
         tests = capacity_tests.sort_index()
         meas_fade = 1.0 - tests.to_numpy(dtype=float) / nameplate_mwh
         t_days = tests.index.to_numpy(dtype=float)
         # Model fade at each test assuming throughput accrued uniformly over time.
-        mod = cal * np.sqrt(t_days) + m.fade_fraction_per_efc * efc * t_days / days_in_service
+        at_tests = soh_at(t_days, efc * t_days / days_in_service, mean_t, mean_soc_frac, m)
+        mod = 1.0 - at_tests["soh_pct"].to_numpy() / 100.0
         scale = float(mod @ meas_fade / (mod @ mod)) if (mod @ mod) > 0 else 1.0
         out["calibration_factor"] = scale
         out["calibrated_soh_pct"] = 100.0 * (1 - scale * fade)

@@ -143,3 +143,19 @@ def test_park_estimate_by_zone_and_tenancy(client, operator_key, make_enterprise
     assert only["points"][0]["value"] == pytest.approx(only["total"])
     assert client.get(f"/v1/pv/arrays/{z['code']}/estimate", headers=auth(key), params={
         "start": SPRING[0], "end": SPRING[1]}).status_code == 404
+
+
+def test_typical_estimate_gives_the_arrays_annual_p50_p90(client, operator_key,
+                                                           make_enterprise):
+    ent = make_enterprise()["code"]
+    a = make_array(client, operator_key, ent, capacity_kwp=50.0, tilt_deg=30.0)
+    year = ("2026-01-01T00:00:00+08:00", "2027-01-01T00:00:00+08:00")
+    body = estimate(client, operator_key, a["code"], *year, resolution="month",
+                    weather="typical").json()
+    assert body["annual_year"] == 2026
+    assert body["annual_p50_kwh"] == pytest.approx(body["total"], rel=1e-6)
+    assert body["annual_p90_kwh"] == pytest.approx(body["total"] * (1 - 1.2816 * 0.031), rel=1e-4)
+    # a one-day window still reports the whole year's figures; clear sky has none
+    day = estimate(client, operator_key, a["code"], *SPRING, weather="typical").json()
+    assert day["annual_p50_kwh"] == pytest.approx(body["annual_p50_kwh"])
+    assert estimate(client, operator_key, a["code"], *SPRING).json()["annual_p50_kwh"] is None

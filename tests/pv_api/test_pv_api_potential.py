@@ -73,3 +73,18 @@ def test_roof_validation_and_isolation(client, operator_key, make_enterprise, ma
     r = client.post("/v1/pv/roofs", json={"name": "op", "roof_area_m2": 50.0},
                     headers=auth(operator_key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "enterprise"
+
+
+def test_potential_gives_p50_and_p90_yields(client, operator_key, make_enterprise):
+    ent = make_enterprise()["code"]
+    _roof(client, operator_key, enterprise=ent, name="厂房", roof_area_m2=4000.0,
+          usable_share=0.5, tilt_deg=25.0, azimuth_deg=180.0)
+    body = client.get("/v1/pv/potential", params={"by": "enterprise"},
+                      headers=auth(operator_key)).json()
+    row = next(x for x in body["rows"] if x["enterprise"] == ent)
+    # P50 = the typical year's yield; P90 = P50 (1 - 1.2816 x 0.031) with the plateau's
+    # inter-annual variability of annual GHI (data file)
+    assert row["p50_kwh"] == pytest.approx(row["annual_yield_kwh"])
+    assert row["p90_kwh"] == pytest.approx(row["annual_yield_kwh"] * (1 - 1.2816 * 0.031),
+                                           rel=1e-4)
+    assert body["total"]["p90_kwh"] < body["total"]["p50_kwh"]
