@@ -253,12 +253,14 @@ def compute_ledger(
             raise InputError("green_direct_metered_kwh exceeds electricity_import_kwh")
         grid = grid_basis_kwh(imp, exp, pv, policy.electricity_export_netting)
         if holders is not None:
-            claims, holder_claims = park_claims(holders, policy.deductible_instruments,
-                                                park_grid_basis_kwh=grid,
-                                                pool=policy.pool_instruments_in_park)
+            claims, holder_claims = park_claims(
+                holders, policy.deductible_instruments, park_grid_basis_kwh=grid,
+                pool=policy.pool_instruments_in_park,
+                export_netting=policy.electricity_export_netting)
         else:
-            claims = claim(Holder(code, grid, green_direct_metered_kwh, instruments or ()),
-                           policy.deductible_instruments)
+            claims = claim(Holder(code, q, green_direct_metered_kwh, instruments or ()),
+                           policy.deductible_instruments,
+                           export_netting=policy.electricity_export_netting)
         instruments_mwh = dict(claims.applied_mwh)
         warnings.extend(claims.warnings)
     else:
@@ -332,14 +334,16 @@ def compute_ledger(
     claims_doc: dict[str, Any] = {}
     if claims is not None:
         held = holders if holders is not None else [
-            Holder(code, claims.grid_basis_kwh, green_direct_metered_kwh, instruments or ())]
+            Holder(code, q, green_direct_metered_kwh, instruments or ())]
         inputs["instruments"] = sorted((i.to_dict() for h in held for i in h.instruments),
                                        key=lambda d: d["id"])
         inputs["green_direct_metered_kwh"] = green_direct_metered_kwh
         if holders is not None:
-            inputs["holders"] = [{"code": h.code, "grid_basis_kwh": h.grid_basis_kwh,
-                                  "green_direct_metered_kwh": h.green_direct_metered_kwh}
-                                 for h in sorted(holders, key=lambda h: h.code)]
+            inputs["holders"] = [
+                {"code": h.code, "green_direct_metered_kwh": h.green_direct_metered_kwh,
+                 "energy": {k: float(v) for k, v in sorted(h.energy.items()) if k in (
+                     "electricity_import_kwh", "electricity_export_kwh", "pv_generation_kwh")}}
+                for h in sorted(holders, key=lambda h: h.code)]
         claims_doc = {
             "order": list(policy.deductible_instruments),
             "pooled": bool(holders is not None and policy.pool_instruments_in_park),

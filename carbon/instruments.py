@@ -54,12 +54,19 @@ class Instrument:
 
 @dataclass(frozen=True)
 class Holder:
-    """An enterprise's electricity and instruments, for the park's per-enterprise claims."""
+    """An enterprise's electricity (electricity_import_kwh, electricity_export_kwh,
+    pv_generation_kwh; green-direct kWh are part of the import) and its instruments."""
 
     code: str
-    grid_basis_kwh: float
-    green_direct_metered_kwh: float
+    energy: Mapping[str, float]
+    green_direct_metered_kwh: float = 0.0
     instruments: Sequence[Instrument] = ()
+
+    def grid_basis_kwh(self, export_netting: bool) -> float:
+        e = self.energy
+        return grid_basis_kwh(e.get("electricity_import_kwh", 0.0),
+                              e.get("electricity_export_kwh", 0.0),
+                              e.get("pv_generation_kwh", 0.0), export_netting)
 
 
 @dataclass(frozen=True)
@@ -150,8 +157,11 @@ def grid_basis_kwh(import_kwh: float, export_kwh: float, pv_generation_kwh: floa
     return max(0.0, import_kwh - (export_kwh - min(export_kwh, pv_generation_kwh)))
 
 
-def claim(holder: Holder, order: Sequence[str]) -> Claims:
-    """Apply one holder's instruments to its grid electricity (rules 2–5 of the module)."""
+def claim(holder: Holder, order: Sequence[str], *, export_netting: bool = True,
+          grid_kwh: float | None = None) -> Claims:
+    """Apply one holder's instruments to its grid electricity (rules 2–5 of the module);
+    `grid_kwh` overrides the holder's own grid basis (the pooled park)."""
+    basis = holder.grid_basis_kwh(export_netting) if grid_kwh is None else grid_kwh
     insts = sorted(holder.instruments, key=lambda x: (KINDS.index(x.kind), x.id))
     warnings: list[str] = []
     coverage: dict[str, float] = {}
@@ -176,7 +186,7 @@ def claim(holder: Holder, order: Sequence[str]) -> Claims:
             f"{holder.code}: {unmatched_kwh / KWH_PER_MWH:.6g} MWh of metered green-direct"
             " electricity has no direct_supply instrument; counted at the residual factor"
             " (market-based)")
-    remaining = holder.grid_basis_kwh
+    remaining = basis
     applied: dict[str, float] = {}
     for name in order:
         for it in insts:
@@ -201,22 +211,22 @@ def claim(holder: Holder, order: Sequence[str]) -> Claims:
     if unused_total > 1e-9:
         warnings.append(f"{holder.code}: {unused_total:.6g} MWh of instruments not applied"
                         " (unused_instruments_mwh)")
-    return Claims(holder.code, holder.grid_basis_kwh, holder.green_direct_metered_kwh,
+    return Claims(holder.code, basis, holder.green_direct_metered_kwh,
                   tuple(order), applied_by_name, unused_total, uses, warnings)
 
 
 def park_claims(holders: Sequence[Holder], order: Sequence[str], *, park_grid_basis_kwh: float,
-                pool: bool) -> tuple[Claims, list[Claims]]:
+                pool: bool, export_netting: bool = True) -> tuple[Claims, list[Claims]]:
     """The park's applied instruments and each holder's claims.
 
     Not pooled: the park applies what each enterprise applied to its own electricity (summed,
     capped at the park's grid basis); leftovers stay with their holder. Pooled: every instrument
     is applied against the park's electricity as a whole (an explicit policy)."""
-    each = [claim(h, order) for h in holders]
+    each = [claim(h, order, export_netting=export_netting) for h in holders]
     if pool:
-        pooled = claim(Holder("park", park_grid_basis_kwh,
-                              sum(h.green_direct_metered_kwh for h in holders),
-                              [i for h in holders for i in h.instruments]), order)
+        pooled = claim(Holder("park", {}, sum(h.green_direct_metered_kwh for h in holders),
+                              [i for h in holders for i in h.instruments]), order,
+                       grid_kwh=park_grid_basis_kwh)
         return Claims("park", park_grid_basis_kwh, pooled.green_direct_metered_kwh, tuple(order),
                       pooled.applied_mwh, pooled.unused_mwh, pooled.instruments,
                       ["park pools instruments across enterprises (policy"

@@ -8,6 +8,9 @@ from app.models.carbon import (
     ActivityRevision,
     CarbonPeriod,
     FrozenLedger,
+    Instrument,
+    InstrumentBatch,
+    InstrumentRevision,
     PeriodEvent,
 )
 from app.models.core import ApiKey, Enterprise, Meter
@@ -27,6 +30,9 @@ __all__ = [
     "Enterprise",
     "FrozenLedger",
     "IngestBatch",
+    "Instrument",
+    "InstrumentBatch",
+    "InstrumentRevision",
     "Meter",
     "MeterDay",
     "PeriodEvent",

@@ -3,6 +3,7 @@ batches, closed periods, their events and frozen ledgers."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -236,3 +237,103 @@ def enterprise_names(conn: Connection) -> dict[str, tuple[str, str]]:
     """code -> (name, zone)."""
     rows = conn.execute(text("SELECT code, name, zone FROM enterprises")).all()
     return {c: (n, z) for c, n, z in rows}
+
+
+# ---- green-electricity instruments -------------------------------------------------------------
+_INSTRUMENT_COLS = ("id", "enterprise_id", "enterprise", "kind", "period", "mwh", "bundled_with",
+                    "source", "batch")
+
+
+def lock_instrument_ids(conn: Connection, ids: list[str]) -> None:
+    """Transaction locks on the ids (sorted, so two batches never deadlock): a concurrent claim
+    of the same id waits, then sees this one."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('instrument:' || i, 0))"
+                      " FROM unnest(CAST(:ids AS text[])) AS i ORDER BY i"), {"ids": sorted(ids)})
+
+
+def instruments_by_id(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(text(
+        "SELECT i.id, i.enterprise_id, e.code, i.kind, i.period, i.mwh, i.bundled_with, i.source,"
+        " i.batch_id FROM carbon_instruments i JOIN enterprises e ON e.id = i.enterprise_id"
+        " WHERE i.id = ANY(:ids)"), {"ids": ids}).all()
+    return {r[0]: dict(zip(_INSTRUMENT_COLS, r, strict=True)) for r in rows}
+
+
+def write_instruments(conn: Connection, rows: list[dict[str, Any]],
+                      existing: dict[str, dict[str, Any]], meta: dict[str, Any]
+                      ) -> dict[str, int]:
+    """Insert new instruments, revise changed ones (old and new kept in the audit trail).
+
+    rows: id, enterprise_id, kind, period, period_start, period_end, mwh, bundled_with, source."""
+    batch = int(conn.execute(text(
+        "INSERT INTO carbon_instrument_batches (api_key_id, enterprise_id, payload_sha256, rows)"
+        " VALUES (:api_key_id, :enterprise_id, :payload_sha256, :rows) RETURNING id"),
+        meta).scalar_one())
+    fields = ("kind", "period", "mwh", "bundled_with", "source")
+    new = [r for r in rows if r["id"] not in existing]
+    changed = [r for r in rows if r["id"] in existing
+               and any(existing[r["id"]][f] != r[f] for f in fields)]
+    if new:
+        conn.execute(text(
+            "INSERT INTO carbon_instruments (id, enterprise_id, kind, period, period_start,"
+            " period_end, mwh, bundled_with, source, batch_id) VALUES (:id, :enterprise_id,"
+            " :kind, :period, :period_start, :period_end, :mwh, :bundled_with, :source, :batch)"),
+            [{**r, "batch": batch} for r in new])
+    for r in changed:
+        old = existing[r["id"]]
+        conn.execute(text(
+            "INSERT INTO carbon_instrument_revisions (instrument_id, old, new, old_batch_id,"
+            " batch_id, revised_by) VALUES (:id, CAST(:old AS jsonb), CAST(:new AS jsonb), :ob,"
+            " :b, :who)"),
+            {"id": r["id"], "old": json.dumps({f: old[f] for f in fields}),
+             "new": json.dumps({f: r[f] for f in fields}), "ob": old["batch"], "b": batch,
+             "who": meta["api_key_id"]})
+        conn.execute(text(
+            "UPDATE carbon_instruments SET kind = :kind, period = :period, period_start ="
+            " :period_start, period_end = :period_end, mwh = :mwh, bundled_with = :bundled_with,"
+            " source = :source, batch_id = :batch, updated_at = now() WHERE id = :id"),
+            {**r, "batch": batch})
+    counts = {"inserted": len(new), "unchanged": len(rows) - len(new) - len(changed),
+              "revised": len(changed)}
+    conn.execute(text("UPDATE carbon_instrument_batches SET inserted = :inserted, unchanged ="
+                      " :unchanged, revised = :revised WHERE id = :id"), {**counts, "id": batch})
+    return {"batch": batch, **counts}
+
+
+def instrument_list(conn: Connection, enterprise_id: int | None, period: str | None
+                    ) -> list[dict[str, Any]]:
+    scope = "AND i.enterprise_id = :e" if enterprise_id is not None else ""
+    per = "AND i.period = :p" if period else ""
+    rows = conn.execute(text(
+        "SELECT i.id, e.code, i.kind, i.period, i.mwh, i.bundled_with, i.source, i.batch_id,"
+        " i.claimed_at, i.updated_at, (SELECT count(*) FROM carbon_instrument_revisions v"
+        " WHERE v.instrument_id = i.id) FROM carbon_instruments i"
+        f" JOIN enterprises e ON e.id = i.enterprise_id WHERE true {scope} {per}"
+        " ORDER BY e.code, i.period, i.kind, i.id"), {"e": enterprise_id, "p": period})
+    keys = ("id", "enterprise", "kind", "period", "mwh", "bundled_with", "source", "batch",
+            "claimed_at", "updated_at", "revisions")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def instrument_records(conn: Connection, months: list[str], enterprise_id: int | None
+                       ) -> list[dict[str, Any]]:
+    """Instruments of the given months (one enterprise or all), for the ledger."""
+    scope = "AND i.enterprise_id = :e" if enterprise_id is not None else ""
+    rows = conn.execute(text(
+        "SELECT i.id, i.enterprise_id, e.code, i.kind, i.period, i.mwh, i.bundled_with, i.source,"
+        " i.batch_id FROM carbon_instruments i JOIN enterprises e ON e.id = i.enterprise_id"
+        f" WHERE i.period = ANY(:m) {scope} ORDER BY i.id"), {"m": months, "e": enterprise_id})
+    return [dict(zip(_INSTRUMENT_COLS, r, strict=True)) for r in rows]
+
+
+def add_closed_period_alert(conn: Connection, period: str, start: date, end: date,
+                            message: str) -> None:
+    """An operator alert (no enterprise: operators see it) that a closed month got new data;
+    one open alert per month."""
+    conn.execute(text(
+        "INSERT INTO alerts (kind, period_start, period_end, message)"
+        " SELECT 'closed_period_changed', CAST(:a AS timestamp) AT TIME ZONE :tz,"
+        " CAST(:b AS timestamp) AT TIME ZONE :tz, :msg WHERE NOT EXISTS (SELECT 1 FROM alerts"
+        " WHERE kind = 'closed_period_changed' AND acknowledged_at IS NULL"
+        " AND period_start = CAST(:a AS timestamp) AT TIME ZONE :tz)"),
+        {"a": start, "b": end, "tz": TZ, "msg": message})

@@ -18,6 +18,7 @@ from app.repositories import carbon as repo
 from app.repositories import core as core_repo
 from app.services import carbon as svc
 from app.services.carbon_activity import record_activity
+from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import Period, PeriodError, parse_period
 
 router = APIRouter(prefix="/v1", tags=["carbon"])
@@ -58,14 +59,48 @@ def _entity(session: SessionDep, principal: Principal, scope: str, code: str | N
 async def upload_activity(request: Request, principal: WriterDep) -> dict[str, Any]:
     """Record activity data: rows ``enterprise, period, quantity, value`` (CSV or JSON).
 
-    quantity is one of value_added_10k_yuan (comparable prices), green_certificates_mwh,
-    green_power_trades_mwh, direct_green_supply_mwh, process_co2_t, solid_waste_generated_t,
+    quantity is one of value_added_10k_yuan (comparable prices), process_co2_t,
+    solid_waste_generated_t,
     solid_waste_utilised_t, solid_waste_utilised_from_storage_t, waste_heat_available_gj,
     waste_heat_used_gj, water_withdrawn_m3, water_reused_m3, cod_kg. Same batch again: nothing
-    changes; a changed value is a revision kept with who and when; any bad row rejects all."""
+    changes; a changed value is a revision kept with who and when; any bad row rejects all.
+    Green electricity (certificates, trades, direct supply): POST /v1/carbon/instruments."""
     body = await request.body()
     return await run_in_threadpool(record_activity, request.app.state.engine, principal, body,
                                    request.headers.get("content-type", ""))
+
+
+INSTRUMENTS_CSV_EXAMPLE = (
+    "id,kind,enterprise,period,mwh,bundled_with,source\n"
+    "DL-7-2026-03,direct_supply,E-001,2026-03,150,,line 7 settlement\n"
+    "GEC-0001,gec,E-001,2026-03,100,DL-7-2026-03,registry batch 12\n")
+
+
+@router.post("/carbon/instruments", openapi_extra={"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}, "example": INSTRUMENTS_CSV_EXAMPLE},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+}}})
+async def upload_instruments(request: Request, principal: WriterDep) -> dict[str, Any]:
+    """Record green-electricity instruments: ``id, kind (gec | green_power_trade |
+    direct_supply), enterprise, period (YYYY-MM), mwh, bundled_with (id or empty), source``.
+
+    An id is claimed once in the whole park (another enterprise's id: 409 "already claimed").
+    A gec bundled with a trade or direct supply is its proof and adds no coverage; a direct
+    supply covers only metered green-direct electricity. Same batch again: nothing changes; a
+    change is a revision kept with who and when; any bad row rejects all. A closed month's
+    instruments are stored and listed in ``closed_periods_touched`` (reopen to restate)."""
+    body = await request.body()
+    return await run_in_threadpool(record_instruments, request.app.state.engine, principal, body,
+                                   request.headers.get("content-type", ""))
+
+
+@router.get("/carbon/instruments")
+def list_instruments(session: SessionDep, principal: PrincipalDep, enterprise: str | None = None,
+                     period: str | None = None) -> list[dict[str, Any]]:
+    """Instruments (an enterprise sees its own only), with their batch and revision count."""
+    ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
+        if enterprise or principal.role == "enterprise" else None
+    return repo.instrument_list(session.connection(), ent_id, period)
 
 
 @router.get("/carbon/activity")

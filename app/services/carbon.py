@@ -27,7 +27,9 @@ from app.services.carbon_periods import Period, parse_period, previous_month
 from carbon import (
     ENERGY_INPUTS,
     Activity,
+    Holder,
     InputError,
+    Instrument,
     Ledger,
     UnknownFactorError,
     combine_activities,
@@ -39,8 +41,13 @@ from carbon import (
 )
 from carbon.targets import load_phases
 
+INSTRUMENT_QUANTITIES: frozenset[str] = frozenset(
+    ("green_certificates_mwh", "green_power_trades_mwh", "direct_green_supply_mwh"))
+"""Former activity quantities: green electricity is recorded as instruments now (ids claimed
+once in the park); stored records of these are history and the ledger does not read them."""
 ACTIVITY_QUANTITIES: tuple[str, ...] = tuple(
-    f.name for f in fields(Activity) if f.name != "bunker_fuels")
+    f.name for f in fields(Activity)
+    if f.name != "bunker_fuels" and f.name not in INSTRUMENT_QUANTITIES)
 """Quantities an activity record may carry; the unit is part of the name."""
 OPTIONAL_QUANTITIES: frozenset[str] = frozenset(
     f.name for f in fields(Activity) if f.name != "bunker_fuels" and f.default is None)
@@ -67,6 +74,8 @@ class _Loaded:
     energy: list[dict[str, Any]]
     activity: list[dict[str, Any]]
     batches: dict[int, list[int]] = field(default_factory=dict)
+    instruments: list[dict[str, Any]] = field(default_factory=list)
+    codes: dict[int, str] = field(default_factory=dict)
 
 
 def input_hash(ledger: dict[str, Any]) -> str:
@@ -77,8 +86,9 @@ def input_hash(ledger: dict[str, Any]) -> str:
 
 
 def as_ledger(answer: dict[str, Any]) -> Ledger:
-    """The library's Ledger back from a ledger answer (live or frozen JSON)."""
-    return Ledger(**{f.name: answer[f.name] for f in fields(Ledger)})
+    """The library's Ledger back from a ledger answer (live or frozen JSON; fields added later
+    take their defaults in ledgers frozen before them)."""
+    return Ledger(**{f.name: answer[f.name] for f in fields(Ledger) if f.name in answer})
 
 
 # ---- gathering -------------------------------------------------------------------------------
@@ -95,8 +105,19 @@ def _load(conn: Connection, period: Period, enterprise_id: int | None, *, timesc
             p = parse_period(m)
             for ent, ids in repo.reading_batches(conn, p.start, p.end, enterprise_id).items():
                 batches.setdefault(ent, []).extend(ids)
-    activity = repo.activity_records(conn, period.start, period.end, enterprise_id)
-    return _Loaded(energy, activity, batches)
+    activity = [r for r in repo.activity_records(conn, period.start, period.end, enterprise_id)
+                if r["quantity"] not in INSTRUMENT_QUANTITIES]
+    instruments = repo.instrument_records(conn, live_months, enterprise_id) if live_months else []
+    codes = repo.enterprise_codes(conn) if enterprise_id is None else {}
+    return _Loaded(energy, activity, batches, instruments, codes)
+
+
+def _instrument(d: dict[str, Any]) -> Instrument:
+    return Instrument(d["id"], d["kind"], d["enterprise"], d["period"], float(d["mwh"]),
+                      d.get("bundled_with"), d.get("source") or "")
+
+
+ELECTRICITY_KEYS = ("electricity_import_kwh", "electricity_export_kwh", "pv_generation_kwh")
 
 
 def _activity_values(records: list[dict[str, Any]], period: Period,
@@ -130,6 +151,11 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
     rows = [r for r in data.energy if ent is None or r["enterprise_id"] == ent]
     energy: dict[str, float] = {}
     green_kwh = 0.0
+    # per enterprise code: electricity inputs and green-direct kWh (the park's holders)
+    elec: dict[str, dict[str, float]] = {}
+    green_by: dict[str, float] = {}
+    instruments = [_instrument(d) for d in data.instruments
+                   if ent is None or d["enterprise_id"] == ent]
     meters: set[str] = set()
     readings = flagged = 0
     ignored: set[str] = set()
@@ -142,8 +168,13 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
             ignored.add(r["carrier"])
             continue
         energy[key] = energy.get(key, 0.0) + float(r["value"])
+        who = data.codes.get(r["enterprise_id"], entity.code)
+        if key in ELECTRICITY_KEYS:
+            e = elec.setdefault(who, {})
+            e[key] = e.get(key, 0.0) + float(r["value"])
         if r["carrier"] == "electricity_import" and r["green_direct_supply"]:
             green_kwh += float(r["value"])
+            green_by[who] = green_by.get(who, 0.0) + float(r["value"])
         meters.update(r["meters"])
         readings += int(r["readings"])
         flagged += int(r["flagged"])
@@ -156,6 +187,12 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
             energy[key] = energy.get(key, 0.0) + float(v)
         prov = f["provenance"]
         green_kwh += prov["direct_green_metered_kwh"]
+        instruments += [_instrument(d) for d in f["inputs"].get("instruments", [])]
+        for h in f["inputs"].get("holders", []):
+            e = elec.setdefault(h["code"], {})
+            for k, v in h["energy"].items():
+                e[k] = e.get(k, 0.0) + float(v)
+            green_by[h["code"]] = green_by.get(h["code"], 0.0) + h["green_direct_metered_kwh"]
         meters.update(prov["meters"])
         readings += prov["readings"]
         flagged += prov["flagged_readings"]
@@ -175,13 +212,20 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
     activities = [Activity(**_activity_values(per_ent.get(e, []), period, warnings))
                   for e in sorted(per_ent if ent is not None else enterprises)]
     activity = (activities[0] if ent is not None else combine_activities(activities))
-    if green_kwh:
-        activity = Activity(**{**{f.name: getattr(activity, f.name) for f in fields(Activity)},
-                               "direct_green_supply_mwh": activity.direct_green_supply_mwh
-                               + green_kwh / KWH_PER_MWH})
+    claims: dict[str, Any]
+    if ent is not None:
+        claims = {"instruments": instruments, "green_direct_metered_kwh": green_kwh}
+    else:
+        by_code: dict[str, list[Instrument]] = {}
+        for i in instruments:
+            by_code.setdefault(i.enterprise, []).append(i)
+        holders = [Holder(c, {k: round(v, ENERGY_DECIMALS) for k, v in elec.get(c, {}).items()},
+                          round(green_by.get(c, 0.0), ENERGY_DECIMALS), by_code.get(c, []))
+                   for c in sorted(set(elec) | set(by_code) | set(green_by))]
+        claims = {"holders": holders, "green_direct_metered_kwh": green_kwh}
     try:
         led = compute_ledger(energy, activity, period=period.label, scope=entity.scope,
-                             code=entity.code)
+                             code=entity.code, **claims)
     except (InputError, UnknownFactorError) as exc:
         raise Problem(422, f"The inputs of {entity.code} {period.label} are inconsistent: {exc}",
                       kind="inconsistent-inputs",

@@ -57,8 +57,9 @@ def test_legacy_activity_amounts_refused_in_instrument_mode():
 
 def test_surplus_does_not_reach_another_enterprise_unless_pooled():
     # A: 100 MWh grid, 250 certificates; B: 300 MWh grid, none. Park grid 400 MWh.
-    holders = [Holder("A", 100_000.0, 0.0, [Instrument("G1", "gec", "A", "2026-03", 250.0)]),
-               Holder("B", 300_000.0, 0.0, [])]
+    holders = [Holder("A", {"electricity_import_kwh": 100_000.0}, 0.0,
+                      [Instrument("G1", "gec", "A", "2026-03", 250.0)]),
+               Holder("B", {"electricity_import_kwh": 300_000.0})]
     energy = {"electricity_import_kwh": 400_000.0}
     park = compute_ledger(energy, period="2026-03", holders=holders)
     assert park.scope2_electricity["zero_carbon_grid_kwh"] == pytest.approx(100_000)

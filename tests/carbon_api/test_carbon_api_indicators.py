@@ -13,7 +13,7 @@ from tests.carbon_api.carbon_api_helpers import (
     record,
     upload_readings,
 )
-from tests.conftest import auth
+from tests.conftest import auth, unique
 
 GAS_CO2_PER_NM3 = 0.038931 * 15.3 / 1000 * 0.99 * C  # GJ/Nm3 x tC/GJ x oxidation x 44/12
 
@@ -32,7 +32,6 @@ def firm(client, make_enterprise, make_meter, make_key):
     ok(record(client, key, [
         {"period": "2025", "quantity": "value_added_10k_yuan", "value": 20},
         {"period": "2026", "quantity": "value_added_10k_yuan", "value": 25},
-        {"period": "2026-06", "quantity": "green_certificates_mwh", "value": 2},
         {"period": "2026", "quantity": "solid_waste_generated_t", "value": 100},
         {"period": "2026", "quantity": "solid_waste_utilised_t", "value": 90},
         {"period": "2026", "quantity": "solid_waste_utilised_from_storage_t", "value": 5},
@@ -42,6 +41,8 @@ def firm(client, make_enterprise, make_meter, make_key):
         {"period": "2026", "quantity": "water_reused_m3", "value": 900},
         {"period": "2026", "quantity": "cod_kg", "value": 2},
     ]))
+    ok(client.post("/v1/carbon/instruments", headers=auth(key), json=[
+        {"id": unique("GEC"), "kind": "gec", "period": "2026-06", "mwh": 2}]))
     return {"code": code, "key": key}
 
 
