@@ -169,68 +169,120 @@ def lock_period(conn: Connection, period: str) -> str | None:
                         {"p": period}).scalar()
 
 
-def set_period_status(conn: Connection, period: str, status: str) -> None:
-    conn.execute(text("UPDATE carbon_periods SET status = :s, changed_at = now()"
-                      " WHERE period = :p"), {"p": period, "s": status})
+def set_period_status(conn: Connection, period: str, status: str,
+                      version: int | None = None) -> None:
+    conn.execute(text("UPDATE carbon_periods SET status = :s, changed_at = now(),"
+                      " version = coalesce(:v, version) WHERE period = :p"),
+                 {"p": period, "s": status, "v": version})
+
+
+def latest_version(conn: Connection, period: str) -> int:
+    """The newest closed version of a month (0: never closed)."""
+    return int(conn.execute(text("SELECT coalesce(max(version), 0) FROM carbon_frozen_ledgers"
+                                 " WHERE period = :p"), {"p": period}).scalar_one())
 
 
 def add_event(conn: Connection, period: str, action: str, *, reason: str | None,
               api_key_id: int | None, actor: str, ledgers: int = 0,
-              park_input_hash: str | None = None) -> int:
+              park_input_hash: str | None = None, version: int | None = None) -> int:
     return int(conn.execute(text(
         "INSERT INTO carbon_period_events (period, action, reason, api_key_id, actor, ledgers,"
-        " park_input_hash) VALUES (:p, :a, :r, :k, :actor, :n, :h) RETURNING id"),
+        " park_input_hash, version) VALUES (:p, :a, :r, :k, :actor, :n, :h, :v) RETURNING id"),
         {"p": period, "a": action, "r": reason, "k": api_key_id, "actor": actor, "n": ledgers,
-         "h": park_input_hash}).scalar_one())
+         "h": park_input_hash, "v": version}).scalar_one())
 
 
-def store_frozen(conn: Connection, period: str, event_id: int,
+def store_frozen(conn: Connection, period: str, event_id: int, version: int,
                  ledgers: list[tuple[str, str, str, str]]) -> None:
-    """Replace the period's frozen ledgers: (scope, code, input_hash, ledger JSON text)."""
-    conn.execute(text("DELETE FROM carbon_frozen_ledgers WHERE period = :p"), {"p": period})
+    """Add one version of the period's frozen ledgers: (scope, code, input_hash, ledger JSON
+    text). Earlier versions stay."""
     conn.execute(text(
-        "INSERT INTO carbon_frozen_ledgers (period, scope, code, event_id, input_hash, ledger)"
-        " SELECT :p, s, c, :ev, h, CAST(j AS jsonb) FROM unnest(CAST(:s AS text[]),"
+        "INSERT INTO carbon_frozen_ledgers (period, version, scope, code, event_id, input_hash,"
+        " ledger) SELECT :p, :v, s, c, :ev, h, CAST(j AS jsonb) FROM unnest(CAST(:s AS text[]),"
         " CAST(:c AS text[]), CAST(:h AS text[]), CAST(:j AS text[])) AS t(s, c, h, j)"),
-        {"p": period, "ev": event_id, "s": [x[0] for x in ledgers], "c": [x[1] for x in ledgers],
-         "h": [x[2] for x in ledgers], "j": [x[3] for x in ledgers]})
+        {"p": period, "v": version, "ev": event_id, "s": [x[0] for x in ledgers],
+         "c": [x[1] for x in ledgers], "h": [x[2] for x in ledgers],
+         "j": [x[3] for x in ledgers]})
+
+
+def _with_version(led: dict[str, Any], version: int) -> dict[str, Any]:
+    led = dict(led)
+    led["version"] = int(version)
+    return led
 
 
 def frozen_ledgers(conn: Connection, months: list[str], scope: str, code: str
                    ) -> dict[str, dict[str, Any]]:
-    """Frozen ledgers of closed months among ``months`` for one scope/code."""
+    """Current frozen ledgers (the newest version) of closed months among ``months``."""
     rows = conn.execute(text(
-        "SELECT f.period, f.ledger FROM carbon_frozen_ledgers f"
+        "SELECT f.period, f.version, f.ledger FROM carbon_frozen_ledgers f"
         " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
+        " AND p.version = f.version"
         " WHERE f.period = ANY(:m) AND f.scope = :s AND f.code = :c"),
         {"m": months, "s": scope, "c": code}).all()
-    return {p: led for p, led in rows}
+    return {p: _with_version(led, v) for p, v, led in rows}
+
+
+def frozen_version(conn: Connection, period: str, version: int, scope: str, code: str
+                   ) -> dict[str, Any] | None:
+    """One entity's ledger as frozen by close ``version`` of the month (any version)."""
+    row = conn.execute(text(
+        "SELECT ledger FROM carbon_frozen_ledgers WHERE period = :p AND version = :v"
+        " AND scope = :s AND code = :c"),
+        {"p": period, "v": version, "s": scope, "c": code}).scalar()
+    return None if row is None else _with_version(row, version)
 
 
 def frozen_hashes(conn: Connection, period: str) -> list[tuple[str, str, str]]:
     return [tuple(r) for r in conn.execute(text(  # type: ignore[misc]
-        "SELECT scope, code, input_hash FROM carbon_frozen_ledgers WHERE period = :p"
-        " ORDER BY scope DESC, code"), {"p": period}).all()]
+        "SELECT f.scope, f.code, f.input_hash FROM carbon_frozen_ledgers f"
+        " JOIN carbon_periods p ON p.period = f.period AND p.version = f.version"
+        " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).all()]
 
 
 def period_info(conn: Connection, period: str) -> tuple[str | None, list[dict[str, Any]]]:
     status = conn.execute(text("SELECT status FROM carbon_periods WHERE period = :p"),
                           {"p": period}).scalar()
     rows = conn.execute(text(
-        "SELECT id, action, reason, actor, api_key_id, ledgers, park_input_hash, at"
+        "SELECT id, action, reason, actor, api_key_id, ledgers, park_input_hash, version, at"
         " FROM carbon_period_events WHERE period = :p ORDER BY id"), {"p": period}).all()
     keys = ("event", "action", "reason", "actor", "api_key_id", "ledgers", "park_input_hash",
-            "at")
+            "version", "at")
     return status, [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def frozen_all(conn: Connection, period: str) -> list[dict[str, Any]]:
-    """Every frozen ledger of a closed month (park first, then enterprises by code)."""
+def version_summaries(conn: Connection, period: str) -> list[dict[str, Any]]:
+    """Per version: the park's totals and every ledger's input hash (for differences)."""
     rows = conn.execute(text(
-        "SELECT f.ledger FROM carbon_frozen_ledgers f"
-        " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
-        " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).scalars().all()
-    return list(rows)
+        "SELECT version, scope, code, input_hash, ledger->'energy_tce', ledger->'co2_t',"
+        " ledger->'co2_location_based_t', ledger->'co2_market_based_t', event_id"
+        " FROM carbon_frozen_ledgers WHERE period = :p ORDER BY version, scope DESC, code"),
+        {"p": period}).all()
+    out: dict[int, dict[str, Any]] = {}
+    for v, scope, code, h, e, c, cl, cm, ev in rows:
+        d = out.setdefault(int(v), {"version": int(v), "event": int(ev), "hashes": {}})
+        d["hashes"][f"{scope}:{code}"] = h
+        if scope == "park":
+            d["park"] = {"energy_tce": e, "co2_t": c, "co2_location_based_t": cl,
+                         "co2_market_based_t": cm}
+    return [out[v] for v in sorted(out)]
+
+
+def frozen_all(conn: Connection, period: str, version: int | None = None
+               ) -> list[dict[str, Any]]:
+    """Every frozen ledger of a month (park first, then enterprises by code): the current
+    version of a closed month, or the given version."""
+    if version is None:
+        rows = conn.execute(text(
+            "SELECT f.version, f.ledger FROM carbon_frozen_ledgers f"
+            " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
+            " AND p.version = f.version"
+            " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).all()
+    else:
+        rows = conn.execute(text(
+            "SELECT version, ledger FROM carbon_frozen_ledgers WHERE period = :p"
+            " AND version = :v ORDER BY scope DESC, code"), {"p": period, "v": version}).all()
+    return [_with_version(led, v) for v, led in rows]
 
 
 def enterprise_names(conn: Connection) -> dict[str, tuple[str, str]]:

@@ -26,6 +26,8 @@ router = APIRouter(prefix="/v1", tags=["carbon"])
 PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn",
                                examples=["2026-03"])]
 ScopeQ = Annotated[Literal["park", "enterprise"], Query()]
+VersionQ = Annotated[int | None, Query(ge=1, le=100_000, description=(
+    "a closed version of the month (every close makes one; default: the newest)"))]
 CSV_EXAMPLE = "enterprise,period,quantity,value\nE-001,2026,value_added_10k_yuan,52000\n"
 
 
@@ -159,13 +161,14 @@ def ledger_csv(answer: dict[str, Any]) -> str:
 @router.get("/carbon/ledger")
 def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
-               format: Literal["json", "csv"] = "json") -> Any:
+               format: Literal["json", "csv"] = "json", version: VersionQ = None) -> Any:
     """Energy (tce) and CO2 of the park or an enterprise, by carrier and by source, with the
     inputs, factor set, input hash and provenance. A closed month answers from its frozen
     ledger; a quarter or year sums closed months' frozen inputs with the live ones."""
     p = _period(period)
     entity = _entity(session, principal, scope, code)
-    answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale)
+    answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale,
+                        version=version)
     if format == "csv":
         return Response(ledger_csv(answer), media_type="text/csv", headers={
             "content-disposition": f'attachment; filename="ledger_{entity.code}_{p.label}.csv"'})
@@ -174,11 +177,12 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
 
 @router.get("/indicators")
 def get_indicators(request: Request, session: SessionDep, principal: PrincipalDep,
-                   scope: ScopeQ, period: PeriodQ, code: str | None = None) -> dict[str, Any]:
+                   scope: ScopeQ, period: PeriodQ, code: str | None = None,
+                   version: VersionQ = None) -> dict[str, Any]:
     """Indicators (unit in every name) with their targets; the base is the 2025 ledger."""
     entity = _entity(session, principal, scope, code)
     return svc.indicators(session.connection(), entity, _period(period),
-                          timescale=request.app.state.timescale)
+                          timescale=request.app.state.timescale, version=version)
 
 
 @router.get("/targets/status")
@@ -236,7 +240,7 @@ def period_detail(period: str, request: Request, session: SessionDep, _: Operato
 
 @router.get("/carbon/report", response_class=HTMLResponse)
 def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period: PeriodQ,
-                   lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
+                   lang: Literal["zh", "en"] = "zh", version: VersionQ = None) -> HTMLResponse:
     """Monthly report (HTML; tables and inline SVG plots of energy, carbon and intensity against
     target, year to date) in Chinese or English."""
     from app.services.carbon_report import monthly_report as build
@@ -245,5 +249,6 @@ def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period
     if p.months != 1:
         raise Problem(422, "The report is monthly: period=YYYY-MM.", kind="validation",
                       errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
-    html = build(session.connection(), p, lang, timescale=request.app.state.timescale)
+    html = build(session.connection(), p, lang, timescale=request.app.state.timescale,
+                 version=version)
     return HTMLResponse(html)

@@ -255,18 +255,43 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
     return answer
 
 
+def _restated(conn: Connection, answer: dict[str, Any], label: str) -> dict[str, Any]:
+    """A frozen answer says which version it is and whether a later one restates it."""
+    latest = repo.latest_version(conn, label)
+    answer["latest_version"] = latest
+    answer["restated"] = answer.get("version", latest) < latest
+    return answer
+
+
 def ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
-           use_frozen: bool = True, with_batches: bool = True) -> dict[str, Any]:
-    """The ledger answer: a closed month answers from its frozen ledger; a quarter or year sums
-    frozen months' inputs with live ones."""
+           use_frozen: bool = True, with_batches: bool = True,
+           version: int | None = None) -> dict[str, Any]:
+    """The ledger answer: a closed month answers from its newest frozen version (``version``:
+    an earlier one, kept after every restatement); a quarter or year sums frozen months'
+    inputs with live ones."""
+    if version is not None:
+        if period.months != 1:
+            raise Problem(422, "version= applies to a month (YYYY-MM).", kind="validation",
+                          errors=[{"row": None, "field": "version",
+                                   "message": "only with period=YYYY-MM"}])
+        f = repo.frozen_version(conn, period.label, version, entity.scope, entity.code)
+        if f is None:
+            raise Problem(404, f"{period.label} has no closed version {version} for"
+                          f" {entity.code}.", kind="not-found")
+        return _restated(conn, f, period.label)
     months = period.month_labels()
     frozen = repo.frozen_ledgers(conn, months, entity.scope, entity.code) if use_frozen else {}
     if period.months == 1 and period.label in frozen:
-        return frozen[period.label]
+        return _restated(conn, frozen[period.label], period.label)
     live = [m for m in months if m not in frozen]
     data = _load(conn, period, entity.enterprise_id, timescale=timescale, live_months=live,
                  with_batches=with_batches)
-    return _assemble(entity, period, data, frozen)
+    answer = _assemble(entity, period, data, frozen)
+    if period.months == 1:
+        answer["version"] = None  # live: not a closed version
+        answer["latest_version"] = repo.latest_version(conn, period.label)
+        answer["restated"] = False
+    return answer
 
 
 # ---- closing ---------------------------------------------------------------------------------
@@ -293,9 +318,20 @@ def _all_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[d
     return out
 
 
-def month_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[dict[str, Any]]:
-    """Park and every enterprise for one month: frozen when the month is closed, else live."""
-    return repo.frozen_all(conn, period.label) or _all_ledgers(conn, period, timescale=timescale)
+def month_ledgers(conn: Connection, period: Period, *, timescale: bool,
+                  version: int | None = None) -> list[dict[str, Any]]:
+    """Park and every enterprise for one month: frozen when the month is closed (or the given
+    closed version), else live."""
+    if version is not None:
+        out = repo.frozen_all(conn, period.label, version)
+        if not out:
+            raise Problem(404, f"{period.label} has no closed version {version}.",
+                          kind="not-found")
+        return [_restated(conn, a, period.label) for a in out]
+    frozen = repo.frozen_all(conn, period.label)
+    if frozen:
+        return [_restated(conn, a, period.label) for a in frozen]
+    return _all_ledgers(conn, period, timescale=timescale)
 
 
 def close_period(engine: Engine, label: str, *, api_key_id: int | None, actor: str,
@@ -311,19 +347,22 @@ def close_period(engine: Engine, label: str, *, api_key_id: int | None, actor: s
         if repo.lock_period(conn, label) == "closed":
             raise Problem(409, f"Period {label} is closed already.", kind="period-closed")
         answers = _all_ledgers(conn, period, timescale=timescale)
+        version = repo.latest_version(conn, label) + 1
         event = repo.add_event(conn, label, "close", reason=None, api_key_id=api_key_id,
                                actor=actor, ledgers=len(answers),
-                               park_input_hash=answers[0]["input_hash"])
+                               park_input_hash=answers[0]["input_hash"], version=version)
         at = datetime.now(UTC).isoformat()
         for a in answers:
             a["status"] = "closed"
-            a["closed"] = {"event": event, "at": at, "by": actor}
-        repo.store_frozen(conn, label, event, [
+            a["closed"] = {"event": event, "at": at, "by": actor, "version": version}
+            for k in ("version", "latest_version", "restated"):
+                a.pop(k, None)
+        repo.store_frozen(conn, label, event, version, [
             (a["scope"], a["code"], a["input_hash"], json.dumps(a, default=str))
             for a in answers])
-        repo.set_period_status(conn, label, "closed")
-    return {"period": label, "status": "closed", "event": event, "ledgers": len(answers),
-            "park_input_hash": answers[0]["input_hash"]}
+        repo.set_period_status(conn, label, "closed", version)
+    return {"period": label, "status": "closed", "event": event, "version": version,
+            "ledgers": len(answers), "park_input_hash": answers[0]["input_hash"]}
 
 
 def reopen_period(engine: Engine, label: str, *, api_key_id: int, actor: str, reason: str
@@ -342,7 +381,8 @@ def period_detail(conn: Connection, label: str, *, timescale: bool) -> dict[str,
     """Status, audit events and, when closed, a recomputation of every frozen ledger."""
     period = _month(label)
     status, events = repo.period_info(conn, label)
-    out: dict[str, Any] = {"period": label, "status": status or "open", "events": events}
+    out: dict[str, Any] = {"period": label, "status": status or "open", "events": events,
+                           "versions": _versions(conn, label, events)}
     if status == "closed":
         live = {(a["scope"], a["code"]): a["input_hash"]
                 for a in _all_ledgers(conn, period, timescale=timescale)}
@@ -350,6 +390,60 @@ def period_detail(conn: Connection, label: str, *, timescale: bool) -> dict[str,
                    "recomputed_input_hash": live.get((s, c)), "same": live.get((s, c)) == h}
                   for s, c, h in repo.frozen_hashes(conn, label)]
         out["verification"] = {"all_same": all(c["same"] for c in checks), "ledgers": checks}
+    return out
+
+
+def _versions(conn: Connection, label: str, events: list[dict[str, Any]]
+              ) -> list[dict[str, Any]]:
+    """Every closed version: who closed it and when, why it was restated (the reopen before
+    it) and how it differs from the version before (park totals, ledgers whose inputs changed)."""
+    out: list[dict[str, Any]] = []
+    prev: dict[str, Any] | None = None
+    summaries = repo.version_summaries(conn, label)
+    by_event = {e["event"]: e for e in events}
+    for s in summaries:
+        close = by_event.get(s["event"], {})
+        reopen = next((e for e in reversed(events) if e["action"] == "reopen"
+                       and e["event"] < s["event"]
+                       and (prev is None or e["event"] > prev["event"])), None)
+        item: dict[str, Any] = {
+            "version": s["version"], "closed_event": s["event"],
+            "closed_at": close.get("at"), "closed_by": close.get("actor"),
+            "reason": reopen["reason"] if reopen else None,
+            "reopened_by": reopen["actor"] if reopen else None,
+            "reopened_at": reopen["at"] if reopen else None,
+            "park": s.get("park"), "current": s is summaries[-1] and
+            repo.closed_months(conn, [label]) == {label},
+            "difference": None,
+        }
+        if prev is not None:
+            changed = sorted(k.split(":", 1)[1] for k in set(s["hashes"]) | set(prev["hashes"])
+                             if s["hashes"].get(k) != prev["hashes"].get(k))
+            diff = {k: (None if (s.get("park") or {}).get(k) is None
+                        or (prev.get("park") or {}).get(k) is None
+                        else s["park"][k] - prev["park"][k])
+                    for k in ("energy_tce", "co2_t", "co2_location_based_t",
+                              "co2_market_based_t")}
+            item["difference"] = {"against_version": prev["version"],
+                                  **{f"{k}_delta": v for k, v in diff.items()},
+                                  "ledgers_changed": changed}
+        out.append(item)
+        prev = s
+    return out
+
+
+def period_history(conn: Connection, label: str) -> list[dict[str, Any]]:
+    """The month's closed versions for reports: who, when, why, and the change in park totals."""
+    _, events = repo.period_info(conn, label)
+    out = []
+    for v in _versions(conn, label, events):
+        d = v["difference"] or {}
+        fmt = (lambda x: "—" if x is None else f"{x:+,.3f}")  # noqa: E731
+        out.append({"version": v["version"], "closed_at": str(v["closed_at"])[:19],
+                    "closed_by": v["closed_by"], "reason": v["reason"],
+                    "energy_delta": fmt(d.get("energy_tce_delta")),
+                    "co2_delta": fmt(d.get("co2_t_delta")),
+                    "changed": ", ".join(d.get("ledgers_changed", [])) or "—"})
     return out
 
 
@@ -376,8 +470,10 @@ def base_year() -> int:
 
 
 def _indicators_of(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
-                   base: Ledger | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    answer = ledger(conn, entity, period, timescale=timescale, with_batches=False)
+                   base: Ledger | None, version: int | None = None
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    answer = ledger(conn, entity, period, timescale=timescale, with_batches=False,
+                    version=version)
     ind = compute_indicators(as_ledger(answer), base=base)
     return ind.to_dict(), answer
 
@@ -402,14 +498,17 @@ def _target_rows(indicator: str) -> list[dict[str, Any]]:
     return rows
 
 
-def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: bool
-               ) -> dict[str, Any]:
+def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+               version: int | None = None) -> dict[str, Any]:
     base = _base_ledger(conn, entity, timescale=timescale)
-    ind, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base)
+    ind, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base,
+                                 version=version)
     names = [k for k in ind if k.endswith(("_pct", "_per_tce", "_per_10k_yuan"))]
     return {
         "scope": entity.scope, "code": entity.code, "period": period.label,
         "factor_set": answer["factor_set"], "ledger_status": answer["status"],
+        "version": answer.get("version"), "latest_version": answer.get("latest_version"),
+        "restated": answer.get("restated", False),
         "base_year": base_year(), "indicators": ind,
         "targets": {n: _target_rows(n) for n in names if _target_rows(n)},
         "warnings": answer["warnings"],

@@ -43,6 +43,9 @@ LABELS: dict[str, dict[str, str]] = {
         "fuels": "化石燃料", "electricity_src": "净购入电力", "heat": "净购入热力",
         "process": "工业过程", "generated": "生成时间", "closed": "已关账", "open": "未关账",
         "no_font": "服务器无中文字体，图中标签以英文显示。",
+        "version": "关账版本", "restated": "已更正（存在更新版本）", "latest": "最新版本",
+        "history": "本月更正记录", "closed_at": "关账时间", "closed_by": "关账人",
+        "reason": "重新开账原因", "ledgers_changed": "变化的台账", "no_history": "本月尚未关账。",
         "note": "数据来自计量读数日汇总与企业填报的活动数据；因子与口径见因子版本与核算策略。",
     },
     "en": {
@@ -64,6 +67,10 @@ LABELS: dict[str, dict[str, str]] = {
         "fuels": "Fuels", "electricity_src": "Net imported electricity",
         "heat": "Net imported heat", "process": "Process", "generated": "Generated",
         "closed": "closed", "open": "open", "no_font": "",
+        "version": "Closed version", "restated": "restated (a later version exists)",
+        "latest": "latest version", "history": "Restatements of the month",
+        "closed_at": "Closed at", "closed_by": "Closed by", "reason": "Reason for reopening",
+        "ledgers_changed": "Ledgers changed", "no_history": "The month has not been closed.",
         "note": "From the meter-day rollups and recorded activity data; factors and choices "
                 "as named by the factor set and accounting policy.",
     },
@@ -82,6 +89,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eef3ee}
 {{ L.status }}: {{ L[park.status] if park.status in L else park.status }} ·
 {{ L.input_hash }}: <code>{{ park.input_hash[:16] }}</code></small></p>
 {% if font_note %}<p><small>{{ font_note }}</small></p>{% endif %}
+{% if version %}<p>{{ L.version }}: {{ version }}{% if restated %} · <strong class="restated">{{
+L.restated }} ({{ L.latest }}: {{ latest }})</strong>{% endif %}</p>{% endif %}
 <h2>{{ L.summary }}</h2>
 <table><tr><th>{{ L.item }}</th><th>{{ L.value }}</th><th>{{ L.unit }}</th></tr>
 {% for label, value, unit in summary %}<tr><td>{{ label }}</td><td class="n">{{ value }}</td>
@@ -109,6 +118,14 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eef3ee}
 {% for e in enterprises %}<tr><td>{{ e.name }} <small>{{ e.code }}</small></td><td>{{ e.zone }}</td>
 <td class="n">{{ e.energy }}</td><td class="n">{{ e.co2 }}</td><td class="n">{{ e.va }}</td>
 <td class="n">{{ e.intensity }}</td></tr>{% endfor %}</table>
+<h2>{{ L.history }}</h2>
+{% if history %}<table><tr><th>{{ L.version }}</th><th>{{ L.closed_at }}</th>
+<th>{{ L.closed_by }}</th><th>{{ L.reason }}</th><th>{{ L.energy_tce }} Δ (tce)</th>
+<th>{{ L.co2_t }} Δ (tCO2)</th><th>{{ L.ledgers_changed }}</th></tr>
+{% for h in history %}<tr><td>{{ h.version }}</td><td>{{ h.closed_at }}</td>
+<td>{{ h.closed_by }}</td><td>{{ h.reason or "—" }}</td><td class="n">{{ h.energy_delta }}</td>
+<td class="n">{{ h.co2_delta }}</td><td>{{ h.changed }}</td></tr>{% endfor %}</table>
+{% else %}<p>{{ L.no_history }}</p>{% endif %}
 <p><small>{{ L.note }}</small></p>
 </body></html>
 """
@@ -180,15 +197,19 @@ def _plots(months: list[str], ledgers: list[dict[str, Any]], intensity: list[flo
     return out
 
 
-def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bool) -> str:
-    """The HTML report of one month (park scope), with the year to date."""
+def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bool,
+                   version: int | None = None) -> str:
+    """The HTML report of one month (park scope), with the year to date; ``version``: a closed
+    version of the month (default: the newest), with the month's restatement history."""
     font = cjk_font()
     L = dict(LABELS[lang])
     plot_labels = L if (lang != "zh" or font) else LABELS["en"]
     park_entity = svc.Entity("park", "park")
-    ledgers = svc.month_ledgers(conn, period, timescale=timescale)
+    ledgers = svc.month_ledgers(conn, period, timescale=timescale, version=version)
     park = ledgers[0]
-    inds = svc.indicators(conn, park_entity, period, timescale=timescale)["indicators"]
+    inds = svc.indicators(conn, park_entity, period, timescale=timescale,
+                          version=version)["indicators"]
+    history = svc.period_history(conn, period.label)
     months = [f"{period.year:04d}-{m:02d}" for m in range(1, period.start.month + 1)]
     ytd = [svc.ledger(conn, park_entity, parse_period(m), timescale=timescale,
                       with_batches=False) for m in months]
@@ -232,6 +253,8 @@ def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bo
     return env.from_string(TEMPLATE).render(
         lang=lang, L=L, period=period.label, park=park, summary=summary, carriers=carriers,
         sources=sources, enterprises=enterprises, targets=targets, year=period.year,
+        history=history, version=park.get("version"), restated=park.get("restated", False),
+        latest=park.get("latest_version"),
         plots=_plots(months, ytd, intensity, base, plot_labels, font),
         font_note=L["no_font"] if (lang == "zh" and not font) else "",
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
