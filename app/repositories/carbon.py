@@ -389,3 +389,16 @@ def add_closed_period_alert(conn: Connection, period: str, start: date, end: dat
         " WHERE kind = 'closed_period_changed' AND acknowledged_at IS NULL"
         " AND period_start = CAST(:a AS timestamp) AT TIME ZONE :tz)"),
         {"a": start, "b": end, "tz": TZ, "msg": message})
+
+
+def expected_readings(conn: Connection, start: date, end: date, enterprise_id: int | None,
+                      carriers: list[str]) -> int:
+    """Readings expected in [start, end) local days from the energy meters (of ``carriers``)
+    that have ever reported: each meter's intervals in the span."""
+    scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
+    return int(conn.execute(text(
+        "SELECT coalesce(sum(greatest(0, floor(extract(epoch FROM"
+        " (CAST(:b AS timestamp) - CAST(:a AS timestamp))) / 60 / m.interval_minutes))), 0)"
+        " FROM meters m WHERE m.carrier = ANY(:c)"
+        " AND EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = m.id)"
+        f" {scope}"), {"a": start, "b": end, "e": enterprise_id, "c": carriers}).scalar_one())

@@ -192,7 +192,8 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
                            description="YYYY or YYYY-MM-DD; default today")] = None,
                        ) -> dict[str, Any]:
     """Per target and phase: actual, target, trend projected to the phase end, yearly change
-    still needed, status (achieved | missed | on_track | off_track | no_data)."""
+    still needed, status (achieved | missed | on_track | off_track | no_data | incomplete |
+    insufficient_data), each with the coverage of its year and a reason for every null."""
     entity = _entity(session, principal, scope, code)
     try:
         year = int(as_of[:4]) if as_of else date.today().year
@@ -203,8 +204,9 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
     except ValueError:
         raise Problem(422, "as_of: use YYYY or YYYY-MM-DD.", kind="validation",
                       errors=[{"row": None, "field": "as_of", "message": "not a date"}]) from None
+    day = date.fromisoformat(as_of) if as_of and len(as_of) > 4 else None
     return svc.targets_status(session.connection(), entity, year,
-                              timescale=request.app.state.timescale)
+                              timescale=request.app.state.timescale, as_of=day)
 
 
 class ReopenIn(BaseModel):

@@ -39,6 +39,7 @@ from carbon import (
     load_targets,
     target_status,
 )
+from carbon.indicators import null_reasons
 from carbon.targets import load_phases
 
 INSTRUMENT_QUANTITIES: frozenset[str] = frozenset(
@@ -57,6 +58,10 @@ ENERGY_DECIMALS = 6
 """Energy totals are rounded to 1e-6 of their unit before hashing, so a recomputation whose
 floating-point sum order differs still gives the same inputs and hash."""
 TARGET_SETS = ("plan", "zero_carbon_park")
+MIN_FULL_PERIODS = 3
+"""Complete years a trend projection needs (fewer: status insufficient_data)."""
+MAX_PROJECTED_CHANGE_PCT = 30.0
+"""Largest yearly change a projection may imply (a short steep trend is capped, and says so)."""
 KWH_PER_MWH = 1000.0
 
 
@@ -156,6 +161,7 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
     green_by: dict[str, float] = {}
     instruments = [_instrument(d) for d in data.instruments
                    if ent is None or d["enterprise_id"] == ent]
+    with_data: set[str] = set()
     meters: set[str] = set()
     readings = flagged = 0
     ignored: set[str] = set()
@@ -167,6 +173,7 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
         if key is None:
             ignored.add(r["carrier"])
             continue
+        with_data.add(r["month"])
         energy[key] = energy.get(key, 0.0) + float(r["value"])
         who = data.codes.get(r["enterprise_id"], entity.code)
         if key in ELECTRICITY_KEYS:
@@ -183,6 +190,8 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
                       for b in ids})
     for month, f in sorted(frozen.items()):
         by_month[month] = "closed"
+        with_data.update(f["provenance"].get("months_with_data",
+                                             [month] if f["inputs"]["energy"] else []))
         for key, v in f["inputs"]["energy"].items():
             energy[key] = energy.get(key, 0.0) + float(v)
         prov = f["provenance"]
@@ -241,6 +250,7 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
         "factor_set": led.factor_set,
         "policy_version": led.policy.get("version"),
         "months": dict(sorted(by_month.items())),
+        "months_with_data": sorted(with_data),
         "meters": sorted(meters),
         "meter_count": len(meters),
         "readings": readings,
@@ -504,6 +514,7 @@ def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: b
     ind, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base,
                                  version=version)
     names = [k for k in ind if k.endswith(("_pct", "_per_tce", "_per_10k_yuan"))]
+    reasons = null_reasons(compute_indicators(as_ledger(answer), base=base))
     return {
         "scope": entity.scope, "code": entity.code, "period": period.label,
         "factor_set": answer["factor_set"], "ledger_status": answer["status"],
@@ -511,24 +522,74 @@ def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: b
         "restated": answer.get("restated", False),
         "base_year": base_year(), "indicators": ind,
         "targets": {n: _target_rows(n) for n in names if _target_rows(n)},
+        "coverage": coverage(conn, entity, period, answer),
+        "null_reasons": reasons,
         "warnings": answer["warnings"],
     }
 
 
-def targets_status(conn: Connection, entity: Entity, as_of_year: int, *, timescale: bool
-                   ) -> dict[str, Any]:
-    """Actual against target per phase, trend to the phase end, yearly change still needed."""
+def local_today() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def coverage(conn: Connection, entity: Entity, period: Period, answer: dict[str, Any], *,
+             as_of: date | None = None) -> dict[str, Any]:
+    """What a figure of ``period`` rests on: months and carriers with data, readings against
+    those expected so far, value added present or not; ``complete`` only when the period has
+    ended (by ``as_of``, default today) and every month has energy data."""
+    as_of = as_of or local_today()
+    prov = answer["provenance"]
+    months = period.month_labels()
+    with_data = [m for m in prov.get("months_with_data", []) if m in months]
+    missing = [m for m in months if m not in with_data]
+    upto = min(period.end, max(as_of, period.start))
+    expected = repo.expected_readings(conn, period.start, upto, entity.enterprise_id,
+                                      sorted({c for c, _ in ENERGY_KEY}))
+    readings = int(prov.get("readings", 0))
+    va = answer["inputs"]["activity"].get("value_added_10k_yuan")
+    because = []
+    if period.end > as_of:
+        because.append(f"the period ends {period.end.isoformat()} (as of {as_of.isoformat()})")
+    if missing:
+        because.append(f"no energy data for {', '.join(missing)}")
+    return {
+        "period": period.label,
+        "months_expected": len(months),
+        "months_with_data": with_data,
+        "months_missing": missing,
+        "carriers_with_data": sorted(k for k, v in answer["inputs"]["energy"].items() if v),
+        "readings": readings,
+        "readings_expected_so_far": expected,
+        "readings_pct": round(100.0 * readings / expected, 2) if expected else None,
+        "value_added_present": va is not None,
+        "complete": not because,
+        "incomplete_because": because,
+    }
+
+
+def targets_status(conn: Connection, entity: Entity, as_of_year: int, *, timescale: bool,
+                   as_of: date | None = None) -> dict[str, Any]:
+    """Actual against target per phase, trend to the phase end, yearly change still needed.
+
+    Honest: each status carries the coverage of its actual's year; an incomplete year is
+    ``incomplete``; a projection needs three complete years (``insufficient_data`` else)."""
+    as_of = as_of or min(local_today(), date(as_of_year, 12, 31))
     base = _base_ledger(conn, entity, timescale=timescale)
     history: dict[int, Any] = {}
+    cover: dict[int, dict[str, Any]] = {}
     for year in range(base_year(), as_of_year + 1):
-        _, answer = _indicators_of(conn, entity, parse_period(str(year)), timescale=timescale,
-                                     base=base)
+        period = parse_period(str(year))
+        _, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base)
         if answer["energy_tce"] > 0:  # a year without metered energy would fake ratios
             history[year] = as_ledger(answer)
+            cover[year] = coverage(conn, entity, period, answer, as_of=as_of)
     frame = history_frame({y: compute_indicators(led, base=base) for y, led in history.items()})
     out = []
     for name in TARGET_SETS:
-        for st in target_status(frame, load_targets(name), as_of_year) if len(frame) else []:
+        for st in target_status(frame, load_targets(name), as_of_year, coverage=cover,
+                                min_full_periods=MIN_FULL_PERIODS,
+                                max_yearly_change_pct=MAX_PROJECTED_CHANGE_PCT) \
+                if len(frame) else []:
             row = st.to_dict()
             row["target_set"] = name
             out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
@@ -537,7 +598,10 @@ def targets_status(conn: Connection, entity: Entity, as_of_year: int, *, timesca
         "energy_tce", "co2_t", "value_added_10k_yuan", "energy_intensity_tce_per_10k_yuan",
         "co2_per_energy_t_per_tce", "clean_energy_share_pct", "solid_waste_utilisation_pct",
         "waste_heat_utilisation_pct", "water_reuse_pct", "cod_intensity_kg_per_10k_yuan",
-        "energy_intensity_change_vs_base_pct")}
+        "energy_intensity_change_vs_base_pct")} | {"coverage": cover[int(y)]}
         for y, r in frame.to_dict(orient="index").items()} if len(frame) else {}
     return {"scope": entity.scope, "code": entity.code, "as_of_year": as_of_year,
-            "base_year": base_year(), "history": hist, "status": out}
+            "as_of": as_of.isoformat(), "base_year": base_year(), "history": hist,
+            "projection_rule": {"min_complete_years": MIN_FULL_PERIODS,
+                                "max_yearly_change_pct": MAX_PROJECTED_CHANGE_PCT},
+            "status": out}
