@@ -402,3 +402,19 @@ def expected_readings(conn: Connection, start: date, end: date, enterprise_id: i
         " FROM meters m WHERE m.carrier = ANY(:c)"
         " AND EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = m.id)"
         f" {scope}"), {"a": start, "b": end, "e": enterprise_id, "c": carriers}).scalar_one())
+
+
+def months_written_by_batch(conn: Connection, batch_id: int, meter_ids: list[int],
+                            months: list[tuple[str, date, date]]) -> list[str]:
+    """Months (label, first local day, first day after) in which the readings batch inserted
+    or revised a reading (an unchanged reading keeps its earlier batch)."""
+    out = []
+    for label, start, end in months:
+        hit = conn.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM readings WHERE meter_id = ANY(:m) AND batch_id = :b"
+            " AND start_ts >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
+            " AND start_ts < CAST(:z AS timestamp) AT TIME ZONE 'Asia/Shanghai')"),
+            {"m": meter_ids, "b": batch_id, "a": start, "z": end}).scalar()
+        if hit:
+            out.append(label)
+    return out

@@ -474,6 +474,22 @@ def closed_month_of(conn: Connection, labels: list[str]) -> set[str]:
     return repo.closed_months(conn, labels)
 
 
+def closed_periods_touched_by_readings(engine: Engine, batch_id: int, meter_ids: list[int],
+                                       months: list[str]) -> list[str]:
+    """Closed months in which a readings batch inserted or revised readings. The readings are
+    stored (meter data are facts); each such month gets an operator alert that it needs a
+    reopen to restate, and the frozen ledger stays as it was until then."""
+    from app.services.carbon_instruments import closed_periods_touched
+
+    with engine.begin() as conn:
+        closed = sorted(repo.closed_months(conn, sorted(set(months))))
+        if not closed:
+            return []
+        spans = [(m, (p := parse_period(m)).start, p.end) for m in closed]
+        written = repo.months_written_by_batch(conn, batch_id, meter_ids, spans)
+        return closed_periods_touched(conn, written, "Meter readings")
+
+
 # ---- indicators and targets ------------------------------------------------------------------
 def base_year() -> int:
     return load_phases()[0]

@@ -27,7 +27,15 @@ def test_restated_month_keeps_both_versions(client, make_enterprise, make_meter,
     v1 = ok(ledger(client, key, MONTH))
     assert (v1["version"], v1["latest_version"], v1["restated"]) == (1, 1, False)
 
-    upload_readings(client, key, [(meter, TS, 1500)])  # a corrected meter reading
+    # a corrected meter reading in the closed month is stored, and the answer says so
+    fixed = upload_readings(client, key, [(meter, TS, 1500)])
+    assert fixed["revised"] == 1 and fixed["closed_periods_touched"] == [MONTH]
+    again = upload_readings(client, key, [(meter, TS, 1500)])  # same again: nothing new
+    assert again["closed_periods_touched"] == []
+    alerts = [a for a in ok(client.get("/v1/alerts", headers=op))
+              if a["kind"] == "closed_period_changed" and MONTH in a["message"]]
+    assert len(alerts) == 1 and "reopen" in alerts[0]["message"]
+    assert ok(ledger(client, key, MONTH))["energy_tce"] == pytest.approx(1000 * K_ELEC)
     reason = "meter M-1 read 1,500 kWh; the first upload was a manual estimate"
     ok(client.post(f"/v1/carbon/periods/{MONTH}/reopen", json={"reason": reason}, headers=op))
     second = ok(client.post(f"/v1/carbon/periods/{MONTH}/close", headers=op))
