@@ -20,12 +20,18 @@ from app.services import carbon as svc
 from app.services.carbon_activity import record_activity
 from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import Period, PeriodError, parse_period
+from carbon import available_factor_sets
 
 router = APIRouter(prefix="/v1", tags=["carbon"])
 
 PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn",
                                examples=["2026-03"])]
 ScopeQ = Annotated[Literal["park", "enterprise"], Query()]
+FactorSetQ = Annotated[str | None, Query(max_length=64, description=(
+    "a published factor set (GET /v1/carbon/factor-sets); default: the policy's"))]
+BasisQ = Annotated[Literal["calorific", "equivalent"] | None, Query(description=(
+    "electricity in tce: calorific = 当量值 (0.1229 kgce/kWh, the default), equivalent = 等价值"
+    " (fossil generation coal use of the year)"))]
 VersionQ = Annotated[int | None, Query(ge=1, le=100_000, description=(
     "a closed version of the month (every close makes one; default: the newest)"))]
 CSV_EXAMPLE = "enterprise,period,quantity,value\nE-001,2026,value_added_10k_yuan,52000\n"
@@ -37,6 +43,22 @@ def _period(label: str, field: str = "period") -> Period:
     except PeriodError as exc:
         raise Problem(422, str(exc), kind="validation",
                       errors=[{"row": None, "field": field, "message": str(exc)}]) from None
+
+
+def _basis(factor_set: str | None, basis: str | None) -> svc.Basis:
+    known = available_factor_sets()
+    if factor_set is not None and factor_set not in known:
+        raise Problem(422, f"Unknown factor set {factor_set!r}; published: {known}.",
+                      kind="validation", errors=[{"row": None, "field": "factor_set",
+                                                  "message": f"use one of {known}"}])
+    return svc.Basis(factor_set, basis)
+
+
+@router.get("/carbon/factor-sets")
+def factor_sets(_: PrincipalDep) -> list[dict[str, Any]]:
+    """The published, versioned factor sets (reference data): version, compilation date,
+    description, the default, and key factors with value, unit, source and year."""
+    return svc.available_factor_sets()
 
 
 def _entity(session: SessionDep, principal: Principal, scope: str, code: str | None
@@ -124,7 +146,8 @@ def activity_revisions(session: SessionDep, principal: PrincipalDep,
 
 
 def ledger_csv(answer: dict[str, Any]) -> str:
-    """Long CSV: section, key, quantity, unit, tce, co2_t."""
+    """Long CSV: section, key, value, unit; every factor used with its unit (``factor``) and
+    its source and year (``factor_source``, unit column = confidence tag)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["scope", "code", "period", "factor_set", "section", "key", "value", "unit"])
@@ -150,7 +173,13 @@ def ledger_csv(answer: dict[str, Any]) -> str:
         row("input", k, v, k.rsplit("_", 1)[-1])
     for k, v in answer["inputs"]["activity"].items():
         if k != "bunker_fuels":
-            row("activity", k, v, k.rsplit("_", 1)[-1])
+            row("activity", k, v, "万元" if k.endswith("_10k_yuan") else k.rsplit("_", 1)[-1])
+    for key, f in answer["factors_used"].items():
+        row("factor", key, f["value"], f["unit"])
+        w.writerow([*head, "factor_source", key, f"{f['source']} ({f['year']})",
+                    f.get("confidence", "")])
+    w.writerow([*head, "provenance", "basis",
+                f"{answer.get('basis', '')} {answer.get('basis_zh', '')}".strip(), ""])
     row("provenance", "status", answer.get("status"), "")
     row("provenance", "input_hash", answer.get("input_hash"), "")
     row("provenance", "meter_count", answer["provenance"]["meter_count"], "")
@@ -161,14 +190,15 @@ def ledger_csv(answer: dict[str, Any]) -> str:
 @router.get("/carbon/ledger")
 def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
-               format: Literal["json", "csv"] = "json", version: VersionQ = None) -> Any:
+               format: Literal["json", "csv"] = "json", version: VersionQ = None,
+               factor_set: FactorSetQ = None, basis: BasisQ = None) -> Any:
     """Energy (tce) and CO2 of the park or an enterprise, by carrier and by source, with the
     inputs, factor set, input hash and provenance. A closed month answers from its frozen
     ledger; a quarter or year sums closed months' frozen inputs with the live ones."""
     p = _period(period)
     entity = _entity(session, principal, scope, code)
     answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale,
-                        version=version)
+                        version=version, want=_basis(factor_set, basis))
     if format == "csv":
         return Response(ledger_csv(answer), media_type="text/csv", headers={
             "content-disposition": f'attachment; filename="ledger_{entity.code}_{p.label}.csv"'})
@@ -178,11 +208,13 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
 @router.get("/indicators")
 def get_indicators(request: Request, session: SessionDep, principal: PrincipalDep,
                    scope: ScopeQ, period: PeriodQ, code: str | None = None,
-                   version: VersionQ = None) -> dict[str, Any]:
+                   version: VersionQ = None, factor_set: FactorSetQ = None,
+                   basis: BasisQ = None) -> dict[str, Any]:
     """Indicators (unit in every name) with their targets; the base is the 2025 ledger."""
     entity = _entity(session, principal, scope, code)
     return svc.indicators(session.connection(), entity, _period(period),
-                          timescale=request.app.state.timescale, version=version)
+                          timescale=request.app.state.timescale, version=version,
+                          want=_basis(factor_set, basis))
 
 
 @router.get("/targets/status")
@@ -242,7 +274,8 @@ def period_detail(period: str, request: Request, session: SessionDep, _: Operato
 
 @router.get("/carbon/report", response_class=HTMLResponse)
 def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period: PeriodQ,
-                   lang: Literal["zh", "en"] = "zh", version: VersionQ = None) -> HTMLResponse:
+                   lang: Literal["zh", "en"] = "zh", version: VersionQ = None,
+                   factor_set: FactorSetQ = None, basis: BasisQ = None) -> HTMLResponse:
     """Monthly report (HTML; tables and inline SVG plots of energy, carbon and intensity against
     target, year to date) in Chinese or English."""
     from app.services.carbon_report import monthly_report as build
@@ -252,5 +285,5 @@ def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period
         raise Problem(422, "The report is monthly: period=YYYY-MM.", kind="validation",
                       errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
     html = build(session.connection(), p, lang, timescale=request.app.state.timescale,
-                 version=version)
+                 version=version, want=_basis(factor_set, basis))
     return HTMLResponse(html)

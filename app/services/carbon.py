@@ -36,6 +36,7 @@ from carbon import (
     compute_indicators,
     compute_ledger,
     history_frame,
+    load_policy,
     load_targets,
     target_status,
 )
@@ -265,6 +266,95 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
     return answer
 
 
+BASES: dict[str, tuple[str, str]] = {
+    "calorific": ("equivalent", "当量值"),
+    "equivalent": ("coal_equivalent_of_generation", "等价值"),
+}
+"""API basis -> (policy electricity_tce_basis, Chinese name). calorific = 当量值 (the heat
+content, 0.1229 kgce/kWh, GB/T 2589); equivalent = 等价值 (the fossil generation coal use of the
+year). The default policy uses 当量值."""
+POLICY_BASIS = {v[0]: k for k, v in BASES.items()}
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The factor set and electricity tce basis a figure is asked under (None: the policy's)."""
+
+    factor_set: str | None = None
+    basis: str | None = None
+
+
+def available_factor_sets() -> list[dict[str, Any]]:
+    """Every shipped factor set with its description and the key factors' values and sources."""
+    from carbon import available_factor_sets as versions
+    from carbon import load_factor_set
+
+    default = load_policy().factor_set_version or versions()[-1]
+    out = []
+    for v in versions():
+        fs = load_factor_set(v)
+        key = []
+        for getter, args in ((fs.standard_coal, ("electricity_equivalent",)),
+                             (fs.electricity_co2, ("national_average", 9999)),
+                             (fs.electricity_co2, ("national_residual", 9999)),
+                             (fs.heat_co2, ())):
+            try:
+                key.append(getter(*args).to_dict())
+            except LookupError:
+                continue
+        years = sorted(int(y) for y in fs.raw.get("electricity_co2", {}).get(
+            "national_average", {}))
+        out.append({"version": v, "compiled": fs.compiled, "description": fs.description,
+                    "default": v == default, "electricity_factor_years": years,
+                    "key_factors": key})
+    return out
+
+
+def _apply_basis(answer: dict[str, Any], want: Basis) -> dict[str, Any]:
+    """The answer under another factor set or electricity basis: recomputed by carbon from the
+    same inputs (a frozen month's frozen inputs), saying so; echoes basis and factor set."""
+    current_basis = POLICY_BASIS.get(answer["policy"].get("electricity_tce_basis"), "calorific")
+    fs_want = want.factor_set or answer["factor_set"]
+    basis_want = want.basis or current_basis
+    if fs_want == answer["factor_set"] and basis_want == current_basis:
+        answer["basis"], answer["basis_zh"] = current_basis, BASES[current_basis][1]
+        return answer
+    pol = load_policy(electricity_tce_basis=BASES[basis_want][0], factor_set_version=fs_want)
+    inputs = answer["inputs"]
+    activity = Activity(**inputs["activity"])
+    claims: dict[str, Any] = {}
+    insts = [_instrument(d) for d in inputs.get("instruments", [])]
+    if "holders" in inputs:
+        by: dict[str, list[Instrument]] = {}
+        for i in insts:
+            by.setdefault(i.enterprise, []).append(i)
+        claims["holders"] = [Holder(h["code"], h["energy"], h["green_direct_metered_kwh"],
+                                    by.get(h["code"], [])) for h in inputs["holders"]]
+    elif "instruments" in inputs:
+        claims["instruments"] = insts
+    if "instruments" in inputs:
+        claims["green_direct_metered_kwh"] = inputs.get("green_direct_metered_kwh", 0.0)
+    try:
+        led = compute_ledger(inputs["energy"], activity, policy=pol, period=answer["period"],
+                             scope=answer["scope"], code=answer["code"], **claims)
+    except (InputError, UnknownFactorError) as exc:
+        raise Problem(422, f"Cannot compute under factor set {fs_want}, basis {basis_want}:"
+                      f" {exc}", kind="validation",
+                      errors=[{"row": None, "field": "factor_set", "message": str(exc)}]
+                      ) from None
+    out = {**answer, **led.to_dict()}
+    out["warnings"] = led.warnings + [w for w in answer["warnings"] if w not in led.warnings]
+    out["provenance"] = {**answer["provenance"], "factor_set": led.factor_set,
+                         "policy_version": led.policy.get("version")}
+    out["input_hash"] = input_hash(out)
+    out["recomputed"] = {"from_factor_set": answer["factor_set"], "from_basis": current_basis,
+                         "from_input_hash": answer.get("input_hash"),
+                         "note": "recomputed from the same inputs under the asked factor set"
+                                 " and basis; not a closed figure"}
+    out["basis"], out["basis_zh"] = basis_want, BASES[basis_want][1]
+    return out
+
+
 def _restated(conn: Connection, answer: dict[str, Any], label: str) -> dict[str, Any]:
     """A frozen answer says which version it is and whether a later one restates it."""
     latest = repo.latest_version(conn, label)
@@ -275,10 +365,17 @@ def _restated(conn: Connection, answer: dict[str, Any], label: str) -> dict[str,
 
 def ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
            use_frozen: bool = True, with_batches: bool = True,
-           version: int | None = None) -> dict[str, Any]:
+           version: int | None = None, want: Basis | None = None) -> dict[str, Any]:
     """The ledger answer: a closed month answers from its newest frozen version (``version``:
     an earlier one, kept after every restatement); a quarter or year sums frozen months'
-    inputs with live ones."""
+    inputs with live ones. ``want``: another factor set or electricity basis (recomputed)."""
+    answer = _ledger(conn, entity, period, timescale=timescale, use_frozen=use_frozen,
+                     with_batches=with_batches, version=version)
+    return _apply_basis(answer, want or Basis())
+
+
+def _ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+            use_frozen: bool, with_batches: bool, version: int | None) -> dict[str, Any]:
     if version is not None:
         if period.months != 1:
             raise Problem(422, "version= applies to a month (YYYY-MM).", kind="validation",
@@ -329,9 +426,16 @@ def _all_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[d
 
 
 def month_ledgers(conn: Connection, period: Period, *, timescale: bool,
-                  version: int | None = None) -> list[dict[str, Any]]:
+                  version: int | None = None, want: Basis | None = None
+                  ) -> list[dict[str, Any]]:
     """Park and every enterprise for one month: frozen when the month is closed (or the given
-    closed version), else live."""
+    closed version), else live; under ``want`` when given."""
+    return [_apply_basis(a, want or Basis()) for a in _month_ledgers(
+        conn, period, timescale=timescale, version=version)]
+
+
+def _month_ledgers(conn: Connection, period: Period, *, timescale: bool,
+                   version: int | None = None) -> list[dict[str, Any]]:
     if version is not None:
         out = repo.frozen_all(conn, period.label, version)
         if not out:
@@ -496,17 +600,18 @@ def base_year() -> int:
 
 
 def _indicators_of(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
-                   base: Ledger | None, version: int | None = None
-                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+                   base: Ledger | None, version: int | None = None,
+                   want: Basis | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     answer = ledger(conn, entity, period, timescale=timescale, with_batches=False,
-                    version=version)
+                    version=version, want=want)
     ind = compute_indicators(as_ledger(answer), base=base)
     return ind.to_dict(), answer
 
 
-def _base_ledger(conn: Connection, entity: Entity, *, timescale: bool) -> Ledger | None:
+def _base_ledger(conn: Connection, entity: Entity, *, timescale: bool,
+                 want: Basis | None = None) -> Ledger | None:
     answer = ledger(conn, entity, parse_period(str(base_year())), timescale=timescale,
-                    with_batches=False)
+                    with_batches=False, want=want)
     if answer["energy_tce"] <= 0 or not answer["inputs"]["activity"]["value_added_10k_yuan"]:
         return None
     return as_ledger(answer)
@@ -525,16 +630,18 @@ def _target_rows(indicator: str) -> list[dict[str, Any]]:
 
 
 def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
-               version: int | None = None) -> dict[str, Any]:
-    base = _base_ledger(conn, entity, timescale=timescale)
+               version: int | None = None, want: Basis | None = None) -> dict[str, Any]:
+    base = _base_ledger(conn, entity, timescale=timescale, want=want)
     ind, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base,
-                                 version=version)
+                                 version=version, want=want)
     names = [k for k in ind if k.endswith(("_pct", "_per_tce", "_per_10k_yuan"))]
     reasons = null_reasons(compute_indicators(as_ledger(answer), base=base))
     return {
         "scope": entity.scope, "code": entity.code, "period": period.label,
-        "factor_set": answer["factor_set"], "ledger_status": answer["status"],
-        "version": answer.get("version"), "latest_version": answer.get("latest_version"),
+        "factor_set": answer["factor_set"], "basis": answer["basis"],
+        "basis_zh": answer["basis_zh"], "recomputed": answer.get("recomputed"),
+        "ledger_status": answer["status"], "version": answer.get("version"),
+        "latest_version": answer.get("latest_version"),
         "restated": answer.get("restated", False),
         "base_year": base_year(), "indicators": ind,
         "targets": {n: _target_rows(n) for n in names if _target_rows(n)},

@@ -49,6 +49,10 @@ def test_restated_month_keeps_both_versions(client, make_enterprise, make_meter,
     assert new["energy_tce"] == pytest.approx(1500 * K_ELEC)
     assert (new["version"], new["restated"]) == (2, False)
     assert ok(ledger(client, key, MONTH, version=2))["input_hash"] == new["input_hash"]
+    # a verifier recomputes a closed version under the other basis (等价值, 300.7 gce/kWh)
+    eq = ok(ledger(client, key, MONTH, version=1, basis="equivalent"))
+    assert eq["energy_tce"] == pytest.approx(1000 * 300.7e-6) and eq["recomputed"]
+    assert eq["version"] == 1 and eq["restated"] is True
     park_v1 = ok(ledger(client, operator_key, MONTH, scope="park", version=1))
     assert park_v1["restated"] is True
 

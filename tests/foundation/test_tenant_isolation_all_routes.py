@@ -136,6 +136,7 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/v1/carbon/activity", {}),
     ("/v1/carbon/activity/revisions", {}),
     ("/v1/carbon/instruments", {}),
+    ("/v1/carbon/factor-sets", {}),
     ("/v1/overview", {"period": "day", "date": DAY}),
     ("/v1/overview", {"period": "year", "date": DAY}),
     ("/v1/overview/modules", {"period": "day", "date": DAY}),
