@@ -99,9 +99,12 @@ class Claims:
 
 
 def check_instruments(items: Sequence[Instrument],
-                      known: Mapping[str, Instrument] | None = None) -> list[tuple[int, str, str]]:
+                      known: Mapping[str, Instrument] | None = None,
+                      bundled_elsewhere: Mapping[str, float] | None = None,
+                      ) -> list[tuple[int, str, str]]:
     """Rule violations as (index in `items`, field, message); `known` are stored instruments
-    a bundle may point at (an item with the same id replaces the known one)."""
+    a bundle may point at (an item with the same id replaces the known one);
+    `bundled_elsewhere`: MWh of stored certificates (not in `items`) bundled with each id."""
     known = dict(known or {})
     errors: list[tuple[int, str, str]] = []
     seen: dict[str, int] = {}
@@ -122,7 +125,7 @@ def check_instruments(items: Sequence[Instrument],
     for it in items:  # a batch's first item of an id replaces the stored one
         if seen.get(it.id) is not None and items[seen[it.id]] is it:
             pool[it.id] = it
-    bundled: dict[str, float] = {}
+    bundled: dict[str, float] = dict(bundled_elsewhere or {})
     for i, it in enumerate(items):
         if it.bundled_with is None:
             continue
@@ -140,12 +143,15 @@ def check_instruments(items: Sequence[Instrument],
             errors.append((i, "bundled_with", "must be the same enterprise and period"))
         else:
             bundled[target.id] = bundled.get(target.id, 0.0) + float(it.mwh)
-    for i, it in enumerate(items):
-        tid = it.bundled_with
-        if tid in bundled and tid in pool and bundled[tid] > pool[tid].mwh + 1e-9:
-            errors.append((i, "mwh", f"certificates bundled with {tid} ({bundled[tid]:g} MWh)"
-                           f" exceed its {pool[tid].mwh:g} MWh"))
-            bundled.pop(tid)
+    # a certificate row names the excess; else the revised trade or direct supply does
+    for pick in (lambda it: it.bundled_with,
+                 lambda it: it.id if it.id in (bundled_elsewhere or {}) else None):
+        for i, it in enumerate(items):
+            tid = pick(it)
+            if tid in bundled and tid in pool and bundled[tid] > pool[tid].mwh + 1e-9:
+                errors.append((i, "mwh", f"certificates bundled with {tid}"
+                               f" ({bundled[tid]:g} MWh) exceed its {pool[tid].mwh:g} MWh"))
+                bundled.pop(tid)
     return errors
 
 

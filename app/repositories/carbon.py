@@ -311,6 +311,14 @@ def instruments_by_id(conn: Connection, ids: list[str]) -> dict[str, dict[str, A
     return {r[0]: dict(zip(_INSTRUMENT_COLS, r, strict=True)) for r in rows}
 
 
+def bundled_mwh(conn: Connection, targets: list[str], excluding: list[str]) -> dict[str, float]:
+    """MWh of stored certificates bundled with each of ``targets`` (not those in ``excluding``)."""
+    rows = conn.execute(text(
+        "SELECT bundled_with, sum(mwh) FROM carbon_instruments WHERE bundled_with = ANY(:t)"
+        " AND NOT (id = ANY(:x)) GROUP BY 1"), {"t": targets, "x": excluding}).all()
+    return {t: float(v) for t, v in rows}
+
+
 def write_instruments(conn: Connection, rows: list[dict[str, Any]],
                       existing: dict[str, dict[str, Any]], meta: dict[str, Any]
                       ) -> dict[str, int]:

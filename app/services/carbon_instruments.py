@@ -143,7 +143,8 @@ def record_instruments(engine: Engine, principal: Principal, body: bytes, conten
         lib_items = [Instrument(r["id"], r["kind"], r["enterprise"], r["period"],
                                 r["mwh"] if r["mwh"] is not None else 0.0, r["bundled_with"],
                                 r["source"]) for r in rows]
-        for idx, field, message in check_instruments(lib_items, known):
+        elsewhere = repo.bundled_mwh(conn, ids, [r["id"] for r in rows])
+        for idx, field, message in check_instruments(lib_items, known, elsewhere):
             if not any(e["row"] == idx + 1 and e["field"] == field for e in errors):
                 errors.append({"row": idx + 1, "field": field, "message": message})
         if errors:

@@ -85,3 +85,10 @@ def test_check_instruments_rules():
     got = {(i, f) for i, f, _ in check_instruments(items)}
     assert got == {(1, "mwh"), (2, "bundled_with"), (3, "bundled_with"), (4, "id"),
                    (4, "period"), (4, "mwh"), (5, "kind")}
+
+
+def test_revising_a_trade_below_its_stored_certificates_is_refused():
+    trade = Instrument("T1", "green_power_trade", "E1", "2026-03", 40.0)
+    got = check_instruments([trade], {"T1": trade}, bundled_elsewhere={"T1": 50.0})
+    assert [(i, f) for i, f, _ in got] == [(0, "mwh")]
+    assert check_instruments([trade], {"T1": trade}, bundled_elsewhere={"T1": 40.0}) == []

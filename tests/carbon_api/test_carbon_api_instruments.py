@@ -179,3 +179,38 @@ def test_instrument_in_a_closed_month_is_stored_and_flagged(client, make_enterpr
     assert len(mine) == 1 and "reopen" in mine[0]["message"]
     # the frozen ledger is unchanged until a reopen
     assert ok(ledger(client, key, month))["instrument_claims"]["instruments"] == []
+
+
+def test_concurrent_claims_of_one_id_have_one_winner(app, client, make_enterprise, make_key):
+    """Two enterprises race for the same ids over real HTTP connections: each id ends up
+    claimed exactly once, the loser gets 409, and nothing half-stored remains."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.live_server import live_server
+
+    a, b = make_enterprise(), make_enterprise()
+    keys = {a["code"]: make_key("enterprise", a["code"]),
+            b["code"]: make_key("enterprise", b["code"])}
+    ids = [unique("RACE") for _ in range(8)]
+
+    def claim(args):
+        base, code, gid = args
+        with httpx.Client(base_url=base, timeout=30) as h:
+            r = h.post("/v1/carbon/instruments", headers=auth(keys[code]),
+                       json=[{"id": gid, "kind": "gec", "period": "2026-05", "mwh": 1,
+                              "source": code}])
+            return gid, code, r.status_code
+
+    with live_server(app) as base, ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(claim, [(base, c, g) for g in ids for c in keys]))
+    for gid in ids:
+        codes = sorted(s for g, _, s in results if g == gid)
+        assert codes == [200, 409], (gid, codes)
+    held = {c: {x["id"] for x in ok(client.get("/v1/carbon/instruments", headers=auth(k)))}
+            for c, k in keys.items()}
+    assert held[a["code"]] | held[b["code"]] == set(ids)
+    assert not held[a["code"]] & held[b["code"]]
+    winners = {(g, c) for g, c, s in results if s == 200}
+    assert winners == {(g, c) for c, got in held.items() for g in got}
