@@ -357,7 +357,9 @@ def write_instruments(conn: Connection, rows: list[dict[str, Any]],
               "revised": len(changed)}
     conn.execute(text("UPDATE carbon_instrument_batches SET inserted = :inserted, unchanged ="
                       " :unchanged, revised = :revised WHERE id = :id"), {**counts, "id": batch})
-    return {"batch": batch, **counts}
+    periods = sorted({r["period"] for r in new + changed}
+                     | {existing[r["id"]]["period"] for r in changed})
+    return {"batch": batch, **counts, "periods_written": periods}
 
 
 def instrument_list(conn: Connection, enterprise_id: int | None, period: str | None

@@ -99,7 +99,10 @@ def as_ledger(answer: dict[str, Any]) -> Ledger:
 
 # ---- gathering -------------------------------------------------------------------------------
 def _load(conn: Connection, period: Period, enterprise_id: int | None, *, timescale: bool,
-          live_months: list[str], with_batches: bool) -> _Loaded:
+          live_months: list[str], with_batches: bool,
+          instrument_months: list[str] | None = None) -> _Loaded:
+    """``instrument_months``: months whose instruments come from the table (default: the live
+    ones; a month frozen before instruments were frozen with it is added by the caller)."""
     energy = []
     if live_months:
         energy = [r for r in repo.energy_by_month(conn, period.start, period.end, enterprise_id,
@@ -113,7 +116,9 @@ def _load(conn: Connection, period: Period, enterprise_id: int | None, *, timesc
                 batches.setdefault(ent, []).extend(ids)
     activity = [r for r in repo.activity_records(conn, period.start, period.end, enterprise_id)
                 if r["quantity"] not in INSTRUMENT_QUANTITIES]
-    instruments = repo.instrument_records(conn, live_months, enterprise_id) if live_months else []
+    inst_months = live_months if instrument_months is None else instrument_months
+    instruments = repo.instrument_records(conn, inst_months, enterprise_id) if inst_months \
+        else []
     codes = repo.enterprise_codes(conn) if enterprise_id is None else {}
     return _Loaded(energy, activity, batches, instruments, codes)
 
@@ -391,8 +396,9 @@ def _ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool
     if period.months == 1 and period.label in frozen:
         return _restated(conn, frozen[period.label], period.label)
     live = [m for m in months if m not in frozen]
+    legacy = [m for m, f in frozen.items() if "instruments" not in f["inputs"]]
     data = _load(conn, period, entity.enterprise_id, timescale=timescale, live_months=live,
-                 with_batches=with_batches)
+                 with_batches=with_batches, instrument_months=live + legacy)
     answer = _assemble(entity, period, data, frozen)
     if period.months == 1:
         answer["version"] = None  # live: not a closed version

@@ -161,6 +161,6 @@ def record_instruments(engine: Engine, principal: Principal, body: bytes, conten
         counts = repo.write_instruments(conn, rows, stored, {
             "api_key_id": principal.key_id, "enterprise_id": principal.enterprise_id,
             "payload_sha256": hashlib.sha256(body).hexdigest(), "rows": len(rows)})
-        touched = closed_periods_touched(conn, [r["period"] for r in rows],
+        touched = closed_periods_touched(conn, counts.pop("periods_written"),
                                          "Green-electricity instruments")
     return {**counts, "rows": len(rows), "closed_periods_touched": touched}

@@ -172,8 +172,10 @@ def test_instrument_in_a_closed_month_is_stored_and_flagged(client, make_enterpr
     ent = make_enterprise()
     key = make_key("enterprise", ent["code"])
     ok(client.post(f"/v1/carbon/periods/{month}/close", headers=auth(operator_key)))
-    r = post(client, key, [{"id": unique("GEC"), "kind": "gec", "period": month, "mwh": 1}])
+    item = {"id": unique("GEC"), "kind": "gec", "period": month, "mwh": 1}
+    r = post(client, key, [item])
     assert ok(r)["closed_periods_touched"] == [month]
+    assert ok(post(client, key, [item]))["closed_periods_touched"] == []  # nothing new
     alerts = ok(client.get("/v1/alerts", headers=auth(operator_key)))
     mine = [a for a in alerts if a["kind"] == "closed_period_changed" and month in a["message"]]
     assert len(mine) == 1 and "reopen" in mine[0]["message"]
