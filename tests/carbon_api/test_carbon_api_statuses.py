@@ -83,3 +83,18 @@ def test_null_indicators_come_with_a_reason(client, make_enterprise, make_meter,
     assert "value_added_10k_yuan" in reasons["energy_intensity_tce_per_10k_yuan"]
     assert {k for k, v in values.items() if v is None} == set(reasons)
     assert ind["coverage"]["value_added_present"] is False
+
+
+def test_dashboard_carbon_panel_states_coverage(client, make_enterprise, make_meter, make_key):
+    ent = make_enterprise()
+    m = make_meter(ent["code"])["code"]
+    key = make_key("enterprise", ent["code"])
+    upload_readings(client, key, [(m, "2026-03-10T08:00:00+08:00", 100)])
+    ans = ok(client.get("/v1/overview/modules", headers=auth(key),
+                        params={"period": "year", "date": "2026-03-10"}))
+    carbon = ans["carbon"]
+    assert carbon["coverage"]["complete"] is False
+    intensity = next(i for i in carbon["indicators"]
+                     if i["name"] == "energy_intensity_tce_per_10k_yuan")
+    assert intensity["value"] is None and "value_added_10k_yuan" in intensity["null_reason"]
+    assert all(r["status"] not in ("achieved", "on_track") for r in carbon["status"])
