@@ -82,6 +82,10 @@ class UploadOut(BaseModel):
     flags: dict[str, int]
     gaps: list[dict[str, object]]
     aggregates: str = "current"
+    closed_periods_touched: list[str] = Field(
+        default_factory=list,
+        description="closed carbon months in which readings were inserted or revised: stored,"
+                    " and an operator alert says the month needs a reopen to restate")
 
 
 class Point(BaseModel):

@@ -23,6 +23,7 @@ from carbon.factors import (
 )
 from carbon.indicators import Indicators, compute_indicators, history_frame
 from carbon.inputs import ENERGY_INPUTS, Activity, InputError, combine_activities, sum_energy
+from carbon.instruments import Holder, Instrument, check_instruments
 from carbon.policy import AccountingPolicy, PolicyError, load_policy
 from carbon.targets import TargetSet, TargetStatus, load_targets, target_status
 
@@ -31,8 +32,10 @@ __all__ = [
     "AccountingPolicy",
     "Activity",
     "FactorSet",
+    "Holder",
     "Indicators",
     "InputError",
+    "Instrument",
     "Ledger",
     "PolicyError",
     "ProvinceFactorUnavailable",
@@ -40,6 +43,7 @@ __all__ = [
     "TargetStatus",
     "UnknownFactorError",
     "available_factor_sets",
+    "check_instruments",
     "combine_activities",
     "compute_indicators",
     "compute_ledger",

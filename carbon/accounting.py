@@ -8,7 +8,7 @@ Every figure names the factor-set version, the policy, the input totals and each
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from carbon.inputs import (
     normalise_energy,
     period_year,
 )
+from carbon.instruments import Claims, Holder, Instrument, claim, grid_basis_kwh, park_claims
 from carbon.policy import AccountingPolicy, load_policy
 from carbon.scope2 import KWH_PER_MWH, Scope2Electricity, allocate_electricity
 
@@ -59,6 +60,8 @@ class Ledger:
     inputs: dict[str, Any]
     factors_used: dict[str, dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    unused_instruments_mwh: float = 0.0
+    instrument_claims: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,12 +94,21 @@ def compute_ledger(
     period: str,
     scope: str = "park",
     code: str = "park",
+    instruments: Sequence[Instrument] | None = None,
+    green_direct_metered_kwh: float = 0.0,
+    holders: Sequence[Holder] | None = None,
 ) -> Ledger:
     """Compute the ledger from energy inputs (keys of `carbon.inputs.ENERGY_INPUTS`, canonical
     units, e.g. {"electricity_import_kwh": 1.2e6, "diesel_t": 3.0}) and activity data.
 
     factor_set: a FactorSet, a version string, or None (policy's version, else newest).
     period: 'YYYY', 'YYYY-MM' or 'YYYY-Qn'; its year selects the MEE factor year.
+
+    Instrument mode (`instruments` for one enterprise, or `holders` for the park: each
+    enterprise's grid basis, metered green-direct kWh and instruments): the market-based method
+    uses the instruments only, by the rules of `carbon.instruments` (the activity's green_*
+    amounts must then be 0); `green_direct_metered_kwh` is the part of electricity_import_kwh
+    metered on green-direct lines. Without either, the activity's green_* amounts are used.
     """
     if scope not in SCOPES:
         raise InputError(f"scope {scope!r}; use one of {SCOPES}")
@@ -228,20 +240,46 @@ def compute_ledger(
     # ---- electricity (CO2, scope 2) ----
     f_loc = _electricity_location_factor(fs, policy, factor_year)
     f_res = fs.electricity_co2("national_residual", factor_year)
+    claims: Claims | None = None
+    holder_claims: list[Claims] = []
+    instrument_mode = instruments is not None or holders is not None
+    if instrument_mode:
+        legacy = {k: getattr(activity, k) for k in ("green_certificates_mwh",
+                  "green_power_trades_mwh", "direct_green_supply_mwh") if getattr(activity, k)}
+        if legacy:
+            raise InputError(f"activity {sorted(legacy)}: record green electricity as"
+                             " instruments (ids claimed once), not as activity amounts")
+        if green_direct_metered_kwh > imp + 1e-6:
+            raise InputError("green_direct_metered_kwh exceeds electricity_import_kwh")
+        grid = grid_basis_kwh(imp, exp, pv, policy.electricity_export_netting)
+        if holders is not None:
+            claims, holder_claims = park_claims(
+                holders, policy.deductible_instruments, park_grid_basis_kwh=grid,
+                pool=policy.pool_instruments_in_park,
+                export_netting=policy.electricity_export_netting)
+        else:
+            claims = claim(Holder(code, q, green_direct_metered_kwh, instruments or ()),
+                           policy.deductible_instruments,
+                           export_netting=policy.electricity_export_netting)
+        instruments_mwh = dict(claims.applied_mwh)
+        warnings.extend(claims.warnings)
+    else:
+        instruments_mwh = {
+            "direct_green_supply": activity.direct_green_supply_mwh,
+            "green_power_trades": activity.green_power_trades_mwh,
+            "green_certificates": activity.green_certificates_mwh,
+        }
     s2: Scope2Electricity = allocate_electricity(
         import_kwh=imp,
         export_kwh=exp,
         pv_generation_kwh=pv,
-        instruments_mwh={
-            "direct_green_supply": activity.direct_green_supply_mwh,
-            "green_power_trades": activity.green_power_trades_mwh,
-            "green_certificates": activity.green_certificates_mwh,
-        },
+        instruments_mwh=instruments_mwh,
         instrument_order=policy.deductible_instruments,
         export_netting=policy.electricity_export_netting,
         direct_green_zero_in_location_based=policy.direct_green_supply_zero_in_location_based,
         location_factor_t_per_mwh=f_loc.value,
         residual_factor_t_per_mwh=f_res.value,
+        direct_green_physical_kwh=green_direct_metered_kwh if instrument_mode else None,
     )
     if activity.direct_green_supply_mwh * KWH_PER_MWH > imp:
         raise InputError("direct_green_supply_mwh exceeds electricity_import_kwh")
@@ -253,7 +291,7 @@ def compute_ledger(
             f"electricity factors of {f_loc.year} used for {factor_year} (latest published)"
         )
     for name, u in s2.instruments.items():
-        if u.unused_mwh > 0:
+        if u.unused_mwh > 0 and not instrument_mode:
             warnings.append(
                 f"{name}: {u.unused_mwh:.3f} MWh not applied (exceeds grid electricity)"
             )
@@ -291,6 +329,32 @@ def compute_ledger(
     clean_by_source = {k: v for k, v in clean.items()
                        if k in policy.clean_energy_sources or k == "grid_electricity_share"}
 
+    inputs: dict[str, Any] = {"energy": q, "activity": activity.to_dict(),
+                              "factor_year": factor_year}
+    claims_doc: dict[str, Any] = {}
+    if claims is not None:
+        held = holders if holders is not None else [
+            Holder(code, q, green_direct_metered_kwh, instruments or ())]
+        inputs["instruments"] = sorted((i.to_dict() for h in held for i in h.instruments),
+                                       key=lambda d: d["id"])
+        inputs["green_direct_metered_kwh"] = green_direct_metered_kwh
+        if holders is not None:
+            inputs["holders"] = [
+                {"code": h.code, "green_direct_metered_kwh": h.green_direct_metered_kwh,
+                 "energy": {k: float(v) for k, v in sorted(h.energy.items()) if k in (
+                     "electricity_import_kwh", "electricity_export_kwh", "pv_generation_kwh")}}
+                for h in sorted(holders, key=lambda h: h.code)]
+        claims_doc = {
+            "order": list(policy.deductible_instruments),
+            "pooled": bool(holders is not None and policy.pool_instruments_in_park),
+            "applied_mwh": claims.applied_mwh,
+            "unused_instruments_mwh": claims.unused_mwh,
+            "instruments": [asdict(u) for u in claims.instruments],
+        }
+        if holders is not None:
+            claims_doc["by_enterprise"] = [
+                {"code": c.holder, "applied_mwh": sum(c.applied_mwh.values()),
+                 "unused_mwh": c.unused_mwh} for c in holder_claims]
     return Ledger(
         scope=scope,
         code=code,
@@ -310,9 +374,11 @@ def compute_ledger(
         co2_t=common + co2_elec,
         co2_location_based_t=common + s2.location_based_t,
         co2_market_based_t=common + s2.market_based_t,
-        inputs={"energy": q, "activity": activity.to_dict(), "factor_year": factor_year},
+        inputs=inputs,
         factors_used=dict(sorted(used.items())),
         warnings=warnings,
+        unused_instruments_mwh=claims.unused_mwh if claims else 0.0,
+        instrument_claims=claims_doc,
     )
 
 

@@ -99,6 +99,32 @@ def compute_indicators(
     )
 
 
+_NEEDS: dict[str, str] = {
+    "value_added_10k_yuan": "value_added_10k_yuan not recorded for the whole period",
+    "energy_intensity_tce_per_10k_yuan": "needs value_added_10k_yuan for the whole period",
+    "energy_intensity_excl_renewable_electricity_tce_per_10k_yuan":
+        "needs value_added_10k_yuan for the whole period",
+    "energy_intensity_base_tce_per_10k_yuan":
+        "no base-year ledger with energy and value added",
+    "energy_intensity_change_vs_base_pct": "needs this period's and the base year's intensity",
+    "co2_per_energy_t_per_tce": "no energy use in the period",
+    "co2_per_energy_location_based_t_per_tce": "no energy use in the period",
+    "clean_energy_share_pct": "no energy use in the period",
+    "solid_waste_utilisation_pct":
+        "needs solid_waste_generated_t and solid_waste_utilised_t for the whole period",
+    "waste_heat_utilisation_pct":
+        "needs waste_heat_available_gj (> 0) and waste_heat_used_gj for the whole period",
+    "water_reuse_pct": "needs water_withdrawn_m3 and water_reused_m3 for the whole period",
+    "cod_intensity_kg_per_10k_yuan": "needs cod_kg and value_added_10k_yuan for the whole period",
+}
+
+
+def null_reasons(ind: Indicators) -> dict[str, str]:
+    """Why each None indicator is None (a None never stands alone)."""
+    return {k: _NEEDS.get(k, "inputs not recorded") for k, v in ind.to_dict().items()
+            if v is None}
+
+
 def history_frame(indicators_by_year: Mapping[int, Indicators]) -> pd.DataFrame:
     """Yearly indicators as a DataFrame indexed by year (the input of `target_status`)."""
     rows = {int(y): ind.to_dict() for y, ind in indicators_by_year.items()}

@@ -45,6 +45,7 @@ class AccountingPolicy:
     small_park_core_threshold_t_per_tce: float
     milestone_rule: str
     trend_method: str
+    pool_instruments_in_park: bool = False
 
     def __post_init__(self) -> None:
         def check(field: str, value: Any, options: tuple[str, ...]) -> None:
@@ -85,6 +86,8 @@ def load_policy(path: str | Path | None = None, **overrides: Any) -> AccountingP
                               "version": str(raw.get("version", ""))}
     for f in dataclasses.fields(AccountingPolicy):
         if f.name in ("name", "version"):
+            continue
+        if f.name not in raw and f.default is not dataclasses.MISSING:
             continue
         if f.name not in raw:
             raise PolicyError(f"policy file lacks {f.name!r}")

@@ -57,6 +57,7 @@ def allocate_electricity(
     direct_green_zero_in_location_based: bool,
     location_factor_t_per_mwh: float,
     residual_factor_t_per_mwh: float,
+    direct_green_physical_kwh: float | None = None,
 ) -> Scope2Electricity:
     """Split electricity into on-site PV, instrument-covered grid kWh and residual grid kWh.
 
@@ -64,6 +65,8 @@ def allocate_electricity(
     re-exported grid power. pv_consumed_kwh + grid_basis_kwh = electricity consumed.
     `instruments_mwh` keys: direct_green_supply, green_power_trades, green_certificates;
     instruments not in `instrument_order` are recorded but not applied.
+    direct_green_physical_kwh: metered green-direct electricity; when given, the location-based
+    figure puts that physical quantity at zero (else the direct_green_supply instrument amount).
     """
     pv_exported = min(export_kwh, pv_generation_kwh)
     consumed_kwh = import_kwh + pv_generation_kwh - export_kwh
@@ -93,7 +96,9 @@ def allocate_electricity(
 
     direct_kwh = 0.0
     if direct_green_zero_in_location_based:
-        direct_kwh = min(uses["direct_green_supply"].available_mwh * KWH_PER_MWH, grid_kwh)
+        physical = (uses["direct_green_supply"].available_mwh * KWH_PER_MWH
+                    if direct_green_physical_kwh is None else direct_green_physical_kwh)
+        direct_kwh = min(physical, grid_kwh)
     location_t = (grid_kwh - direct_kwh) / KWH_PER_MWH * location_factor_t_per_mwh
     market_t = remaining_kwh / KWH_PER_MWH * residual_factor_t_per_mwh
     return Scope2Electricity(

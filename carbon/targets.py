@@ -84,9 +84,12 @@ class TargetStatus:
     trend_method: str
     projected_value: float | None
     required_yearly_change_pct: float | None
-    status: str  # achieved | missed | on_track | off_track | no_data
+    status: str  # achieved | missed | on_track | off_track | no_data | incomplete
+    #              | insufficient_data
     on_track: bool
     note: str = ""
+    coverage: dict[str, Any] | None = None  # of the actual's period (honest mode)
+    null_reasons: dict[str, str] | None = None  # why each None value is None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,6 +153,23 @@ def _series(df: pd.DataFrame, column: str, up_to: int) -> pd.Series:
     return s[(s.index <= up_to) & s.notna()].astype(float)
 
 
+def _project_capped(s: pd.Series, year: int, method: str, max_rate_pct: float
+                    ) -> tuple[float, str]:
+    """`_project` with the implied yearly change capped at ±max_rate_pct (compounded from the
+    last value), so a short steep trend is not extrapolated beyond reason."""
+    value, note = _project(s, year, method)
+    last_year, last = int(s.index[-1]), float(s.iloc[-1])
+    years = year - last_year
+    if years <= 0 or last <= 0:
+        return value, note
+    hi = last * (1 + max_rate_pct / 100.0) ** years
+    lo = last * max(0.0, 1 - max_rate_pct / 100.0) ** years
+    if not lo <= value <= hi:
+        value = min(max(value, lo), hi)
+        note += f", capped at ±{max_rate_pct:g} %/yr from {last_year}"
+    return value, note
+
+
 def _project(s: pd.Series, year: int, method: str) -> tuple[float, str]:
     """Trend value at `year` from a yearly series (>= 1 point)."""
     if len(s) < 2:
@@ -203,6 +223,9 @@ def target_status(
     as_of_year: int,
     policy: AccountingPolicy | None = None,
     trend: str | None = None,
+    coverage: Mapping[int, Mapping[str, Any]] | None = None,
+    min_full_periods: int = 3,
+    max_yearly_change_pct: float = 30.0,
 ) -> list[TargetStatus]:
     """Status of every target in every phase it spans.
 
@@ -210,6 +233,12 @@ def target_status(
     `carbon.indicators.history_frame`); `energy_tce` selects the core-indicator band.
     In a phase ending before the target year the interim value follows `policy.milestone_rule`
     (linear from the base-year actual to the target). Years after `as_of_year` are ignored.
+
+    Honest mode (`coverage` given: per year a mapping with at least `complete: bool`): a value
+    from an incomplete year gives status `incomplete` (never achieved or met); a projection is
+    fitted on complete years only and needs at least `min_full_periods` of them (else
+    `insufficient_data`), and its implied yearly change is capped at ±`max_yearly_change_pct`.
+    Every None value comes with a reason in `null_reasons`.
     """
     policy = policy or load_policy()
     method = trend or policy.trend_method
@@ -242,6 +271,10 @@ def target_status(
                     basis = (f"milestone linear from {base_year} base {b:.6g} to "
                              f"{final:.6g} in {t.year}")
             s = _series(df, t.indicator, min(as_of_year, eval_year))
+            if coverage is not None:
+                out.append(_honest(t, ph.id, eval_year, target_value, basis, s, as_of_year,
+                                   method, coverage, min_full_periods, max_yearly_change_pct))
+                continue
             if target_value is None or s.empty:
                 out.append(TargetStatus(
                     t.id, t.indicator, ph.id, eval_year, t.comparator, target_value, basis,
@@ -265,15 +298,91 @@ def target_status(
                     note += ", capped to [0, 100] %"
                 status = "on_track" if _meets(projected, target_value, t.comparator) \
                     else "off_track"
-                if met_now:
-                    required = 0.0
-                elif actual > 0 and target_value > 0:
-                    years = eval_year - actual_year
-                    required = ((target_value / actual) ** (1.0 / years) - 1.0) * 100.0
-                else:
-                    required = None
+                required = _required(actual, actual_year, target_value, eval_year, met_now)
             out.append(TargetStatus(
                 t.id, t.indicator, ph.id, eval_year, t.comparator, target_value, basis,
                 t.binding, actual_year, actual, met_now, method, projected, required, status,
                 status in ("achieved", "on_track"), note))
     return out
+
+
+def _required(actual: float, actual_year: int, target_value: float, eval_year: int,
+              met_now: bool) -> float | None:
+    if met_now:
+        return 0.0
+    if actual > 0 and target_value > 0 and eval_year > actual_year:
+        return ((target_value / actual) ** (1.0 / (eval_year - actual_year)) - 1.0) * 100.0
+    return None
+
+
+def _honest(t: Target, phase: str, eval_year: int, target_value: float | None, basis: str,
+            s: pd.Series, as_of_year: int, method: str,
+            coverage: Mapping[int, Mapping[str, Any]], min_full: int, max_rate: float
+            ) -> TargetStatus:
+    """One status that never claims more than its data (see `target_status`)."""
+    reasons: dict[str, str] = {}
+
+    def row(status: str, actual_year: int | None, actual: float | None, met: bool | None,
+            projected: float | None, required: float | None, note: str) -> TargetStatus:
+        values = {"target_value": target_value, "actual_value": actual, "met_now": met,
+                  "projected_value": projected, "required_yearly_change_pct": required}
+        for k, v in values.items():
+            if v is None and k not in reasons:
+                reasons[k] = note or "not computed"
+        cov = dict(coverage.get(actual_year, {})) if actual_year is not None else None
+        return TargetStatus(
+            t.id, t.indicator, phase, eval_year, t.comparator, target_value, basis, t.binding,
+            actual_year, actual, met, method, projected, required, status,
+            status in ("achieved", "on_track"), note, cov, reasons)
+
+    if target_value is None:
+        reasons["target_value"] = basis
+    if s.empty:
+        reasons["actual_value"] = f"no recorded {t.indicator} up to {min(as_of_year, eval_year)}"
+        return row("no_data", None, None, None, None, None, reasons["actual_value"])
+    actual_year, actual = int(s.index[-1]), float(s.iloc[-1])
+    cov = coverage.get(actual_year, {})
+    full = s[[bool(coverage.get(int(y), {}).get("complete")) for y in s.index]]
+    if not cov.get("complete"):
+        why = "; ".join(cov.get("incomplete_because", [])) or "period not complete"
+        reasons["met_now"] = f"{actual_year} is incomplete ({why}): a partial value is not a result"
+        projected = None
+        note = f"{actual_year} incomplete: {why}"
+        if len(full) >= min_full and as_of_year < eval_year:
+            projected, pnote = _project_capped(full, eval_year, method, max_rate)
+            projected = _cap_share(t, projected)
+            note += f"; projection from {len(full)} complete years: {pnote}"
+        else:
+            reasons["projected_value"] = (f"{len(full)} complete year(s); a projection needs"
+                                          f" {min_full}")
+        reasons["required_yearly_change_pct"] = reasons["met_now"]
+        return row("incomplete", actual_year, actual, None, projected, None, note)
+    if target_value is None:
+        return row("no_data", actual_year, actual, None, None, None, basis)
+    met_now = _meets(actual, target_value, t.comparator)
+    if as_of_year >= eval_year:
+        if actual_year != eval_year:
+            note = f"no complete value for {eval_year}; last value is {actual_year}"
+            reasons["met_now"] = note
+            return row("no_data", actual_year, actual, None, None, None, note)
+        return row("achieved" if met_now else "missed", actual_year, actual, met_now, actual,
+                   None, "")
+    required = _required(actual, actual_year, target_value, eval_year, met_now)
+    if required is None:
+        reasons["required_yearly_change_pct"] = "actual or target is not positive"
+    if len(full) < min_full:
+        note = (f"{len(full)} complete year(s) ({', '.join(str(y) for y in full.index)}); a"
+                f" projection needs {min_full}")
+        reasons["projected_value"] = note
+        return row("insufficient_data", actual_year, actual, met_now, None, required, note)
+    projected, note = _project_capped(full, eval_year, method, max_rate)
+    projected = _cap_share(t, projected)
+    note = f"{note} (fitted on {len(full)} complete years)"
+    status = "on_track" if _meets(projected, target_value, t.comparator) else "off_track"
+    return row(status, actual_year, actual, met_now, projected, required, note)
+
+
+def _cap_share(t: Target, value: float) -> float:
+    if t.indicator.endswith("_pct"):
+        return min(max(value, 0.0), 100.0)
+    return max(value, 0.0)

@@ -8,6 +8,9 @@ from app.models.carbon import (
     ActivityRevision,
     CarbonPeriod,
     FrozenLedger,
+    Instrument,
+    InstrumentBatch,
+    InstrumentRevision,
     PeriodEvent,
 )
 from app.models.core import ApiKey, Enterprise, Meter
@@ -28,6 +31,9 @@ __all__ = [
     "Enterprise",
     "FrozenLedger",
     "IngestBatch",
+    "Instrument",
+    "InstrumentBatch",
+    "InstrumentRevision",
     "JobRun",
     "Meter",
     "MeterDay",

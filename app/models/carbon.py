@@ -68,6 +68,7 @@ class CarbonPeriod(Base):
 
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     status: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer, server_default="0")  # latest closed version
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
 
@@ -85,15 +86,70 @@ class PeriodEvent(Base):
     actor: Mapped[str] = mapped_column(Text)
     ledgers: Mapped[int] = mapped_column(Integer)
     park_input_hash: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer)  # the version a close made
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class FrozenLedger(Base):
+    """One entity's ledger as frozen by one close (version) of a month; never deleted."""
+
     __tablename__ = "carbon_frozen_ledgers"
 
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
     scope: Mapped[str] = mapped_column(String(16), primary_key=True)
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("carbon_period_events.id"))
     input_hash: Mapped[str] = mapped_column(String(64))
     ledger: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class InstrumentBatch(Base):
+    __tablename__ = "carbon_instrument_batches"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer, server_default="0")
+    unchanged: Mapped[int] = mapped_column(Integer, server_default="0")
+    revised: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class Instrument(Base):
+    """A green-electricity instrument (gec, green_power_trade, direct_supply); the id is claimed
+    once in the whole park."""
+
+    __tablename__ = "carbon_instruments"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    period: Mapped[str] = mapped_column(String(7))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    mwh: Mapped[float] = mapped_column(Float)
+    bundled_with: Mapped[str | None] = mapped_column(ForeignKey("carbon_instruments.id"))
+    source: Mapped[str] = mapped_column(Text, server_default="")
+    batch_id: Mapped[int] = mapped_column(ForeignKey("carbon_instrument_batches.id"))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class InstrumentRevision(Base):
+    __tablename__ = "carbon_instrument_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    instrument_id: Mapped[str] = mapped_column(ForeignKey("carbon_instruments.id"))
+    old: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    new: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    old_batch_id: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[int] = mapped_column(BigInteger)
+    revised_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    revised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())

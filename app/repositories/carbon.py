@@ -3,6 +3,7 @@ batches, closed periods, their events and frozen ledgers."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -168,71 +169,262 @@ def lock_period(conn: Connection, period: str) -> str | None:
                         {"p": period}).scalar()
 
 
-def set_period_status(conn: Connection, period: str, status: str) -> None:
-    conn.execute(text("UPDATE carbon_periods SET status = :s, changed_at = now()"
-                      " WHERE period = :p"), {"p": period, "s": status})
+def set_period_status(conn: Connection, period: str, status: str,
+                      version: int | None = None) -> None:
+    conn.execute(text("UPDATE carbon_periods SET status = :s, changed_at = now(),"
+                      " version = coalesce(:v, version) WHERE period = :p"),
+                 {"p": period, "s": status, "v": version})
+
+
+def latest_version(conn: Connection, period: str) -> int:
+    """The newest closed version of a month (0: never closed)."""
+    return int(conn.execute(text("SELECT coalesce(max(version), 0) FROM carbon_frozen_ledgers"
+                                 " WHERE period = :p"), {"p": period}).scalar_one())
 
 
 def add_event(conn: Connection, period: str, action: str, *, reason: str | None,
               api_key_id: int | None, actor: str, ledgers: int = 0,
-              park_input_hash: str | None = None) -> int:
+              park_input_hash: str | None = None, version: int | None = None) -> int:
     return int(conn.execute(text(
         "INSERT INTO carbon_period_events (period, action, reason, api_key_id, actor, ledgers,"
-        " park_input_hash) VALUES (:p, :a, :r, :k, :actor, :n, :h) RETURNING id"),
+        " park_input_hash, version) VALUES (:p, :a, :r, :k, :actor, :n, :h, :v) RETURNING id"),
         {"p": period, "a": action, "r": reason, "k": api_key_id, "actor": actor, "n": ledgers,
-         "h": park_input_hash}).scalar_one())
+         "h": park_input_hash, "v": version}).scalar_one())
 
 
-def store_frozen(conn: Connection, period: str, event_id: int,
+def store_frozen(conn: Connection, period: str, event_id: int, version: int,
                  ledgers: list[tuple[str, str, str, str]]) -> None:
-    """Replace the period's frozen ledgers: (scope, code, input_hash, ledger JSON text)."""
-    conn.execute(text("DELETE FROM carbon_frozen_ledgers WHERE period = :p"), {"p": period})
+    """Add one version of the period's frozen ledgers: (scope, code, input_hash, ledger JSON
+    text). Earlier versions stay."""
     conn.execute(text(
-        "INSERT INTO carbon_frozen_ledgers (period, scope, code, event_id, input_hash, ledger)"
-        " SELECT :p, s, c, :ev, h, CAST(j AS jsonb) FROM unnest(CAST(:s AS text[]),"
+        "INSERT INTO carbon_frozen_ledgers (period, version, scope, code, event_id, input_hash,"
+        " ledger) SELECT :p, :v, s, c, :ev, h, CAST(j AS jsonb) FROM unnest(CAST(:s AS text[]),"
         " CAST(:c AS text[]), CAST(:h AS text[]), CAST(:j AS text[])) AS t(s, c, h, j)"),
-        {"p": period, "ev": event_id, "s": [x[0] for x in ledgers], "c": [x[1] for x in ledgers],
-         "h": [x[2] for x in ledgers], "j": [x[3] for x in ledgers]})
+        {"p": period, "v": version, "ev": event_id, "s": [x[0] for x in ledgers],
+         "c": [x[1] for x in ledgers], "h": [x[2] for x in ledgers],
+         "j": [x[3] for x in ledgers]})
+
+
+def _with_version(led: dict[str, Any], version: int) -> dict[str, Any]:
+    led = dict(led)
+    led["version"] = int(version)
+    return led
 
 
 def frozen_ledgers(conn: Connection, months: list[str], scope: str, code: str
                    ) -> dict[str, dict[str, Any]]:
-    """Frozen ledgers of closed months among ``months`` for one scope/code."""
+    """Current frozen ledgers (the newest version) of closed months among ``months``."""
     rows = conn.execute(text(
-        "SELECT f.period, f.ledger FROM carbon_frozen_ledgers f"
+        "SELECT f.period, f.version, f.ledger FROM carbon_frozen_ledgers f"
         " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
+        " AND p.version = f.version"
         " WHERE f.period = ANY(:m) AND f.scope = :s AND f.code = :c"),
         {"m": months, "s": scope, "c": code}).all()
-    return {p: led for p, led in rows}
+    return {p: _with_version(led, v) for p, v, led in rows}
+
+
+def frozen_version(conn: Connection, period: str, version: int, scope: str, code: str
+                   ) -> dict[str, Any] | None:
+    """One entity's ledger as frozen by close ``version`` of the month (any version)."""
+    row = conn.execute(text(
+        "SELECT ledger FROM carbon_frozen_ledgers WHERE period = :p AND version = :v"
+        " AND scope = :s AND code = :c"),
+        {"p": period, "v": version, "s": scope, "c": code}).scalar()
+    return None if row is None else _with_version(row, version)
 
 
 def frozen_hashes(conn: Connection, period: str) -> list[tuple[str, str, str]]:
     return [tuple(r) for r in conn.execute(text(  # type: ignore[misc]
-        "SELECT scope, code, input_hash FROM carbon_frozen_ledgers WHERE period = :p"
-        " ORDER BY scope DESC, code"), {"p": period}).all()]
+        "SELECT f.scope, f.code, f.input_hash FROM carbon_frozen_ledgers f"
+        " JOIN carbon_periods p ON p.period = f.period AND p.version = f.version"
+        " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).all()]
 
 
 def period_info(conn: Connection, period: str) -> tuple[str | None, list[dict[str, Any]]]:
     status = conn.execute(text("SELECT status FROM carbon_periods WHERE period = :p"),
                           {"p": period}).scalar()
     rows = conn.execute(text(
-        "SELECT id, action, reason, actor, api_key_id, ledgers, park_input_hash, at"
+        "SELECT id, action, reason, actor, api_key_id, ledgers, park_input_hash, version, at"
         " FROM carbon_period_events WHERE period = :p ORDER BY id"), {"p": period}).all()
     keys = ("event", "action", "reason", "actor", "api_key_id", "ledgers", "park_input_hash",
-            "at")
+            "version", "at")
     return status, [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def frozen_all(conn: Connection, period: str) -> list[dict[str, Any]]:
-    """Every frozen ledger of a closed month (park first, then enterprises by code)."""
+def version_summaries(conn: Connection, period: str) -> list[dict[str, Any]]:
+    """Per version: the park's totals and every ledger's input hash (for differences)."""
     rows = conn.execute(text(
-        "SELECT f.ledger FROM carbon_frozen_ledgers f"
-        " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
-        " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).scalars().all()
-    return list(rows)
+        "SELECT version, scope, code, input_hash, ledger->'energy_tce', ledger->'co2_t',"
+        " ledger->'co2_location_based_t', ledger->'co2_market_based_t', event_id"
+        " FROM carbon_frozen_ledgers WHERE period = :p ORDER BY version, scope DESC, code"),
+        {"p": period}).all()
+    out: dict[int, dict[str, Any]] = {}
+    for v, scope, code, h, e, c, cl, cm, ev in rows:
+        d = out.setdefault(int(v), {"version": int(v), "event": int(ev), "hashes": {}})
+        d["hashes"][f"{scope}:{code}"] = h
+        if scope == "park":
+            d["park"] = {"energy_tce": e, "co2_t": c, "co2_location_based_t": cl,
+                         "co2_market_based_t": cm}
+    return [out[v] for v in sorted(out)]
+
+
+def frozen_all(conn: Connection, period: str, version: int | None = None
+               ) -> list[dict[str, Any]]:
+    """Every frozen ledger of a month (park first, then enterprises by code): the current
+    version of a closed month, or the given version."""
+    if version is None:
+        rows = conn.execute(text(
+            "SELECT f.version, f.ledger FROM carbon_frozen_ledgers f"
+            " JOIN carbon_periods p ON p.period = f.period AND p.status = 'closed'"
+            " AND p.version = f.version"
+            " WHERE f.period = :p ORDER BY f.scope DESC, f.code"), {"p": period}).all()
+    else:
+        rows = conn.execute(text(
+            "SELECT version, ledger FROM carbon_frozen_ledgers WHERE period = :p"
+            " AND version = :v ORDER BY scope DESC, code"), {"p": period, "v": version}).all()
+    return [_with_version(led, v) for v, led in rows]
 
 
 def enterprise_names(conn: Connection) -> dict[str, tuple[str, str]]:
     """code -> (name, zone)."""
     rows = conn.execute(text("SELECT code, name, zone FROM enterprises")).all()
     return {c: (n, z) for c, n, z in rows}
+
+
+# ---- green-electricity instruments -------------------------------------------------------------
+_INSTRUMENT_COLS = ("id", "enterprise_id", "enterprise", "kind", "period", "mwh", "bundled_with",
+                    "source", "batch")
+
+
+def lock_instrument_ids(conn: Connection, ids: list[str]) -> None:
+    """Transaction locks on the ids (sorted, so two batches never deadlock): a concurrent claim
+    of the same id waits, then sees this one."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('instrument:' || i, 0))"
+                      " FROM unnest(CAST(:ids AS text[])) AS i ORDER BY i"), {"ids": sorted(ids)})
+
+
+def instruments_by_id(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(text(
+        "SELECT i.id, i.enterprise_id, e.code, i.kind, i.period, i.mwh, i.bundled_with, i.source,"
+        " i.batch_id FROM carbon_instruments i JOIN enterprises e ON e.id = i.enterprise_id"
+        " WHERE i.id = ANY(:ids)"), {"ids": ids}).all()
+    return {r[0]: dict(zip(_INSTRUMENT_COLS, r, strict=True)) for r in rows}
+
+
+def bundled_mwh(conn: Connection, targets: list[str], excluding: list[str]) -> dict[str, float]:
+    """MWh of stored certificates bundled with each of ``targets`` (not those in ``excluding``)."""
+    rows = conn.execute(text(
+        "SELECT bundled_with, sum(mwh) FROM carbon_instruments WHERE bundled_with = ANY(:t)"
+        " AND NOT (id = ANY(:x)) GROUP BY 1"), {"t": targets, "x": excluding}).all()
+    return {t: float(v) for t, v in rows}
+
+
+def write_instruments(conn: Connection, rows: list[dict[str, Any]],
+                      existing: dict[str, dict[str, Any]], meta: dict[str, Any]
+                      ) -> dict[str, int]:
+    """Insert new instruments, revise changed ones (old and new kept in the audit trail).
+
+    rows: id, enterprise_id, kind, period, period_start, period_end, mwh, bundled_with, source."""
+    batch = int(conn.execute(text(
+        "INSERT INTO carbon_instrument_batches (api_key_id, enterprise_id, payload_sha256, rows)"
+        " VALUES (:api_key_id, :enterprise_id, :payload_sha256, :rows) RETURNING id"),
+        meta).scalar_one())
+    fields = ("kind", "period", "mwh", "bundled_with", "source")
+    new = [r for r in rows if r["id"] not in existing]
+    changed = [r for r in rows if r["id"] in existing
+               and any(existing[r["id"]][f] != r[f] for f in fields)]
+    if new:
+        conn.execute(text(
+            "INSERT INTO carbon_instruments (id, enterprise_id, kind, period, period_start,"
+            " period_end, mwh, bundled_with, source, batch_id) VALUES (:id, :enterprise_id,"
+            " :kind, :period, :period_start, :period_end, :mwh, :bundled_with, :source, :batch)"),
+            [{**r, "batch": batch} for r in new])
+    for r in changed:
+        old = existing[r["id"]]
+        conn.execute(text(
+            "INSERT INTO carbon_instrument_revisions (instrument_id, old, new, old_batch_id,"
+            " batch_id, revised_by) VALUES (:id, CAST(:old AS jsonb), CAST(:new AS jsonb), :ob,"
+            " :b, :who)"),
+            {"id": r["id"], "old": json.dumps({f: old[f] for f in fields}),
+             "new": json.dumps({f: r[f] for f in fields}), "ob": old["batch"], "b": batch,
+             "who": meta["api_key_id"]})
+        conn.execute(text(
+            "UPDATE carbon_instruments SET kind = :kind, period = :period, period_start ="
+            " :period_start, period_end = :period_end, mwh = :mwh, bundled_with = :bundled_with,"
+            " source = :source, batch_id = :batch, updated_at = now() WHERE id = :id"),
+            {**r, "batch": batch})
+    counts = {"inserted": len(new), "unchanged": len(rows) - len(new) - len(changed),
+              "revised": len(changed)}
+    conn.execute(text("UPDATE carbon_instrument_batches SET inserted = :inserted, unchanged ="
+                      " :unchanged, revised = :revised WHERE id = :id"), {**counts, "id": batch})
+    periods = sorted({r["period"] for r in new + changed}
+                     | {existing[r["id"]]["period"] for r in changed})
+    return {"batch": batch, **counts, "periods_written": periods}
+
+
+def instrument_list(conn: Connection, enterprise_id: int | None, period: str | None
+                    ) -> list[dict[str, Any]]:
+    scope = "AND i.enterprise_id = :e" if enterprise_id is not None else ""
+    per = "AND i.period = :p" if period else ""
+    rows = conn.execute(text(
+        "SELECT i.id, e.code, i.kind, i.period, i.mwh, i.bundled_with, i.source, i.batch_id,"
+        " i.claimed_at, i.updated_at, (SELECT count(*) FROM carbon_instrument_revisions v"
+        " WHERE v.instrument_id = i.id) FROM carbon_instruments i"
+        f" JOIN enterprises e ON e.id = i.enterprise_id WHERE true {scope} {per}"
+        " ORDER BY e.code, i.period, i.kind, i.id"), {"e": enterprise_id, "p": period})
+    keys = ("id", "enterprise", "kind", "period", "mwh", "bundled_with", "source", "batch",
+            "claimed_at", "updated_at", "revisions")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def instrument_records(conn: Connection, months: list[str], enterprise_id: int | None
+                       ) -> list[dict[str, Any]]:
+    """Instruments of the given months (one enterprise or all), for the ledger."""
+    scope = "AND i.enterprise_id = :e" if enterprise_id is not None else ""
+    rows = conn.execute(text(
+        "SELECT i.id, i.enterprise_id, e.code, i.kind, i.period, i.mwh, i.bundled_with, i.source,"
+        " i.batch_id FROM carbon_instruments i JOIN enterprises e ON e.id = i.enterprise_id"
+        f" WHERE i.period = ANY(:m) {scope} ORDER BY i.id"), {"m": months, "e": enterprise_id})
+    return [dict(zip(_INSTRUMENT_COLS, r, strict=True)) for r in rows]
+
+
+def add_closed_period_alert(conn: Connection, period: str, start: date, end: date,
+                            message: str) -> None:
+    """An operator alert (no enterprise: operators see it) that a closed month got new data;
+    one open alert per month."""
+    conn.execute(text(
+        "INSERT INTO alerts (kind, period_start, period_end, message)"
+        " SELECT 'closed_period_changed', CAST(:a AS timestamp) AT TIME ZONE :tz,"
+        " CAST(:b AS timestamp) AT TIME ZONE :tz, :msg WHERE NOT EXISTS (SELECT 1 FROM alerts"
+        " WHERE kind = 'closed_period_changed' AND acknowledged_at IS NULL"
+        " AND period_start = CAST(:a AS timestamp) AT TIME ZONE :tz)"),
+        {"a": start, "b": end, "tz": TZ, "msg": message})
+
+
+def expected_readings(conn: Connection, start: date, end: date, enterprise_id: int | None,
+                      carriers: list[str]) -> int:
+    """Readings expected in [start, end) local days from the energy meters (of ``carriers``)
+    that have ever reported: each meter's intervals in the span."""
+    scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
+    return int(conn.execute(text(
+        "SELECT coalesce(sum(greatest(0, floor(extract(epoch FROM"
+        " (CAST(:b AS timestamp) - CAST(:a AS timestamp))) / 60 / m.interval_minutes))), 0)"
+        " FROM meters m WHERE m.carrier = ANY(:c)"
+        " AND EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = m.id)"
+        f" {scope}"), {"a": start, "b": end, "e": enterprise_id, "c": carriers}).scalar_one())
+
+
+def months_written_by_batch(conn: Connection, batch_id: int, meter_ids: list[int],
+                            months: list[tuple[str, date, date]]) -> list[str]:
+    """Months (label, first local day, first day after) in which the readings batch inserted
+    or revised a reading (an unchanged reading keeps its earlier batch)."""
+    out = []
+    for label, start, end in months:
+        hit = conn.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM readings WHERE meter_id = ANY(:m) AND batch_id = :b"
+            " AND start_ts >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
+            " AND start_ts < CAST(:z AS timestamp) AT TIME ZONE 'Asia/Shanghai')"),
+            {"m": meter_ids, "b": batch_id, "a": start, "z": end}).scalar()
+        if hit:
+            out.append(label)
+    return out

@@ -18,13 +18,22 @@ from app.repositories import carbon as repo
 from app.repositories import core as core_repo
 from app.services import carbon as svc
 from app.services.carbon_activity import record_activity
+from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import Period, PeriodError, parse_period
+from carbon import available_factor_sets
 
 router = APIRouter(prefix="/v1", tags=["carbon"])
 
 PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn",
                                examples=["2026-03"])]
 ScopeQ = Annotated[Literal["park", "enterprise"], Query()]
+FactorSetQ = Annotated[str | None, Query(max_length=64, description=(
+    "a published factor set (GET /v1/carbon/factor-sets); default: the policy's"))]
+BasisQ = Annotated[Literal["calorific", "equivalent"] | None, Query(description=(
+    "electricity in tce: calorific = 当量值 (0.1229 kgce/kWh, the default), equivalent = 等价值"
+    " (fossil generation coal use of the year)"))]
+VersionQ = Annotated[int | None, Query(ge=1, le=100_000, description=(
+    "a closed version of the month (every close makes one; default: the newest)"))]
 CSV_EXAMPLE = "enterprise,period,quantity,value\nE-001,2026,value_added_10k_yuan,52000\n"
 
 
@@ -34,6 +43,22 @@ def _period(label: str, field: str = "period") -> Period:
     except PeriodError as exc:
         raise Problem(422, str(exc), kind="validation",
                       errors=[{"row": None, "field": field, "message": str(exc)}]) from None
+
+
+def _basis(factor_set: str | None, basis: str | None) -> svc.Basis:
+    known = available_factor_sets()
+    if factor_set is not None and factor_set not in known:
+        raise Problem(422, f"Unknown factor set {factor_set!r}; published: {known}.",
+                      kind="validation", errors=[{"row": None, "field": "factor_set",
+                                                  "message": f"use one of {known}"}])
+    return svc.Basis(factor_set, basis)
+
+
+@router.get("/carbon/factor-sets")
+def factor_sets(_: PrincipalDep) -> list[dict[str, Any]]:
+    """The published, versioned factor sets (reference data): version, compilation date,
+    description, the default, and key factors with value, unit, source and year."""
+    return svc.available_factor_sets()
 
 
 def _entity(session: SessionDep, principal: Principal, scope: str, code: str | None
@@ -58,15 +83,49 @@ def _entity(session: SessionDep, principal: Principal, scope: str, code: str | N
 async def upload_activity(request: Request, principal: WriterDep) -> dict[str, Any]:
     """Record activity data: rows ``enterprise, period, quantity, value`` (CSV or JSON).
 
-    quantity is one of value_added_10k_yuan (comparable prices), green_certificates_mwh,
-    green_power_trades_mwh, direct_green_supply_mwh, process_co2_t, solid_waste_generated_t,
+    quantity is one of value_added_10k_yuan (comparable prices), process_co2_t,
+    solid_waste_generated_t,
     solid_waste_utilised_t, solid_waste_utilised_from_storage_t, waste_heat_available_gj,
     waste_heat_used_gj, water_withdrawn_m3, water_reused_m3, cod_kg. Same batch again: nothing
-    changes; a changed value is a revision kept with who and when; any bad row rejects all."""
+    changes; a changed value is a revision kept with who and when; any bad row rejects all.
+    Green electricity (certificates, trades, direct supply): POST /v1/carbon/instruments."""
     body = await request.body()
     return await run_in_threadpool(record_activity, request.app.state.engine, principal, body,
                                    request.headers.get("content-type", ""),
                                    request.app.state.settings.max_abs_value)
+
+
+INSTRUMENTS_CSV_EXAMPLE = (
+    "id,kind,enterprise,period,mwh,bundled_with,source\n"
+    "DL-7-2026-03,direct_supply,E-001,2026-03,150,,line 7 settlement\n"
+    "GEC-0001,gec,E-001,2026-03,100,DL-7-2026-03,registry batch 12\n")
+
+
+@router.post("/carbon/instruments", openapi_extra={"requestBody": {"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}, "example": INSTRUMENTS_CSV_EXAMPLE},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+}}})
+async def upload_instruments(request: Request, principal: WriterDep) -> dict[str, Any]:
+    """Record green-electricity instruments: ``id, kind (gec | green_power_trade |
+    direct_supply), enterprise, period (YYYY-MM), mwh, bundled_with (id or empty), source``.
+
+    An id is claimed once in the whole park (another enterprise's id: 409 "already claimed").
+    A gec bundled with a trade or direct supply is its proof and adds no coverage; a direct
+    supply covers only metered green-direct electricity. Same batch again: nothing changes; a
+    change is a revision kept with who and when; any bad row rejects all. A closed month's
+    instruments are stored and listed in ``closed_periods_touched`` (reopen to restate)."""
+    body = await request.body()
+    return await run_in_threadpool(record_instruments, request.app.state.engine, principal, body,
+                                   request.headers.get("content-type", ""))
+
+
+@router.get("/carbon/instruments")
+def list_instruments(session: SessionDep, principal: PrincipalDep, enterprise: str | None = None,
+                     period: str | None = None) -> list[dict[str, Any]]:
+    """Instruments (an enterprise sees its own only), with their batch and revision count."""
+    ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
+        if enterprise or principal.role == "enterprise" else None
+    return repo.instrument_list(session.connection(), ent_id, period)
 
 
 @router.get("/carbon/activity")
@@ -88,7 +147,8 @@ def activity_revisions(session: SessionDep, principal: PrincipalDep,
 
 
 def ledger_csv(answer: dict[str, Any]) -> str:
-    """Long CSV: section, key, quantity, unit, tce, co2_t."""
+    """Long CSV: section, key, value, unit; every factor used with its unit (``factor``) and
+    its source and year (``factor_source``, unit column = confidence tag)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["scope", "code", "period", "factor_set", "section", "key", "value", "unit"])
@@ -114,7 +174,13 @@ def ledger_csv(answer: dict[str, Any]) -> str:
         row("input", k, v, k.rsplit("_", 1)[-1])
     for k, v in answer["inputs"]["activity"].items():
         if k != "bunker_fuels":
-            row("activity", k, v, k.rsplit("_", 1)[-1])
+            row("activity", k, v, "万元" if k.endswith("_10k_yuan") else k.rsplit("_", 1)[-1])
+    for key, f in answer["factors_used"].items():
+        row("factor", key, f["value"], f["unit"])
+        w.writerow([*head, "factor_source", key, f"{f['source']} ({f['year']})",
+                    f.get("confidence", "")])
+    w.writerow([*head, "provenance", "basis",
+                f"{answer.get('basis', '')} {answer.get('basis_zh', '')}".strip(), ""])
     row("provenance", "status", answer.get("status"), "")
     row("provenance", "input_hash", answer.get("input_hash"), "")
     row("provenance", "meter_count", answer["provenance"]["meter_count"], "")
@@ -125,13 +191,15 @@ def ledger_csv(answer: dict[str, Any]) -> str:
 @router.get("/carbon/ledger")
 def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
-               format: Literal["json", "csv"] = "json") -> Any:
+               format: Literal["json", "csv"] = "json", version: VersionQ = None,
+               factor_set: FactorSetQ = None, basis: BasisQ = None) -> Any:
     """Energy (tce) and CO2 of the park or an enterprise, by carrier and by source, with the
     inputs, factor set, input hash and provenance. A closed month answers from its frozen
     ledger; a quarter or year sums closed months' frozen inputs with the live ones."""
     p = _period(period)
     entity = _entity(session, principal, scope, code)
-    answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale)
+    answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale,
+                        version=version, want=_basis(factor_set, basis))
     if format == "csv":
         return Response(ledger_csv(answer), media_type="text/csv", headers={
             "content-disposition": f'attachment; filename="ledger_{entity.code}_{p.label}.csv"'})
@@ -140,11 +208,14 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
 
 @router.get("/indicators")
 def get_indicators(request: Request, session: SessionDep, principal: PrincipalDep,
-                   scope: ScopeQ, period: PeriodQ, code: str | None = None) -> dict[str, Any]:
+                   scope: ScopeQ, period: PeriodQ, code: str | None = None,
+                   version: VersionQ = None, factor_set: FactorSetQ = None,
+                   basis: BasisQ = None) -> dict[str, Any]:
     """Indicators (unit in every name) with their targets; the base is the 2025 ledger."""
     entity = _entity(session, principal, scope, code)
     return svc.indicators(session.connection(), entity, _period(period),
-                          timescale=request.app.state.timescale)
+                          timescale=request.app.state.timescale, version=version,
+                          want=_basis(factor_set, basis))
 
 
 @router.get("/targets/status")
@@ -154,7 +225,8 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
                            description="YYYY or YYYY-MM-DD; default today")] = None,
                        ) -> dict[str, Any]:
     """Per target and phase: actual, target, trend projected to the phase end, yearly change
-    still needed, status (achieved | missed | on_track | off_track | no_data)."""
+    still needed, status (achieved | missed | on_track | off_track | no_data | incomplete |
+    insufficient_data), each with the coverage of its year and a reason for every null."""
     entity = _entity(session, principal, scope, code)
     try:
         year = int(as_of[:4]) if as_of else date.today().year
@@ -165,8 +237,9 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
     except ValueError:
         raise Problem(422, "as_of: use YYYY or YYYY-MM-DD.", kind="validation",
                       errors=[{"row": None, "field": "as_of", "message": "not a date"}]) from None
+    day = date.fromisoformat(as_of) if as_of and len(as_of) > 4 else None
     return svc.targets_status(session.connection(), entity, year,
-                              timescale=request.app.state.timescale)
+                              timescale=request.app.state.timescale, as_of=day)
 
 
 class ReopenIn(BaseModel):
@@ -202,7 +275,8 @@ def period_detail(period: str, request: Request, session: SessionDep, _: Operato
 
 @router.get("/carbon/report", response_class=HTMLResponse)
 def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period: PeriodQ,
-                   lang: Literal["zh", "en"] = "zh") -> HTMLResponse:
+                   lang: Literal["zh", "en"] = "zh", version: VersionQ = None,
+                   factor_set: FactorSetQ = None, basis: BasisQ = None) -> HTMLResponse:
     """Monthly report (HTML; tables and inline SVG plots of energy, carbon and intensity against
     target, year to date) in Chinese or English."""
     from app.services.carbon_report import monthly_report as build
@@ -211,5 +285,6 @@ def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period
     if p.months != 1:
         raise Problem(422, "The report is monthly: period=YYYY-MM.", kind="validation",
                       errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
-    html = build(session.connection(), p, lang, timescale=request.app.state.timescale)
+    html = build(session.connection(), p, lang, timescale=request.app.state.timescale,
+                 version=version, want=_basis(factor_set, basis))
     return HTMLResponse(html)

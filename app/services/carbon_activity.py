@@ -1,7 +1,8 @@
-"""Upload of activity data (value added, green instruments, process CO2, guiding-indicator
-inputs): the rules of readings — idempotent, revisions audited with who/when, all-or-nothing,
-problem+json naming every bad row and field. Month records of a closed month are refused (409
-per row): a closed period changes only through a reopen."""
+"""Upload of activity data (value added, process CO2, guiding-indicator inputs; green
+electricity is recorded as instruments, see carbon_instruments): the rules of readings —
+idempotent, revisions audited with who/when, all-or-nothing, problem+json naming every bad row
+and field. Month records of a closed month are refused (409 per row): a closed period changes
+only through a reopen."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from app.models import Enterprise
 from app.problems import Problem
 from app.repositories import carbon as repo
 from app.schemas import MAX_ABS_VALUE
-from app.services.carbon import ACTIVITY_QUANTITIES
+from app.services.carbon import ACTIVITY_QUANTITIES, INSTRUMENT_QUANTITIES
 from app.services.carbon_periods import PeriodError, parse_period
 
 MAX_ROWS = 100_000
@@ -90,7 +91,11 @@ def record_activity(engine: Engine, principal: Principal, body: bytes, content_t
             period = None
             bad("period", str(exc))
         quantity = str(item.get("quantity") or "").strip()
-        if quantity not in ACTIVITY_QUANTITIES:
+        if quantity in INSTRUMENT_QUANTITIES:
+            bad("quantity", f"{quantity} is no longer activity data: record each green-electricity"
+                " instrument with its id at POST /v1/carbon/instruments (an id is claimed once"
+                " in the park) / 绿证、绿电交易、绿电直连请按凭证逐条登记")
+        elif quantity not in ACTIVITY_QUANTITIES:
             bad("quantity", f"unknown quantity {quantity!r}; known: {list(ACTIVITY_QUANTITIES)}")
         value = _value(item.get("value"), max_abs_value)
         if value is None:

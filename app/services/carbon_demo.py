@@ -1,5 +1,5 @@
 """Demo park, carbon part: 2025 (base-year) readings, value added for 2025 and 2026, green
-certificates, green-power trades, direct green supply, process CO2 and guiding-indicator data
+certificates and green-power trades (as instruments), process CO2 and guiding-indicator data
 (app/data/carbon_demo.yaml, illustrative figures), then closes the demo year's last ended month
 (as the monthly job would), so every indicator has a target and a phase status."""
 
@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import select
 
 from app.services.carbon_activity import record_activity
+from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import parse_period
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,24 @@ def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
     ingest_series(ctx, dict(frames), days.tz_localize("Asia/Shanghai"), f"carbon-base-{year}")
 
 
+INSTRUMENT_KIND = {"green_certificates_mwh": "gec", "green_power_trades_mwh": "green_power_trade",
+                   "direct_green_supply_mwh": "direct_supply"}
+
+
+def _instruments(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The demo's green-electricity amounts as instruments (one per enterprise, kind, month)."""
+    return [{"id": f"DEMO-{r['enterprise']}-{INSTRUMENT_KIND[r['quantity']]}-{r['period']}",
+             "kind": INSTRUMENT_KIND[r["quantity"]], "enterprise": r["enterprise"],
+             "period": r["period"], "mwh": r["value"], "source": "demo park (illustrative)"}
+            for r in _all_records(data) if r["quantity"] in INSTRUMENT_KIND]
+
+
 def _records(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Activity records (green electricity goes to `_instruments`)."""
+    return [r for r in _all_records(data) if r["quantity"] not in INSTRUMENT_KIND]
+
+
+def _all_records(data: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for code, ent in data["enterprises"].items():
         for period, quantities in ent.items():
@@ -98,6 +116,8 @@ def load_carbon_demo(ctx: DemoContext) -> None:
     t1 = time.perf_counter()
     body = json.dumps(_records(data)).encode()
     record_activity(ctx.engine, ctx.principal, body, "application/json")
+    record_instruments(ctx.engine, ctx.principal, json.dumps(_instruments(data)).encode(),
+                       "application/json")
     t2 = time.perf_counter()
     today = datetime.now(UTC).date()
     ended = [m for m in parse_period(str(data["close_year"])).month_labels()

@@ -6,7 +6,7 @@ plot labels in English (tables stay Chinese) and say so."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -20,11 +20,12 @@ from app.repositories import carbon as repo
 from app.services import carbon as svc
 from app.services.carbon_periods import Period, parse_period
 from carbon import load_targets
+from energy.units import carrier_spec
 
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "Noto Sans SC")
 
-LABELS: dict[str, dict[str, str]] = {
+LABELS: dict[str, dict[str, Any]] = {
     "zh": {
         "title": "拉萨经开区 园区能碳月报", "summary": "本月概览", "item": "项目", "value": "数值",
         "unit": "单位", "energy_tce": "综合能耗", "co2_t": "二氧化碳排放（市场法）",
@@ -43,6 +44,26 @@ LABELS: dict[str, dict[str, str]] = {
         "fuels": "化石燃料", "electricity_src": "净购入电力", "heat": "净购入热力",
         "process": "工业过程", "generated": "生成时间", "closed": "已关账", "open": "未关账",
         "no_font": "服务器无中文字体，图中标签以英文显示。",
+        "version": "关账版本", "restated": "已更正（存在更新版本）", "latest": "最新版本",
+        "history": "本月更正记录", "closed_at": "关账时间", "closed_by": "关账人",
+        "reason": "重新开账原因", "ledgers_changed": "变化的台账", "no_history": "本月尚未关账。",
+        "u_va": "万元", "u_intensity": "tce/万元", "basis": "电力折标口径",
+        "phase_names": {"phase_1": "一期（2026—2028）", "phase_2": "二期（2029—2030）"},
+        "statuses": {"achieved": "已达成", "missed": "未达成", "on_track": "按趋势可达成",
+                     "off_track": "按趋势难以达成", "no_data": "无数据",
+                     "incomplete": "数据不完整（不作达标判断）",
+                     "insufficient_data": "完整年份不足，不作趋势预测"},
+        "targets_names": {
+            "energy_intensity_2030": "单位工业增加值能耗 ≤0.07 tce/万元（2030年，约束性）",
+            "energy_intensity_reduction_2026_2027": "单位能耗较2025年下降20%（2026—2027年）",
+            "cod_intensity_2030": "单位工业增加值COD排放 ≤0.1 kg/万元（2030年）",
+            "solid_waste_utilisation_2030": "工业固体废物综合利用率（规划，2030年）",
+            "core_co2_per_energy": "单位能耗碳排放（零碳园区核心指标）",
+            "clean_energy_share": "清洁能源消费占比 ≥90%",
+            "solid_waste_utilisation": "工业固体废物综合利用率 ≥80%",
+            "waste_heat_utilisation": "余热/余冷/余压综合利用率 ≥50%",
+            "water_reuse": "工业用水重复利用率 ≥80%"},
+        "carriers": {"heat_export": "热力（外供）"},
         "note": "数据来自计量读数日汇总与企业填报的活动数据；因子与口径见因子版本与核算策略。",
     },
     "en": {
@@ -64,6 +85,17 @@ LABELS: dict[str, dict[str, str]] = {
         "fuels": "Fuels", "electricity_src": "Net imported electricity",
         "heat": "Net imported heat", "process": "Process", "generated": "Generated",
         "closed": "closed", "open": "open", "no_font": "",
+        "version": "Closed version", "restated": "restated (a later version exists)",
+        "latest": "latest version", "history": "Restatements of the month",
+        "closed_at": "Closed at", "closed_by": "Closed by", "reason": "Reason for reopening",
+        "ledgers_changed": "Ledgers changed", "no_history": "The month has not been closed.",
+        "u_va": "10k yuan", "u_intensity": "tce/10k yuan", "basis": "Electricity tce basis",
+        "phase_names": {"phase_1": "Phase 1 (2026–2028)", "phase_2": "Phase 2 (2029–2030)"},
+        "statuses": {"achieved": "achieved", "missed": "missed", "on_track": "on track",
+                     "off_track": "off track", "no_data": "no data",
+                     "incomplete": "incomplete (not judged)",
+                     "insufficient_data": "too few complete years to project"},
+        "targets_names": {}, "carriers": {"heat_export": "Heat export"},
         "note": "From the meter-day rollups and recorded activity data; factors and choices "
                 "as named by the factor set and accounting policy.",
     },
@@ -80,8 +112,11 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eef3ee}
 <h1>{{ L.title }} · {{ period }}</h1>
 <p><small>{{ L.generated }}: {{ generated }} · {{ L.factor_set }}: {{ park.factor_set }} ·
 {{ L.status }}: {{ L[park.status] if park.status in L else park.status }} ·
+{{ L.basis }}: {{ park.basis_zh if lang == "zh" else park.basis }} ·
 {{ L.input_hash }}: <code>{{ park.input_hash[:16] }}</code></small></p>
 {% if font_note %}<p><small>{{ font_note }}</small></p>{% endif %}
+{% if version %}<p>{{ L.version }}: {{ version }}{% if restated %} · <strong class="restated">{{
+L.restated }} ({{ L.latest }}: {{ latest }})</strong>{% endif %}</p>{% endif %}
 <h2>{{ L.summary }}</h2>
 <table><tr><th>{{ L.item }}</th><th>{{ L.value }}</th><th>{{ L.unit }}</th></tr>
 {% for label, value, unit in summary %}<tr><td>{{ label }}</td><td class="n">{{ value }}</td>
@@ -99,19 +134,35 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eef3ee}
 <table><tr><th>{{ L.target }}</th><th>{{ L.phase }}</th><th>{{ L.target }}</th>
 <th>{{ L.actual }}</th><th>{{ L.projected }}</th><th>{{ L.required }}</th>
 <th>{{ L.on_track }}</th></tr>
-{% for t in targets %}<tr><td>{{ t.target_id }}</td><td>{{ t.phase }} ({{ t.evaluation_year }})</td>
+{% for t in targets %}<tr><td>{{ t.name }}</td><td>{{ t.phase_name }} ({{ t.evaluation_year }})</td>
 <td class="n">{{ t.comparator }} {{ t.target_value }}</td><td class="n">{{ t.actual_value }}</td>
 <td class="n">{{ t.projected_value }}</td><td class="n">{{ t.required_yearly_change_pct }}</td>
-<td>{{ t.status }}</td></tr>{% endfor %}</table>
+<td>{{ t.status_name }}</td></tr>{% endfor %}</table>
 <h2>{{ L.enterprises }}</h2>
 <table><tr><th>{{ L.enterprise }}</th><th>{{ L.zone }}</th><th>{{ L.energy_tce }} (tce)</th>
 <th>{{ L.co2_t }} (tCO2)</th><th>{{ L.va }}</th><th>{{ L.intensity }}</th></tr>
 {% for e in enterprises %}<tr><td>{{ e.name }} <small>{{ e.code }}</small></td><td>{{ e.zone }}</td>
 <td class="n">{{ e.energy }}</td><td class="n">{{ e.co2 }}</td><td class="n">{{ e.va }}</td>
 <td class="n">{{ e.intensity }}</td></tr>{% endfor %}</table>
+<h2>{{ L.history }}</h2>
+{% if history %}<table><tr><th>{{ L.version }}</th><th>{{ L.closed_at }}</th>
+<th>{{ L.closed_by }}</th><th>{{ L.reason }}</th><th>{{ L.energy_tce }} Δ (tce)</th>
+<th>{{ L.co2_t }} Δ (tCO2)</th><th>{{ L.ledgers_changed }}</th></tr>
+{% for h in history %}<tr><td>{{ h.version }}</td><td>{{ h.closed_at }}</td>
+<td>{{ h.closed_by }}</td><td>{{ h.reason or "—" }}</td><td class="n">{{ h.energy_delta }}</td>
+<td class="n">{{ h.co2_delta }}</td><td>{{ h.changed }}</td></tr>{% endfor %}</table>
+{% else %}<p>{{ L.no_history }}</p>{% endif %}
 <p><small>{{ L.note }}</small></p>
 </body></html>
 """
+
+
+def _carrier_name(key: str, lang: str, L: dict[str, Any]) -> str:
+    try:
+        spec = carrier_spec(key)
+        return spec.label_zh if lang == "zh" else spec.label_en
+    except (KeyError, ValueError, LookupError):
+        return L["carriers"].get(key, key)
 
 
 @lru_cache
@@ -180,36 +231,41 @@ def _plots(months: list[str], ledgers: list[dict[str, Any]], intensity: list[flo
     return out
 
 
-def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bool) -> str:
-    """The HTML report of one month (park scope), with the year to date."""
+def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bool,
+                   version: int | None = None, want: svc.Basis | None = None) -> str:
+    """The HTML report of one month (park scope), with the year to date; ``version``: a closed
+    version of the month (default: the newest), with the month's restatement history."""
     font = cjk_font()
     L = dict(LABELS[lang])
     plot_labels = L if (lang != "zh" or font) else LABELS["en"]
     park_entity = svc.Entity("park", "park")
-    ledgers = svc.month_ledgers(conn, period, timescale=timescale)
+    ledgers = svc.month_ledgers(conn, period, timescale=timescale, version=version, want=want)
     park = ledgers[0]
-    inds = svc.indicators(conn, park_entity, period, timescale=timescale)["indicators"]
+    inds = svc.indicators(conn, park_entity, period, timescale=timescale,
+                          version=version, want=want)["indicators"]
+    history = svc.period_history(conn, period.label)
     months = [f"{period.year:04d}-{m:02d}" for m in range(1, period.start.month + 1)]
     ytd = [svc.ledger(conn, park_entity, parse_period(m), timescale=timescale,
-                      with_batches=False) for m in months]
+                      with_batches=False, want=want) for m in months]
     intensity = []
     for led in ytd:
         va = led["inputs"]["activity"]["value_added_10k_yuan"]
         intensity.append(led["energy_tce"] / va if va else None)
     base = svc.indicators(conn, park_entity, parse_period(str(svc.base_year())),
-                          timescale=timescale)["indicators"]["energy_intensity_tce_per_10k_yuan"]
+                          timescale=timescale, want=want
+                          )["indicators"]["energy_intensity_tce_per_10k_yuan"]
     summary = [
         (L["energy_tce"], _fmt(park["energy_tce"]), "tce"),
         (L["co2_t"], _fmt(park["co2_t"]), "tCO2"),
         (L["co2_location_based_t"], _fmt(park["co2_location_based_t"]), "tCO2"),
         (L["electricity"], _fmt(park["electricity_consumed_kwh"], 0), "kWh"),
-        (L["va"], _fmt(inds["value_added_10k_yuan"], 1), "10k yuan"),
-        (L["intensity"], _fmt(inds["energy_intensity_tce_per_10k_yuan"], 4), "tce/10k yuan"),
+        (L["va"], _fmt(inds["value_added_10k_yuan"], 1), L["u_va"]),
+        (L["intensity"], _fmt(inds["energy_intensity_tce_per_10k_yuan"], 4), L["u_intensity"]),
         (L["co2_per_energy"], _fmt(inds["co2_per_energy_t_per_tce"], 4), "tCO2/tce"),
         (L["clean_share"], _fmt(inds["clean_energy_share_pct"], 1), "%"),
     ]
-    carriers = [(k, _fmt(c.get("quantity", c.get("quantity_t")), 1), c.get("unit", "t"),
-                 _fmt(c["tce"])) for k, c in park["energy_by_carrier"].items()]
+    carriers = [(_carrier_name(k, lang, L), _fmt(c.get("quantity", c.get("quantity_t")), 1),
+                 c.get("unit", "t"), _fmt(c["tce"])) for k, c in park["energy_by_carrier"].items()]
     src_label = {"fuels": L["fuels"], "electricity": L["electricity_src"], "heat": L["heat"],
                  "process": L["process"]}
     sources = [(src_label.get(k, k), _fmt(v)) for k, v in park["co2_by_source"].items()]
@@ -224,14 +280,22 @@ def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bo
                             "energy": _fmt(led["energy_tce"]), "co2": _fmt(led["co2_t"]),
                             "va": _fmt(va, 1),
                             "intensity": _fmt(led["energy_tce"] / va if va else None, 4)})
-    targets = [{k: (_fmt(v, 4) if isinstance(v, float) or v is None else v)
-                for k, v in t.items()}
-               for t in svc.targets_status(conn, park_entity, period.year,
-                                           timescale=timescale)["status"]]
+    as_of = min(svc.local_today(), period.end - timedelta(days=1))
+    targets = []
+    for t in svc.targets_status(conn, park_entity, period.year, timescale=timescale,
+                                as_of=as_of)["status"]:
+        row = {k: (_fmt(v, 4) if isinstance(v, float) or v is None else v)
+               for k, v in t.items()}
+        row["name"] = L["targets_names"].get(t["target_id"], t["target_id"])
+        row["phase_name"] = L["phase_names"].get(t["phase"], t["phase"])
+        row["status_name"] = L["statuses"].get(t["status"], t["status"])
+        targets.append(row)
     env = Environment(autoescape=True)
     return env.from_string(TEMPLATE).render(
         lang=lang, L=L, period=period.label, park=park, summary=summary, carriers=carriers,
         sources=sources, enterprises=enterprises, targets=targets, year=period.year,
+        history=history, version=park.get("version"), restated=park.get("restated", False),
+        latest=park.get("latest_version"),
         plots=_plots(months, ytd, intensity, base, plot_labels, font),
         font_note=L["no_font"] if (lang == "zh" and not font) else "",
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))

@@ -159,8 +159,10 @@ def carbon_summary(session: Session, principal: Principal, year: int, *,
             "co2_location_based_t": ledger.get("co2_location_based_t"),
             "co2_market_based_t": ledger.get("co2_market_based_t"),
             "indicators": [{"name": n, "value": values.get(n),
+                            "null_reason": indicators.get("null_reasons", {}).get(n),
                             "targets": indicators.get("targets", {}).get(n, [])}
                            for n in CARBON_HEADLINE],
+            "coverage": indicators.get("coverage"),
             "status": [r for r in status.get("status", [])
                        if r.get("indicator") in CARBON_HEADLINE],
             "history": status.get("history", {}),

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
+from app.services.carbon import closed_periods_touched_by_readings
 from app.services.ingest import MeterInfo, RawBatch, parse_csv, parse_json, prepare
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,10 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
                                      timescale=ctx.timescale)
         repo.finish_batch(conn, batch_id, counts, flagged)
     t2 = time.perf_counter()
+    touched = closed_periods_touched_by_readings(
+        ctx.engine, batch_id, [int(i) for i in rows["meter_id"].unique()],
+        sorted(set(rows["start_ts"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m")))
+    ) if counts.inserted or counts.revised else []
     aggregates = "current"
     if ctx.timescale and len(rows) and (counts.inserted or counts.revised):
         if ctx.settings.aggregate_refresh == "sync" or ctx.refresher is None:
@@ -135,5 +140,5 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
         "batch": batch_id, "inserted": counts.inserted, "unchanged": counts.unchanged,
         "revised": counts.revised, "flagged": flagged, "rows": prepared.received_rows,
         "flags": {str(k): int(v) for k, v in flags.items() if k != "ok"},
-        "gaps": prepared.gaps, "aggregates": aggregates,
+        "gaps": prepared.gaps, "aggregates": aggregates, "closed_periods_touched": touched,
     }

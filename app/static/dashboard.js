@@ -349,7 +349,7 @@
     if (v === null || v === undefined) return "–";
     return `${num(v, digits === undefined ? (Math.abs(v) >= 10 ? 1 : 3) : digits)} ${IND_UNITS[name] || ""}`.trim();
   }
-  const STATUS_CLASS = { achieved: "ok", on_track: "ok", missed: "bad", off_track: "bad", no_data: "warn" };
+  const STATUS_CLASS = { achieved: "ok", on_track: "ok", missed: "bad", off_track: "bad", no_data: "warn", incomplete: "warn", insufficient_data: "warn" };
   function renderCarbonPending(d) {
     const box = $("#carbon-body");
     box.replaceChildren(d.modules.carbon ? el("div", { class: "muted small", "data-state": "loading", text: t("loading") })
@@ -698,7 +698,7 @@
       el("td", { class: "num", text: kpiValue(r.indicator || "", r.actual_value) }),
       el("td", { class: "num", text: r.target_value === null || r.target_value === undefined ? "–"
         : `${r.comparator === "<=" ? "≤" : r.comparator === ">=" ? "≥" : r.comparator || ""} ${kpiValue(r.indicator || "", r.target_value)}` }),
-      el("td", {}, el("span", { class: `pill ${["achieved", "on_track"].includes(r.status) ? "ok" : r.status === "no_data" ? "warn" : "bad"}`, text: t(`st_${r.status}`) }))));
+      el("td", {}, el("span", { class: `pill ${["achieved", "on_track"].includes(r.status) ? "ok" : ["no_data", "incomplete", "insufficient_data"].includes(r.status) ? "warn" : "bad"}`, text: t(`st_${r.status}`) }))));
     box.append(el("div", { class: "grid half" },
       el("div", {}, el("h4", { text: t("kpis") }), kpiTable(k.summary)),
       el("div", {}, el("h4", { text: t("target") }), el("table", { class: "table" }, el("thead", {}, el("tr", {},

@@ -14,6 +14,7 @@ from carbon import (
 )
 
 EI = "energy_intensity_tce_per_10k_yuan"
+CS = "clean_energy_share_pct"
 
 
 def _status(rows, target_id, phase):
@@ -141,3 +142,31 @@ def test_projected_shares_stay_within_0_and_100_pct():
     assert waste
     for r in waste:
         assert r.projected_value is not None and 0.0 <= r.projected_value <= 100.0
+
+
+def test_honest_mode_incomplete_insufficient_and_capped():
+    """With coverage, a partial year is `incomplete` (never met), two complete years are too
+    few to project, and a steep short trend is capped."""
+    full = {"complete": True}
+    part = {"complete": False, "incomplete_because": ["the year has not ended"]}
+    # 1 Jan–28 Nov energy against a full year's value added looks like 0.0655 <= 0.07
+    rows = target_status({2025: {EI: 0.075}, 2026: {EI: 0.0655}}, load_targets("plan"), 2026,
+                         coverage={2025: full, 2026: part})
+    r = _status(rows, "energy_intensity_2030", "phase_2")
+    assert r.status == "incomplete" and r.met_now is None and not r.on_track
+    assert r.coverage == part and "incomplete" in r.null_reasons["met_now"]
+    assert r.projected_value is None and "projection needs 3" in r.null_reasons["projected_value"]
+    # two complete years: no projection
+    rows = target_status({2025: {CS: 10.4}, 2026: {CS: 28.3}},
+                         load_targets("zero_carbon_park"), 2026,
+                         coverage={2025: full, 2026: full})
+    r = next(x for x in rows if x.indicator == CS)
+    assert r.status == "insufficient_data" and r.projected_value is None
+    assert r.null_reasons["projected_value"].startswith("2 complete year(s)")
+    # three complete years rising +172 %/yr: the projection is capped at +30 %/yr
+    hist = {2024: {CS: 3.8}, 2025: {CS: 10.4}, 2026: {CS: 28.3}}
+    rows = target_status(hist, load_targets("zero_carbon_park"), 2026,
+                         coverage={y: full for y in hist})
+    r = next(x for x in rows if x.indicator == CS and x.evaluation_year == 2028)
+    assert r.projected_value == pytest.approx(28.3 * 1.3**2)
+    assert r.status == "off_track" and "capped" in r.note

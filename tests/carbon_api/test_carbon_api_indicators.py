@@ -13,7 +13,7 @@ from tests.carbon_api.carbon_api_helpers import (
     record,
     upload_readings,
 )
-from tests.conftest import auth
+from tests.conftest import auth, unique
 
 GAS_CO2_PER_NM3 = 0.038931 * 15.3 / 1000 * 0.99 * C  # GJ/Nm3 x tC/GJ x oxidation x 44/12
 
@@ -32,7 +32,6 @@ def firm(client, make_enterprise, make_meter, make_key):
     ok(record(client, key, [
         {"period": "2025", "quantity": "value_added_10k_yuan", "value": 20},
         {"period": "2026", "quantity": "value_added_10k_yuan", "value": 25},
-        {"period": "2026-06", "quantity": "green_certificates_mwh", "value": 2},
         {"period": "2026", "quantity": "solid_waste_generated_t", "value": 100},
         {"period": "2026", "quantity": "solid_waste_utilised_t", "value": 90},
         {"period": "2026", "quantity": "solid_waste_utilised_from_storage_t", "value": 5},
@@ -42,6 +41,8 @@ def firm(client, make_enterprise, make_meter, make_key):
         {"period": "2026", "quantity": "water_reused_m3", "value": 900},
         {"period": "2026", "quantity": "cod_kg", "value": 2},
     ]))
+    ok(client.post("/v1/carbon/instruments", headers=auth(key), json=[
+        {"id": unique("GEC"), "kind": "gec", "period": "2026-06", "mwh": 2}]))
     return {"code": code, "key": key}
 
 
@@ -91,21 +92,18 @@ def test_target_status_per_phase(client, firm):
     target = i25 * (1 - 0.20)
     assert r["target_value"] == pytest.approx(target) and r["evaluation_year"] == 2027
     assert r["actual_value"] == pytest.approx(i26) and r["actual_year"] == 2026
-    # compound trend through 2025 and 2026, one more year to 2027
-    assert r["projected_value"] == pytest.approx(i26 * (i26 / i25))
-    assert r["met_now"] is (i26 <= target)
-    needed = 0.0 if i26 <= target else ((target / i26) - 1) * 100
-    assert r["required_yearly_change_pct"] == pytest.approx(needed)
-    assert r["on_track"] is (i26 * (i26 / i25) <= target)
-    # ≤ 0.07 by 2030: phase 1 milestone; the base is below 0.07 already, so the milestone is 0.07
-    r = rows[("energy_intensity_2030", "phase_1")]
-    assert r["target_value"] == pytest.approx(0.07) and r["status"] == "on_track"
+    # 2026 has not ended on 2026-11-25 and has data for June only: a partial value is never
+    # "met", and no complete year exists to project from
+    assert r["status"] == "incomplete" and r["met_now"] is None and r["on_track"] is False
+    assert r["projected_value"] is None and r["null_reasons"]["projected_value"]
+    cov = r["coverage"]
+    assert cov["complete"] is False and cov["months_with_data"] == ["2026-06"]
+    assert "2026-12" in cov["months_missing"] and cov["value_added_present"] is True
+    assert any("2027-01-01" in b for b in cov["incomplete_because"])
+    assert ans["history"]["2025"]["coverage"]["months_with_data"] == ["2025-06"]
     r = rows[("solid_waste_utilisation_2030", "phase_2")]
     assert r["actual_value"] == pytest.approx(90 / 105 * 100)
-    # one year of data: flat projection 85.7 % < 97 %; 4 years left to 2030
-    assert r["status"] == "off_track" and r["projected_value"] == pytest.approx(90 / 105 * 100)
-    assert r["required_yearly_change_pct"] == pytest.approx(
-        ((97 / (90 / 105 * 100)) ** (1 / 4) - 1) * 100)
+    assert r["status"] == "incomplete" and r["required_yearly_change_pct"] is None
 
 
 def test_monthly_report_html_in_both_languages(client, operator_key, make_enterprise,

@@ -18,7 +18,7 @@ from tests.carbon_api.carbon_api_helpers import (
     record,
     upload_readings,
 )
-from tests.conftest import auth
+from tests.conftest import auth, unique
 
 T1 = "2026-04-03T10:00:00+08:00"
 T2 = "2026-04-20T10:00:00+08:00"
@@ -91,35 +91,36 @@ def test_scope2_methods_with_instruments_and_green_meter(
     green = make_meter(ent["code"], green_direct_supply=True)["code"]
     key = make_key("enterprise", ent["code"])
     upload_readings(client, key, [(grid, T1, 8000), (green, T1, 2000)])
-    r = record(client, key, [
-        {"period": "2026-04", "quantity": "green_certificates_mwh", "value": 1.5},
-        {"period": "2026-04", "quantity": "green_power_trades_mwh", "value": 3},
-        {"period": "2026-04", "quantity": "direct_green_supply_mwh", "value": 1},
-        {"period": "2026-04", "quantity": "process_co2_t", "value": 0.25},
-    ])
-    assert ok(r) | {} and r.json()["inserted"] == 4
+    gec = unique("GEC")
+    r = client.post("/v1/carbon/instruments", headers=auth(key), json=[
+        {"id": gec, "kind": "gec", "period": "2026-04", "mwh": 1.5},
+        {"id": unique("TR"), "kind": "green_power_trade", "period": "2026-04", "mwh": 3},
+        {"id": unique("DL"), "kind": "direct_supply", "period": "2026-04", "mwh": 2}])
+    assert ok(r)["inserted"] == 3
+    r = record(client, key, [{"period": "2026-04", "quantity": "process_co2_t", "value": 0.25}])
+    assert ok(r) | {} and r.json()["inserted"] == 1
     led = ok(ledger(client, key, "2026-04", ent["code"]))
     s2 = led["scope2_electricity"]
-    # grid basis 10,000 kWh; direct green = 1 MWh recorded + 2 MWh green meter = 3 MWh,
-    # trades 3 MWh, certificates 1.5 MWh -> 7.5 MWh at zero, 2.5 MWh at the residual factor
-    assert s2["instruments"]["direct_green_supply"]["applied_mwh"] == pytest.approx(3.0)
-    assert s2["zero_carbon_grid_kwh"] == pytest.approx(7500)
-    assert s2["market_based_t"] == pytest.approx(2.5 * EF_RES)
-    # location-based: direct green lines at 0 too (policy), the rest 7 MWh at the grid average
-    assert s2["location_based_t"] == pytest.approx(7.0 * EF_LOC)
-    assert led["co2_t"] == pytest.approx(2.5 * EF_RES + 0.25)
-    assert led["co2_location_based_t"] == pytest.approx(7.0 * EF_LOC + 0.25)
+    # grid basis 10,000 kWh; direct supply 2 MWh matched to the 2 MWh green meter,
+    # trades 3 MWh, certificates 1.5 MWh -> 6.5 MWh at zero, 3.5 MWh at the residual factor
+    assert s2["instruments"]["direct_green_supply"]["applied_mwh"] == pytest.approx(2.0)
+    assert s2["zero_carbon_grid_kwh"] == pytest.approx(6500)
+    assert s2["market_based_t"] == pytest.approx(3.5 * EF_RES)
+    # location-based: the metered direct green line at 0 too (policy), the rest 8 MWh at the
+    # grid average
+    assert s2["location_based_t"] == pytest.approx(8.0 * EF_LOC)
+    assert led["co2_t"] == pytest.approx(3.5 * EF_RES + 0.25)
+    assert led["co2_location_based_t"] == pytest.approx(8.0 * EF_LOC + 0.25)
     assert led["co2_by_source"]["process"] == 0.25
     assert led["provenance"]["direct_green_metered_kwh"] == 2000
     # certificates beyond the grid electricity are not applied (no double counting)
-    r = record(client, key, [{"period": "2026-04", "quantity": "green_certificates_mwh",
-                              "value": 10}])
+    r = client.post("/v1/carbon/instruments", headers=auth(key), json=[
+        {"id": gec, "kind": "gec", "period": "2026-04", "mwh": 10}])
     assert ok(r)["revised"] == 1
     led = ok(ledger(client, key, "2026-04"))
     assert led["scope2_electricity"]["market_based_t"] == 0.0
-    assert led["scope2_electricity"]["instruments"]["green_certificates"]["unused_mwh"] == \
-        pytest.approx(10 - (10 - 3 - 3))
-    assert any("green_certificates" in w for w in led["warnings"])
+    assert led["unused_instruments_mwh"] == pytest.approx(10 - (10 - 2 - 3))
+    assert any("unused_instruments_mwh" in w for w in led["warnings"])
 
 
 def test_quarter_and_year_sum_months_and_csv(client, make_enterprise, make_meter, make_key):

@@ -80,6 +80,14 @@ def world(client, operator_key, make_key, make_enterprise, make_meter) -> dict[s
         ],
     )
     assert r.status_code in (200, 201), r.text
+    b_instrument = unique("GEC-B")
+    r = client.post(
+        "/v1/carbon/instruments",
+        headers=op,
+        json=[{"id": b_instrument, "kind": "gec", "enterprise": b, "period": "2026-03",
+               "mwh": 7.0}],
+    )
+    assert r.status_code == 200, r.text
     r = client.post(
         "/v1/alerts/check",
         headers=op,
@@ -100,11 +108,13 @@ def world(client, operator_key, make_key, make_enterprise, make_meter) -> dict[s
         "b_array": b_array,
         "b_station": b_station,
         "b_alert": b_alerts[0]["id"],
+        "b_instrument": b_instrument,
     }
 
 
 def b_markers(w: dict[str, Any]) -> list[str]:
-    return [w["b"], w["b_meter"], w["b_pv_meter"], w["b_array"], w["b_station"]]
+    return [w["b"], w["b_meter"], w["b_pv_meter"], w["b_array"], w["b_station"],
+            w["b_instrument"]]
 
 
 # GET routes an enterprise may call on its own scope: (path, params). Nothing of B's may appear.
@@ -125,6 +135,8 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/v1/storage", {}),
     ("/v1/carbon/activity", {}),
     ("/v1/carbon/activity/revisions", {}),
+    ("/v1/carbon/instruments", {}),
+    ("/v1/carbon/factor-sets", {}),
     ("/v1/overview", {"period": "day", "date": DAY}),
     ("/v1/overview", {"period": "year", "date": DAY}),
     ("/v1/overview/modules", {"period": "day", "date": DAY}),
@@ -162,6 +174,7 @@ def b_reads(w: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/targets/status", {"scope": "enterprise", "code": w["b"], "as_of": "2026"}),
         ("/v1/carbon/activity", {"enterprise": w["b"]}),
         ("/v1/carbon/activity/revisions", {"enterprise": w["b"]}),
+        ("/v1/carbon/instruments", {"enterprise": w["b"]}),
         (f"/v1/overview/enterprises/{w['b']}", {"period": "day", "date": DAY}),
     ]
 
@@ -252,6 +265,24 @@ def b_writes(w: dict[str, Any], key: dict[str, str]) -> list[tuple[str, str, dic
                 "headers": key,
             },
         ),
+        (
+            "post",
+            "/v1/carbon/instruments",
+            {
+                "json": [{"id": unique("GEC"), "kind": "gec", "enterprise": b,
+                          "period": "2026-03", "mwh": 1.0}],
+                "headers": key,
+            },
+        ),
+        (  # claiming B's instrument id for A: already claimed
+            "post",
+            "/v1/carbon/instruments",
+            {
+                "json": [{"id": w["b_instrument"], "kind": "gec", "period": "2026-03",
+                          "mwh": 1.0}],
+                "headers": key,
+            },
+        ),
         ("post", f"/v1/alerts/{w['b_alert']}/acknowledge", {"headers": key}),
         ("post", f"/v1/storage/{station}/plan", {"json": {"day": DAY}, "headers": key}),
         ("post", f"/v1/storage/{station}/safety-check", {"headers": key}),
@@ -273,6 +304,9 @@ def test_writes_aimed_at_another_enterprise_are_refused_and_change_nothing(
     assert [p["value"] for p in series["points"]] == [7.0]
     activity = client.get("/v1/carbon/activity", headers=op, params={"enterprise": b}).json()
     assert "123" in str(activity) and "'value': 1.0" not in str(activity)
+    instruments = client.get("/v1/carbon/instruments", headers=op, params={"enterprise": b}).json()
+    assert [(i["id"], i["mwh"], i["revisions"]) for i in instruments] == [
+        (world["b_instrument"], 7.0, 0)]
     alert = [
         a
         for a in client.get("/v1/alerts", headers=op, params={"meter": b_meter}).json()
