@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
@@ -18,7 +24,15 @@ from app.config import Settings
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
-from app.services.ingest import MeterInfo, RawBatch, parse_csv, parse_json, prepare
+from app.repositories.readings import WriteCounts
+from app.services.ingest import (
+    MeterInfo,
+    PreparedBatch,
+    RawBatch,
+    parse_csv,
+    parse_json,
+    prepare,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,47 +98,75 @@ def ingest(
                         payload_sha256=hashlib.sha256(body).hexdigest())
 
 
+RETRYABLE_SQLSTATES = ("40001", "40P01", "55P03")
+"""Serialization failure, deadlock, lock timeout: the write transaction is run again."""
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    return (getattr(exc.orig, "sqlstate", None) or "") in RETRYABLE_SQLSTATES and not (
+        exc.connection_invalidated)
+
+
+def upload_window(settings: Settings, now: datetime | None = None) -> tuple[pd.Timestamp,
+                                                                            pd.Timestamp]:
+    """The accepted ``ts`` range of an upload: from ``upload_earliest`` (local midnight) to now
+    plus ``upload_future_tolerance_hours``."""
+    tz = ZoneInfo(settings.timezone)
+    earliest = pd.Timestamp(datetime.combine(settings.upload_earliest, dtime.min, tzinfo=tz))
+    latest = pd.Timestamp(now or datetime.now(UTC)) + pd.Timedelta(
+        hours=settings.upload_future_tolerance_hours)
+    return earliest, latest
+
+
 def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
                  content_type: str, payload_sha256: str) -> dict[str, Any]:
+    """Validate and store one parsed batch on one pooled connection (see the repository's
+    write path); aggregates are refreshed after the connection is returned."""
     t0 = time.perf_counter()
+    settings = ctx.settings
     codes = [str(c) for c in raw.frame["meter"].cat.categories]
-    with Session(ctx.engine) as session:
-        meters = {
-            m.code: MeterInfo(
-                id=m.id, code=m.code, enterprise_id=m.enterprise_id, carrier=m.carrier,
-                unit=m.unit, canonical_unit=m.canonical_unit, register=m.register,
-                interval_minutes=m.interval_minutes, rollover_at=m.rollover_at,
-                density_kg_per_l=m.density_kg_per_l, normal_volume_factor=m.normal_volume_factor,
-                max_per_hour=m.max_per_hour)
-            for m in core_repo.meters_by_code(session, principal, codes)
-        }
+    not_before, not_after = upload_window(settings)
     with ctx.engine.connect() as conn:
+        with Session(bind=conn) as session:
+            meters = {
+                m.code: MeterInfo(
+                    id=m.id, code=m.code, enterprise_id=m.enterprise_id, carrier=m.carrier,
+                    unit=m.unit, canonical_unit=m.canonical_unit, register=m.register,
+                    interval_minutes=m.interval_minutes, rollover_at=m.rollover_at,
+                    density_kg_per_l=m.density_kg_per_l,
+                    normal_volume_factor=m.normal_volume_factor, max_per_hour=m.max_per_hour)
+                for m in core_repo.meters_by_code(session, principal, codes)
+            }
         prepared = prepare(
-            raw, meters, ceilings_per_hour=ctx.settings.plausibility_ceilings_per_hour,
+            raw, meters, ceilings_per_hour=settings.plausibility_ceilings_per_hour,
             previous_registers=lambda _ids, first: repo.previous_registers(conn, first),
+            not_before=not_before, not_after=not_after, max_months=settings.upload_max_months,
         )
         conn.rollback()
-    rows = prepared.rows
-    t1 = time.perf_counter()
-    if len(rows):
-        lo, hi = rows["start_ts"].min().to_pydatetime(), rows["start_ts"].max().to_pydatetime()
-        repo.ensure_partitions(ctx.engine, lo, hi)
-    flags = {k: v for k, v in rows["quality"].value_counts().to_dict().items() if v} if len(
-        rows) else {}
-    flagged = int(sum(v for k, v in flags.items() if k != "ok"))
-    with ctx.engine.begin() as conn:
-        batch_id = repo.create_batch(conn, {
-            "api_key_id": principal.key_id, "enterprise_id": principal.enterprise_id,
-            "content_type": content_type, "payload_sha256": payload_sha256,
-            "rows": prepared.received_rows})
-        counts = repo.write_readings(conn, rows, batch_id, principal.key_id,
-                                     timescale=ctx.timescale)
-        repo.finish_batch(conn, batch_id, counts, flagged)
+        rows = prepared.rows
+        t1 = time.perf_counter()
+        if len(rows):
+            lo, hi = rows["start_ts"].min().to_pydatetime(), rows["start_ts"].max().to_pydatetime()
+            utc = rows["start_ts"].dt.tz_convert("UTC")
+            keys = np.unique((utc.dt.year * 12 + utc.dt.month - 1).to_numpy())
+            months = [date(int(k) // 12, int(k) % 12 + 1, 1) for k in keys]
+            repo.ensure_partitions(conn, months)
+        flags = {k: v for k, v in rows["quality"].value_counts().to_dict().items() if v} if len(
+            rows) else {}
+        flagged = int(sum(v for k, v in flags.items() if k != "ok"))
+        batch_id, counts = _write(conn, ctx, principal, prepared, content_type=content_type,
+                                  payload_sha256=payload_sha256, flagged=flagged)
     t2 = time.perf_counter()
     aggregates = "current"
     if ctx.timescale and len(rows) and (counts.inserted or counts.revised):
-        if ctx.settings.aggregate_refresh == "sync" or ctx.refresher is None:
-            repo.refresh_aggregates(ctx.engine, lo, hi)
+        if settings.aggregate_refresh == "sync" or ctx.refresher is None:
+            try:
+                repo.refresh_aggregates(ctx.engine, lo, hi)
+            except DBAPIError:
+                # Committed already; real-time aggregation reads the new rows meanwhile and the
+                # hourly policy job materialises them.
+                log.exception("continuous aggregate refresh failed for %s .. %s", lo, hi)
+                aggregates = "refreshing"
         else:
             ctx.refresher.submit(lo, hi)
             aggregates = "refreshing"
@@ -136,3 +178,33 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
         "flags": {str(k): int(v) for k, v in flags.items() if k != "ok"},
         "gaps": prepared.gaps, "aggregates": aggregates,
     }
+
+
+def _write(conn: Connection, ctx: IngestContext, principal: Principal, prepared: PreparedBatch,
+           *, content_type: str, payload_sha256: str, flagged: int) -> tuple[int, WriteCounts]:
+    """The write transaction, under the batch's meter locks; run again (a bounded number of
+    times, with jittered back-off) when it loses a race; the last such error propagates (the
+    API answers it 503 with Retry-After)."""
+    rows = prepared.rows
+    meter_ids = [int(i) for i in rows["meter_id"].unique()] if len(rows) else []
+    attempts = ctx.settings.upload_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            with conn.begin():
+                repo.lock_meters(conn, meter_ids,
+                                 timeout_s=ctx.settings.upload_lock_timeout_seconds)
+                batch_id = repo.create_batch(conn, {
+                    "api_key_id": principal.key_id, "enterprise_id": principal.enterprise_id,
+                    "content_type": content_type, "payload_sha256": payload_sha256,
+                    "rows": prepared.received_rows})
+                counts = repo.write_readings(conn, rows, batch_id, principal.key_id,
+                                             timescale=ctx.timescale)
+                repo.finish_batch(conn, batch_id, counts, flagged)
+            return batch_id, counts
+        except DBAPIError as exc:
+            if attempt == attempts or not _retryable(exc):
+                raise
+            log.warning("upload transaction lost a race (%s), attempt %d of %d",
+                        getattr(exc.orig, "sqlstate", "?"), attempt, attempts)
+            time.sleep(random.uniform(0.05, 0.2) * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
