@@ -49,8 +49,15 @@ def ensure_partitions(conn: Connection, months: list[date]) -> int:
     if not months:
         return 0
     with conn.begin():
-        return int(conn.execute(text("SELECT zcpark_ensure_reading_months(CAST(:m AS date[]))"),
-                                {"m": sorted(set(months))}).scalar_one())
+        return create_partitions(conn, months)
+
+
+def create_partitions(conn: Connection, months: list[date]) -> int:
+    """As :func:`ensure_partitions`, inside the caller's transaction."""
+    if not months:
+        return 0
+    return int(conn.execute(text("SELECT zcpark_ensure_reading_months(CAST(:m AS date[]))"),
+                            {"m": sorted(set(months))}).scalar_one())
 
 
 def lock_meters(conn: Connection, meter_ids: list[int], *, timeout_s: float) -> None:

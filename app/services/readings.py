@@ -6,6 +6,7 @@ import hashlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -137,28 +138,46 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
                     normal_volume_factor=m.normal_volume_factor, max_per_hour=m.max_per_hour)
                 for m in core_repo.meters_by_code(session, principal, codes)
             }
-        prepared = prepare(
-            raw, meters, ceilings_per_hour=settings.plausibility_ceilings_per_hour,
-            previous_registers=lambda _ids, first: repo.previous_registers(conn, first),
-            not_before=not_before, not_after=not_after, max_months=settings.upload_max_months,
-        )
+        # Cumulative meters: the stored register before each meter's first reading closes the
+        # batch's first interval. It is read again under the meter locks; if another upload
+        # changed it meanwhile, the batch is prepared again with the fresh one.
+        used: dict[str, pd.DataFrame | pd.Series] = {}
+
+        def previous(first: pd.Series, fixed: pd.DataFrame | None = None) -> pd.DataFrame:
+            frame = repo.previous_registers(conn, first) if fixed is None else fixed
+            used["first"], used["frame"] = first, frame
+            return frame
+
+        def run_prepare(fixed: pd.DataFrame | None = None) -> PreparedBatch:
+            return prepare(
+                raw, meters, ceilings_per_hour=settings.plausibility_ceilings_per_hour,
+                previous_registers=lambda _ids, first: previous(first, fixed),
+                not_before=not_before, not_after=not_after,
+                max_months=settings.upload_max_months)
+
+        def prepare_again() -> PreparedBatch | None:
+            if "first" not in used:
+                return None
+            fresh = repo.previous_registers(conn, used["first"])  # type: ignore[arg-type]
+            if _same_frame(fresh, used["frame"]):  # type: ignore[arg-type]
+                return None
+            return run_prepare(fresh)
+
+        prepared = run_prepare()
         conn.rollback()
-        rows = prepared.rows
         t1 = time.perf_counter()
-        if len(rows):
-            lo, hi = rows["start_ts"].min().to_pydatetime(), rows["start_ts"].max().to_pydatetime()
-            utc = rows["start_ts"].dt.tz_convert("UTC")
-            keys = np.unique((utc.dt.year * 12 + utc.dt.month - 1).to_numpy())
-            months = [date(int(k) // 12, int(k) % 12 + 1, 1) for k in keys]
-            repo.ensure_partitions(conn, months)
-        flags = {k: v for k, v in rows["quality"].value_counts().to_dict().items() if v} if len(
-            rows) else {}
-        flagged = int(sum(v for k, v in flags.items() if k != "ok"))
-        batch_id, counts = _write(conn, ctx, principal, prepared, content_type=content_type,
-                                  payload_sha256=payload_sha256, flagged=flagged)
+        repo.ensure_partitions(conn, _months(prepared.rows))
+        batch_id, counts, prepared = _write(conn, ctx, principal, prepared, prepare_again,
+                                            content_type=content_type,
+                                            payload_sha256=payload_sha256)
+    rows = prepared.rows
+    flags = {k: v for k, v in rows["quality"].value_counts().to_dict().items() if v} if len(
+        rows) else {}
+    flagged = int(sum(v for k, v in flags.items() if k != "ok"))
     t2 = time.perf_counter()
     aggregates = "current"
     if ctx.timescale and len(rows) and (counts.inserted or counts.revised):
+        lo, hi = rows["start_ts"].min().to_pydatetime(), rows["start_ts"].max().to_pydatetime()
         if settings.aggregate_refresh == "sync" or ctx.refresher is None:
             try:
                 repo.refresh_aggregates(ctx.engine, lo, hi)
@@ -180,19 +199,48 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
     }
 
 
+def _months(rows: pd.DataFrame) -> list[date]:
+    """The distinct UTC calendar months (first days) of the rows' interval starts."""
+    if not len(rows):
+        return []
+    utc = rows["start_ts"].dt.tz_convert("UTC")
+    keys = np.unique((utc.dt.year * 12 + utc.dt.month - 1).to_numpy())
+    return [date(int(k) // 12, int(k) % 12 + 1, 1) for k in keys]
+
+
+def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    if not len(a) and not len(b):
+        return True
+    if len(a) != len(b):
+        return False
+    key = ["meter_id", "ts"]
+    a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+    return bool((a["meter_id"].to_numpy() == b["meter_id"].to_numpy()).all()
+                and (a["ts"].to_numpy() == b["ts"].to_numpy()).all()
+                and (a["value"].to_numpy() == b["value"].to_numpy()).all())
+
+
 def _write(conn: Connection, ctx: IngestContext, principal: Principal, prepared: PreparedBatch,
-           *, content_type: str, payload_sha256: str, flagged: int) -> tuple[int, WriteCounts]:
+           prepare_again: Callable[[], PreparedBatch | None], *, content_type: str,
+           payload_sha256: str) -> tuple[int, WriteCounts, PreparedBatch]:
     """The write transaction, under the batch's meter locks; run again (a bounded number of
     times, with jittered back-off) when it loses a race; the last such error propagates (the
-    API answers it 503 with Retry-After)."""
-    rows = prepared.rows
-    meter_ids = [int(i) for i in rows["meter_id"].unique()] if len(rows) else []
+    API answers it 503 with Retry-After). ``prepare_again`` (called under the locks) returns
+    the batch prepared anew when what it was prepared from has changed, else None."""
     attempts = ctx.settings.upload_attempts
     for attempt in range(1, attempts + 1):
         try:
             with conn.begin():
+                rows = prepared.rows
+                meter_ids = sorted({int(i) for i in rows["meter_id"].unique()}) if len(
+                    rows) else []
                 repo.lock_meters(conn, meter_ids,
                                  timeout_s=ctx.settings.upload_lock_timeout_seconds)
+                again = prepare_again()
+                if again is not None:
+                    prepared, rows = again, again.rows
+                    repo.create_partitions(conn, _months(rows))
+                flagged = int((rows["quality"] != "ok").sum()) if len(rows) else 0
                 batch_id = repo.create_batch(conn, {
                     "api_key_id": principal.key_id, "enterprise_id": principal.enterprise_id,
                     "content_type": content_type, "payload_sha256": payload_sha256,
@@ -200,7 +248,7 @@ def _write(conn: Connection, ctx: IngestContext, principal: Principal, prepared:
                 counts = repo.write_readings(conn, rows, batch_id, principal.key_id,
                                              timescale=ctx.timescale)
                 repo.finish_batch(conn, batch_id, counts, flagged)
-            return batch_id, counts
+            return batch_id, counts, prepared
         except DBAPIError as exc:
             if attempt == attempts or not _retryable(exc):
                 raise

@@ -9,7 +9,8 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -173,6 +174,51 @@ def test_upload_blocked_by_a_held_meter_answers_503_with_retry_after(
         r = client.post("/v1/readings", content=_csv([(m, "2026-02-06T00:00:00+08:00", 1.0)]),
                         headers={**auth(operator_key), "content-type": "text/csv"})
         assert r.status_code == 200 and r.json()["inserted"] == 1
+
+
+def _waiting_locks(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE NOT l.granted AND a.datname = current_database()")).scalar_one())
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_consecutive_cumulative_batches_at_once_close_the_interval_between_them(
+    base_url, engine, operator_key, make_enterprise, make_meter
+):
+    """Batch B (the later register readings) is checked while batch A is still uncommitted; A
+    commits first, and B must still close the interval from A's last reading to its first."""
+    m = make_meter(make_enterprise()["code"], register="cumulative")["code"]
+    ts = _day("2026-02-07", 9)
+    a = [(m, t, 100.0 + 10 * i) for i, t in enumerate(ts[:5])]
+    b = [(m, t, 100.0 + 10 * i) for i, t in enumerate(ts) if i >= 5]
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def post(rows: list[tuple[str, str, float]]) -> httpx.Response:
+        with httpx.Client(base_url=base_url, timeout=120) as c:
+            return c.post("/v1/readings", content=_csv(rows),
+                          headers={**auth(operator_key), "content-type": "text/csv"})
+
+    with psycopg.connect(dsn) as holder, ThreadPoolExecutor(2) as pool:
+        # Hold every upload at its batch record, after it has read the stored registers.
+        holder.execute("LOCK TABLE ingest_batches IN EXCLUSIVE MODE")
+        first = pool.submit(post, a)
+        _until(lambda: _waiting_locks(engine) >= 1)
+        second = pool.submit(post, b)
+        _until(lambda: _waiting_locks(engine) >= 2)
+        holder.commit()
+        answers = [first.result(), second.result()]
+    _no_5xx(answers)
+    assert [r.json()["inserted"] for r in answers] == [4, 4], [r.text for r in answers]
+    stored = _stored(engine, [m])
+    assert stored == {(m, _key(t)): 10.0 for t in ts[:-1]}  # 8 intervals of 10, none missing
 
 
 REFRESH_SCRIPT = """
