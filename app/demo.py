@@ -23,7 +23,7 @@ from app.config import Settings
 from app.models import ApiKey, Enterprise, Meter
 from app.services import carbon_demo
 from app.services.ingest import RawBatch
-from app.services.readings import IngestContext, ingest_frame, upload_window
+from app.services.readings import IngestContext, ingest_frame
 from energy.units import carrier_spec
 
 YEAR = 2026
@@ -115,10 +115,8 @@ def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.Dat
     """Ingest one value array per meter code, all on the interval starts ``local`` (tz-aware),
     as one batch through the API's ingest path; values rounded to 4 decimals. ``tag`` names the
     batch (its digest is that of ``demo-<tag>``)."""
-    # Readings later than the upload window (now plus the clock tolerance) are future readings
-    # the service rejects: the demo year stops at the present.
-    _, latest = upload_window(ctx.settings)
-    keep = np.asarray(local <= latest)
+    # The service rejects future readings: the demo year stops at the present.
+    keep = np.asarray(local <= pd.Timestamp.now(tz="UTC"))
     if not keep.any():
         return
     if not keep.all():
