@@ -3,10 +3,12 @@ months, and partitions are made only for the months that receive rows."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -104,3 +106,25 @@ def test_partitions_only_for_months_that_receive_rows(
     if timescale:
         return  # chunks are TimescaleDB's; there are no monthly partitions
     assert _partitions(engine) - before == {"readings_2008_01", "readings_2010_06"}
+
+
+def test_a_new_month_does_not_wait_for_an_open_upload_transaction(
+    client, engine, timescale, operator_key, make_enterprise, make_meter
+):
+    if timescale:
+        pytest.skip("chunks are TimescaleDB's; there are no monthly partitions")
+    m, other_meter = (make_meter(make_enterprise()["code"])["code"] for _ in range(2))
+    assert _post(client, operator_key, [(m, "2026-03-01T00:00:00+08:00", 1.0)]).status_code == 200
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as busy, ThreadPoolExecutor(1) as pool:
+        # Another upload's transaction, still open, holding its locks on readings.
+        busy.execute("UPDATE readings SET value = value WHERE meter_id ="
+                     " (SELECT id FROM meters WHERE code = %s)", (m,))
+        answer = pool.submit(_post, client, operator_key,
+                             [(other_meter, "2007-05-15T00:00:00+08:00", 1.0)])
+        try:
+            r = answer.result(timeout=30)
+        finally:
+            busy.rollback()
+    assert r.status_code == 200 and r.json()["inserted"] == 1
+    assert "readings_2007_05" in _partitions(engine)
