@@ -114,8 +114,8 @@ def upload_window(settings: Settings, now: datetime | None = None) -> tuple[pd.T
     plus ``upload_future_tolerance_hours``."""
     tz = ZoneInfo(settings.timezone)
     earliest = pd.Timestamp(datetime.combine(settings.upload_earliest, dtime.min, tzinfo=tz))
-    latest = pd.Timestamp(now or datetime.now(UTC)) + pd.Timedelta(
-        hours=settings.upload_future_tolerance_hours)
+    latest = (pd.Timestamp(now or datetime.now(UTC)) + pd.Timedelta(
+        hours=settings.upload_future_tolerance_hours)).floor("s")
     return earliest, latest
 
 
