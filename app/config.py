@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".zcpark")
     max_batch_rows: int = 2_000_000
     max_body_bytes: int = 200 * 1024 * 1024
+    upload_earliest: date = date(2000, 1, 1)
+    """Earliest accepted reading time (midnight of this day in ``timezone``); earlier rows → 422."""
+    upload_future_tolerance_hours: float = Field(default=24.0, ge=0)
+    """Readings later than now plus this many hours are rejected as future readings (422)."""
+    upload_max_months: int = Field(default=36, ge=1)
+    """Most calendar months (UTC) one batch may touch; a wider batch is rejected (422)."""
+    upload_lock_timeout_seconds: float = Field(default=60.0, gt=0)
+    """Longest an upload waits for another upload of the same meters before it is retried."""
+    upload_attempts: int = Field(default=3, ge=1)
+    """Attempts of an upload's write transaction on deadlock, serialization failure or lock
+    timeout; after the last one the upload answers 503 with Retry-After."""
     scheduler_enabled: bool = True
     scheduler_check_seconds: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     """How often the scheduler's leader re-verifies its lock (it steps down when it is lost)."""

@@ -115,6 +115,13 @@ def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.Dat
     """Ingest one value array per meter code, all on the interval starts ``local`` (tz-aware),
     as one batch through the API's ingest path; values rounded to 4 decimals. ``tag`` names the
     batch (its digest is that of ``demo-<tag>``)."""
+    # The service rejects future readings: the demo year stops at the present.
+    keep = np.asarray(local <= pd.Timestamp.now(tz="UTC"))
+    if not keep.any():
+        return
+    if not keep.all():
+        local = local[keep]
+        series = {code: np.asarray(v)[keep] for code, v in series.items()}
     n = len(local)
     # Asia/Shanghai keeps UTC+8 all year (no daylight saving), so the offset is fixed.
     shanghai = local.tz_convert("Asia/Shanghai")

@@ -45,7 +45,7 @@ from app.main import create_app
 from app.models import Enterprise, Meter
 from app.scratch_db import scratch_database
 
-YEAR_START = pd.Timestamp("2026-01-01", tz="Asia/Shanghai")
+YEAR_START = pd.Timestamp("2025-01-01", tz="Asia/Shanghai")  # a past year: no future readings
 
 
 def csv_body(codes: list[str], starts: pd.DatetimeIndex, rng: np.random.Generator) -> bytes:
@@ -212,7 +212,7 @@ def main() -> None:
                f"{total / t_post:,.0f} rows/s (CSV generation {t_gen:.1f} s, not counted)")
 
         # --- queries ---------------------------------------------------------------------------
-        params = {"start": "2026-01-01T00:00:00+08:00", "end": "2027-01-01T00:00:00+08:00"}
+        params = {"start": "2025-01-01T00:00:00+08:00", "end": "2026-01-01T00:00:00+08:00"}
 
         def timed(path: str, p: dict[str, str], reps: int) -> float:
             times = []

@@ -1,9 +1,12 @@
 """Readings SQL: batch writes (COPY + one merge statement), rollups and aggregated reads.
 
-Write path (one transaction, all-or-nothing):
-1. monthly partitions for the batch's range are created first, in their own short transaction;
-2. fast path when none of the batch's (meter, start) keys can exist yet (no stored reading of
-   those meters inside the batch's time range): binary COPY straight into ``readings``;
+Write path (one connection; one transaction, all-or-nothing):
+1. the monthly partitions of the months that receive rows are created first, in their own short
+   transaction (nothing is locked when they exist);
+2. the transaction takes a lock per meter, in ascending id order (:func:`lock_meters`), so
+   writers of one meter take turns and no two batches deadlock; then the fast path when none
+   of the batch's (meter, start) keys can exist yet (no stored reading of those meters inside
+   the batch's time range): binary COPY straight into ``readings``;
 3. otherwise binary COPY into a temporary table, then one statement that writes the audit rows
    of changed intervals and upserts, classifying inserted / revised (unchanged = the rest);
 4. plain PostgreSQL: the meter-day rollup (Asia/Shanghai days) is updated in the same
@@ -13,17 +16,24 @@ Write path (one transaction, all-or-nothing):
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from app.repositories.pgcopy import COLUMNS, encode_readings
 from energy.units import CARRIERS
 
+log = logging.getLogger(__name__)
 TZ = "Asia/Shanghai"
+METER_LOCK_NAMESPACE = 0x7A63_5264
+"""First key of the two-key advisory locks that serialise writers of one meter."""
 
 
 @dataclass
@@ -33,11 +43,34 @@ class WriteCounts:
     revised: int
 
 
-def ensure_partitions(engine: Engine, start: datetime, end: datetime) -> None:
-    """Create any missing monthly partition of ``readings`` covering [start, end]."""
-    with engine.begin() as conn:
-        conn.execute(text("SELECT zcpark_ensure_reading_partitions(:a, :b)"),
-                     {"a": start, "b": end})
+def ensure_partitions(conn: Connection, months: list[date]) -> int:
+    """Create the missing monthly (UTC) partitions among ``months`` in a short transaction of
+    its own, committed before the write; returns how many were created (0 on TimescaleDB)."""
+    if not months:
+        return 0
+    with conn.begin():
+        return create_partitions(conn, months)
+
+
+def create_partitions(conn: Connection, months: list[date]) -> int:
+    """As :func:`ensure_partitions`, inside the caller's transaction."""
+    if not months:
+        return 0
+    return int(conn.execute(text("SELECT zcpark_ensure_reading_months(CAST(:m AS date[]))"),
+                            {"m": sorted(set(months))}).scalar_one())
+
+
+def lock_meters(conn: Connection, meter_ids: list[int], *, timeout_s: float) -> None:
+    """Take the transaction's per-meter write locks, in ascending id order.
+
+    Writers of one meter take turns (so a batch's exists-check and audit rows see every earlier
+    commit), and the fixed order means two batches over the same meters cannot deadlock."""
+    conn.execute(text("SELECT set_config('lock_timeout', :t, true)"),
+                 {"t": f"{int(timeout_s * 1000)}ms"})
+    conn.execute(text(
+        "SELECT count(pg_advisory_xact_lock(:ns, s.id)) FROM"
+        " (SELECT DISTINCT id FROM unnest(CAST(:ids AS integer[])) AS id ORDER BY id) s"),
+        {"ns": METER_LOCK_NAMESPACE, "ids": sorted({int(i) for i in meter_ids})})
 
 
 def create_batch(conn: Connection, meta: dict[str, Any]) -> int:
@@ -179,8 +212,38 @@ def _recompute_meter_days(conn: Connection, rows: pd.DataFrame) -> None:
     """), {"m": touched["meter_id"].astype(int).tolist(), "d": [d.date() for d in touched["day"]]})
 
 
+_REFRESH_LOCK = threading.Lock()
+"""Refreshes of the continuous aggregates in this process take turns (worker and sync paths)."""
+REFRESH_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+"""Back-off between attempts while another process (or TimescaleDB's policy job) refreshes."""
+
+
+def _concurrent_refresh(exc: DBAPIError) -> bool:
+    """True for TimescaleDB's "a concurrent refresh holds this aggregate" errors."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    message = str(exc.orig).lower()
+    return (sqlstate in ("55P03", "55006", "40001", "40P01")
+            or "concurrent refresh" in message or "already in progress" in message)
+
+
 def refresh_aggregates(engine: Engine, start: datetime, end: datetime) -> None:
-    """TimescaleDB: materialise the continuous aggregates for [start, end] (no transaction)."""
+    """TimescaleDB: materialise the continuous aggregates for [start, end] (no transaction).
+
+    Refreshes in this process are serialised; a refresh that meets one of another process is
+    retried with back-off (:data:`REFRESH_RETRY_DELAYS_S`), then the last error is raised."""
+    for delay in (*REFRESH_RETRY_DELAYS_S, None):
+        try:
+            with _REFRESH_LOCK:
+                _refresh_once(engine, start, end)
+            return
+        except DBAPIError as exc:
+            if delay is None or not _concurrent_refresh(exc):
+                raise
+            log.info("continuous aggregate refresh met a concurrent one; again in %.1f s", delay)
+            time.sleep(delay)
+
+
+def _refresh_once(engine: Engine, start: datetime, end: datetime) -> None:
     # force => true (TimescaleDB >= 2.19): without it, the newest Asia/Shanghai day bucket, once
     # materialised, was not re-materialised when another meter's reading landed in it (the
     # refresh window is cut at the invalidation threshold and whole buckets only), so day and

@@ -204,6 +204,9 @@ def prepare(
     previous_registers: Callable[[list[int], pd.Series], pd.DataFrame],
     last_starts: Callable[[list[int]], pd.DataFrame] | None = None,
     max_abs_value: float = MAX_ABS_VALUE,
+    not_before: pd.Timestamp | None = None,
+    not_after: pd.Timestamp | None = None,
+    max_months: int | None = None,
 ) -> PreparedBatch:
     """Validate a parsed batch; raise :class:`Problem` 422 listing every bad row and field.
 
@@ -211,6 +214,8 @@ def prepare(
     ``previous_registers(meter_ids, first_ts_by_meter)`` returns the stored register reading
     before each cumulative meter's first reading (columns meter_id, ts, value).
     ``max_abs_value``: largest magnitude of a value in the meter's canonical unit.
+    ``not_before`` / ``not_after``: the accepted window of ``ts`` (inclusive);
+    ``max_months``: the most distinct UTC calendar months one batch may touch.
     """
     raw = batch.frame
     n = len(raw)
@@ -219,6 +224,7 @@ def prepare(
     values, val_err = _parse_values(batch.value)
     errors += [e for e in (ts_err, val_err) if e is not None]
     frame = pd.DataFrame({"row": raw["row"], "meter": raw["meter"], "ts": ts, "value": values})
+    errors += _window_errors(frame, not_before, not_after, max_months)
 
     cats = list(frame["meter"].cat.categories)
     codes = frame["meter"].cat.codes.to_numpy()
@@ -398,6 +404,43 @@ def _beyond(values: pd.Series, max_abs_value: float) -> np.ndarray:
 def _beyond_message(max_abs_value: float) -> str:
     return (f"not a finite number within ±{max_abs_value:g} in the meter's canonical unit "
             "(after unit conversion)")
+def _window_errors(frame: pd.DataFrame, not_before: pd.Timestamp | None,
+                   not_after: pd.Timestamp | None, max_months: int | None) -> list[pd.DataFrame]:
+    """Rows outside [not_before, not_after], and a batch spanning more than ``max_months``."""
+    ts = frame["ts"]
+    inside = ts.notna().to_numpy().copy()
+    out = []
+    if not_before is not None:
+        early = inside & (ts < not_before).to_numpy()
+        if early.any():
+            out.append(_error(frame["row"].to_numpy()[early], "ts",
+                              f"before {not_before.isoformat()}, the earliest accepted reading "
+                              f"time / 早于可接受的最早读数时间 {not_before.isoformat()}"))
+            inside = inside & ~early
+    if not_after is not None:
+        late = inside & (ts > not_after).to_numpy()
+        if late.any():
+            out.append(_error(frame["row"].to_numpy()[late], "ts",
+                              f"future reading: after {not_after.isoformat()} (now plus the "
+                              f"accepted clock tolerance) / 未来时间的读数：晚于 "
+                              f"{not_after.isoformat()}（当前时间加允许的时钟偏差）"))
+            inside = inside & ~late
+    if max_months is not None and inside.any():
+        utc = ts[inside].dt.tz_convert("UTC")
+        month = (utc.dt.year * 12 + utc.dt.month - 1).to_numpy()
+        distinct = np.unique(month)
+        if len(distinct) > max_months:
+            # Name the first row of the first month beyond the limit (months in time order).
+            beyond = np.flatnonzero(month == distinct[max_months])
+            first = beyond[np.argmin(utc.to_numpy()[beyond])]
+            span = (f"{distinct[0] // 12}-{distinct[0] % 12 + 1:02d} .. "
+                    f"{distinct[-1] // 12}-{distinct[-1] % 12 + 1:02d}")
+            out.append(_error(frame["row"].to_numpy()[inside][[first]], "ts",
+                              f"the batch touches {len(distinct)} calendar months ({span}); at "
+                              f"most {max_months} per batch: split it / 本批次涉及 "
+                              f"{len(distinct)} 个自然月（{span}），每批最多 {max_months} 个月，"
+                              "请拆分上传"))
+    return out
 
 
 def _row_keys(meter_ids: np.ndarray, ts: pd.Series) -> np.ndarray:

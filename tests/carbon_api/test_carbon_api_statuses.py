@@ -5,6 +5,7 @@ coverage; a partial year is `incomplete` (never met); a projection from two year
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.carbon_api.carbon_api_helpers import K_ELEC, ok, record, upload_readings
 from tests.conftest import auth
@@ -46,14 +47,17 @@ def test_partial_year_is_incomplete_never_met(client, make_enterprise, make_mete
     assert cov["value_added_present"] is True
 
 
-def test_two_complete_years_are_insufficient_for_a_projection(client, make_enterprise,
+def test_two_complete_years_are_insufficient_for_a_projection(client, make_app, make_enterprise,
                                                               make_meter, make_key):
     ent = make_enterprise()
     m = make_meter(ent["code"])["code"]
     key = make_key("enterprise", ent["code"])
-    upload_readings(client, key, [(m, f"{y}-{mo:02d}-10T08:00:00+08:00", v)
-                                  for y, v in ((2025, 10_000), (2026, 9_000))
-                                  for mo in range(1, 13)])
+    # 2026 must be a whole year to be complete: its December is uploaded through an app whose
+    # clock tolerance reaches past it (the status below is asked as of 2027-01-15)
+    with TestClient(make_app(upload_future_tolerance_hours=24 * 400)) as ahead:
+        upload_readings(ahead, key, [(m, f"{y}-{mo:02d}-10T08:00:00+08:00", v)
+                                     for y, v in ((2025, 10_000), (2026, 9_000))
+                                     for mo in range(1, 13)])
     ok(record(client, key, [{"period": "2025", "quantity": "value_added_10k_yuan", "value": 200},
                             {"period": "2026", "quantity": "value_added_10k_yuan", "value": 250}]))
     ans, rows = _status(client, key, "2027-01-15")

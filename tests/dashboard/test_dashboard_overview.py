@@ -1,6 +1,6 @@
 """The overview API behind the dashboard: figures from rollups, periods, scope, pages.
 
-One enterprise's day of readings on 2041-03-10 (a date no other test writes), checked with its
+One enterprise's day of readings on 2024-03-10 (a date no other test writes), checked with its
 own key so other tests' data never enter the totals.
 """
 
@@ -17,7 +17,7 @@ from tests.conftest import auth
 from tests.foundation.helpers import csv_rows, post_csv
 
 TZ = ZoneInfo("Asia/Shanghai")
-DAY = date(2041, 3, 10)
+DAY = date(2024, 3, 10)
 
 
 def _slots(hour_from: int, hour_to: int) -> list[str]:
@@ -62,7 +62,7 @@ def test_day_tiles_and_balance_are_the_hand_sums(client, site):
     assert d["tiles"]["month"]["load_kwh"] == pytest.approx(996)   # the month holds one day
     points = d["balance"]["points"]
     assert len(points) == 24 and d["bucket"] == "hour"
-    assert points[0]["start"] == "2041-03-10T00:00:00+08:00"      # Asia/Shanghai hours
+    assert points[0]["start"] == "2024-03-10T00:00:00+08:00"      # Asia/Shanghai hours
     noon = points[12]
     assert (noon["grid_import_kwh"], noon["pv_kwh"], noon["grid_export_kwh"]) == (40, 10, 4)
     assert noon["load_kwh"] == pytest.approx(40 + 10 - 4)
@@ -75,7 +75,7 @@ def test_energy_in_tce_converts_as_the_carbon_ledger_does(client, site):
     # Electricity at its equivalent value, 0.1229 kgce/kWh: 996 kWh → 0.1224084 tce (+ gas).
     ledger = compute_ledger({"electricity_import_kwh": 960.0, "pv_generation_kwh": 40.0,
                              "electricity_export_kwh": 4.0, "natural_gas_nm3": 100.0},
-                            Activity(), period="2041-03", scope="enterprise", code=site["code"])
+                            Activity(), period="2024-03", scope="enterprise", code=site["code"])
     gas_tce = ledger.to_dict()["energy_by_carrier"]["natural_gas"]["tce"]
     assert d["tiles"]["today"]["energy_tce"] == pytest.approx(996 * 0.1229 / 1000 + gas_tce)
     assert d["tiles"]["today"]["energy_tce"] == pytest.approx(ledger.to_dict()["energy_tce"])
@@ -88,9 +88,9 @@ def test_energy_in_tce_converts_as_the_carbon_ledger_does(client, site):
 
 
 @pytest.mark.parametrize(("period", "n_buckets", "first"), [
-    ("week", 7, "2041-03-04"),    # 2041-03-10 is a Sunday: the ISO week starts Monday 03-04
-    ("month", 31, "2041-03-01"),
-    ("year", 12, "2041-01-01"),
+    ("week", 7, "2024-03-04"),    # 2024-03-10 is a Sunday: the ISO week starts Monday 03-04
+    ("month", 31, "2024-03-01"),
+    ("year", 12, "2024-01-01"),
 ])
 def test_periods_bucket_the_same_energy(client, site, period, n_buckets, first):
     d = overview(client, site["key"], period)
@@ -152,7 +152,7 @@ def test_open_alerts_count_follows_acknowledgement(client, operator_key, site):
 
     imp = site["meters"]["import"]
     # One hour with 2 of 4 intervals sent the next day: a missing-data alert for this meter.
-    nxt = datetime(2041, 3, 11, tzinfo=TZ)
+    nxt = datetime(2024, 3, 11, tzinfo=TZ)
     post_csv(client, operator_key, csv_rows([(imp, nxt.isoformat(), 1.0),
                                              (imp, (nxt + timedelta(minutes=45)).isoformat(),
                                               1.0)]))

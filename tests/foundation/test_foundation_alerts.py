@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.conftest import auth
 from tests.foundation.helpers import csv_rows, post_csv
 
-START, END = "2032-03-01T00:00:00+08:00", "2032-03-01T01:00:00+08:00"
+START, END = "2012-03-01T00:00:00+08:00", "2012-03-01T01:00:00+08:00"
 
 
 def test_missing_intervals_raise_one_alert_scoped_and_acknowledged(
@@ -14,8 +14,8 @@ def test_missing_intervals_raise_one_alert_scoped_and_acknowledged(
     ent, other = make_enterprise(), make_enterprise()
     m = make_meter(ent["code"])["code"]
     # 4 intervals expected in the hour; 3 sent (00:30 missing).
-    rows = [(m, t, 1.0) for t in ("2032-03-01T00:00:00+08:00", "2032-03-01T00:15:00+08:00",
-                                  "2032-03-01T00:45:00+08:00")]
+    rows = [(m, t, 1.0) for t in ("2012-03-01T00:00:00+08:00", "2012-03-01T00:15:00+08:00",
+                                  "2012-03-01T00:45:00+08:00")]
     assert post_csv(client, operator_key, csv_rows(rows)).status_code == 200
     r = client.post("/v1/alerts/check", headers=auth(operator_key),
                     params={"start": START, "end": END})

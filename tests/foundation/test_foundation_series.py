@@ -65,9 +65,9 @@ def test_park_energy_by_enterprise_zone_carrier_and_scoping(
     a, b = make_enterprise(zone="综合保税区"), make_enterprise(zone="聂当工业园")
     ma, mb = make_meter(a["code"])["code"], make_meter(b["code"])["code"]
     wa = make_meter(a["code"], carrier="water")["code"]
-    ts = "2031-07-01T12:00:00+08:00"
+    ts = "2011-07-01T12:00:00+08:00"
     post_csv(client, operator_key, csv_rows([(ma, ts, 10.0), (mb, ts, 20.0), (wa, ts, 3.0)]))
-    params = {"start": "2031-01-01T00:00:00+08:00", "end": "2032-01-01T00:00:00+08:00"}
+    params = {"start": "2011-01-01T00:00:00+08:00", "end": "2012-01-01T00:00:00+08:00"}
     by_ent = client.get("/v1/park/energy", headers=auth(operator_key),
                         params={**params, "by": "enterprise"}).json()["totals"]
     got = {(t["enterprise"], t["carrier"]): (t["value"], t["unit"]) for t in by_ent}

@@ -158,7 +158,7 @@ def test_activity_values_must_be_finite_and_bounded(
     r = client.post("/v1/carbon/activity", headers={**auth(operator_key),
                                                     "content-type": "text/csv"},
                     content=(f"enterprise,period,quantity,value\n"
-                             f"{ent},{MONTH},green_power_trades_mwh,1e308\n").encode())
+                             f"{ent},{MONTH},process_co2_t,1e308\n").encode())
     assert [(e["row"], e["field"]) for e in problem(r)["errors"]] == [(1, "value")]
     stored = client.get("/v1/carbon/activity", headers=auth(operator_key),
                         params={"enterprise": ent})

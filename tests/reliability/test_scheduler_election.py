@@ -34,8 +34,8 @@ FAST = {"scheduler_check_seconds": 0.2, "scheduler_lease_seconds": 2.0,
         "scheduler_retry_seconds": 0.2, "scenario_executor": "inline",
         "scenario_poll_seconds": 3600.0}
 BOUND_S = 15.0  # a new leader must be running within this after the old one lost its lock
-DAY_READ = "2031-03-03"  # the plan for 2031-03-10 forecasts from the same weekday a week before
-NOW = datetime.fromisoformat("2031-03-09T17:00:00+08:00")  # plans 2031-03-10
+DAY_READ = "2023-03-03"  # the plan for 2023-03-10 forecasts from the same weekday a week before
+NOW = datetime.fromisoformat("2023-03-09T17:00:00+08:00")  # plans 2023-03-10
 CLOSE_TODAY = date(2021, 10, 10)  # closes 2021-09, a month no other test uses
 
 
@@ -214,10 +214,11 @@ def test_a_successor_waits_out_the_lease_of_a_leader_that_vanished(database_url,
 
 def _upload_day(client, key: str, imp: str, pv: str) -> None:
     lines = ["meter,ts,value"]
-    for q in range(96):
-        ts = f"{DAY_READ}T{q // 4:02d}:{q % 4 * 15:02d}:00+08:00"
-        lines.append(f"{imp},{ts},5000")
-        lines.append(f"{pv},{ts},{1000 if 40 <= q < 64 else 0}")
+    for day in (DAY_READ, "2023-03-10"):
+        for q in range(96):
+            ts = f"{day}T{q // 4:02d}:{q % 4 * 15:02d}:00+08:00"
+            lines.append(f"{imp},{ts},5000")
+            lines.append(f"{pv},{ts},{1000 if 40 <= q < 64 else 0}")
     r = client.post("/v1/readings", content="\n".join(lines) + "\n",
                     headers={**auth(key), "content-type": "text/csv"})
     assert r.status_code == 200, r.text
@@ -270,15 +271,15 @@ def test_the_plan_job_in_two_processes_at_once_publishes_one_plan_per_station(
     assert outcomes[0].isdigit() and outcomes[1] == "published already", outcomes
     # a third run, later, for the same day: nothing
     assert storage_plan_job(engines[0], settings, now=NOW)[code] == "published already"
-    plans = _plans(engine, code, "2031-03-10")
+    plans = _plans(engine, code, "2023-03-10")
     assert [p["id"] for p in plans] == [int(outcomes[0])]
-    r = client.get(f"/v1/storage/{code}/plan", params={"day": "2031-03-10"},
+    r = client.get(f"/v1/storage/{code}/plan", params={"day": "2023-03-10"},
                    headers=auth(operator_key))
     assert r.status_code == 200 and r.json()["id"] == int(outcomes[0])
     with engine.connect() as conn:
         (run_row,) = conn.execute(text(
             "SELECT status, result FROM job_runs WHERE job = 'storage_plan'"
-            " AND period_key = :k"), {"k": f"2031-03-10 {code}"}).all()
+            " AND period_key = :k"), {"k": f"2023-03-10 {code}"}).all()
     assert run_row.status == "done" and run_row.result == outcomes[0]
 
 
@@ -287,7 +288,7 @@ def test_an_operator_republish_supersedes_and_one_plan_stays_current(
     code = _station(client, operator_key, make_enterprise, make_meter)["code"]
 
     def publish(_: int) -> int:
-        r = client.post(f"/v1/storage/{code}/plan", params={"day": "2031-03-10"},
+        r = client.post(f"/v1/storage/{code}/plan", params={"day": "2023-03-10"},
                         headers=auth(operator_key))
         assert r.status_code == 201, r.text
         return r.json()["id"]
@@ -295,11 +296,11 @@ def test_an_operator_republish_supersedes_and_one_plan_stays_current(
     first = publish(0)
     with ThreadPoolExecutor(4) as pool:  # four operators re-publish at the same moment
         others = list(pool.map(publish, range(4)))
-    plans = _plans(engine, code, "2031-03-10")
+    plans = _plans(engine, code, "2023-03-10")
     assert sorted(p["id"] for p in plans) == sorted([first, *others])  # all kept as history
     current = [p["id"] for p in plans if p["superseded_at"] is None]
     assert len(current) == 1 and current[0] in others
-    r = client.get(f"/v1/storage/{code}/plan", params={"day": "2031-03-10"},
+    r = client.get(f"/v1/storage/{code}/plan", params={"day": "2023-03-10"},
                    headers=auth(operator_key))
     assert r.json()["id"] == current[0]
     # the database itself refuses a second current plan for the station and day
@@ -324,12 +325,12 @@ def test_a_job_run_twice_for_the_same_period_does_nothing_the_second_time(
     assert detail["status"] == "open"
     assert [e["action"] for e in detail["events"]].count("close") == 1
     # the safety check, twice for the same slot: one recorded run
-    now = datetime.fromisoformat("2031-03-09T12:07:00+08:00")
+    now = datetime.fromisoformat("2023-03-09T12:07:00+08:00")
     storage_safety_job(engine, now=now)
     assert storage_safety_job(engine, now=now) == 0
     with engine.connect() as conn:
         keys = conn.execute(text("SELECT period_key FROM job_runs WHERE job IN"
                                  " ('storage_safety', 'carbon_close_month')"
-                                 " AND period_key IN ('2031-03-09T04:00Z', '2021-09')"
+                                 " AND period_key IN ('2023-03-09T04:00Z', '2021-09')"
                                  " ORDER BY period_key")).scalars().all()
-    assert keys == ["2021-09", "2031-03-09T04:00Z"]
+    assert keys == ["2021-09", "2023-03-09T04:00Z"]
