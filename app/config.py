@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".zcpark")
     max_batch_rows: int = 2_000_000
     max_body_bytes: int = 200 * 1024 * 1024
+    max_json_depth: int = Field(default=64, ge=2, le=500)
+    """Deepest nesting of arrays and objects read from a JSON body; deeper is answered 422."""
+    max_series_points: int = Field(default=50_000, ge=1)
+    """Most points one JSON series answer holds (a year of 15-minute readings is 35,136);
+    more is answered 422 naming a coarser resolution or ``format=csv``."""
+    max_series_points_csv: int = Field(default=2_000_000, ge=1)
+    """Most points one CSV series answer holds."""
     scheduler_enabled: bool = True
     completeness_interval_minutes: int = 60
     timezone: str = "Asia/Shanghai"

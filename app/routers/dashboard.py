@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.auth import PrincipalDep, SessionDep
+from app.params import Day
 from app.problems import Problem
 from app.services import overview as svc
 from app.services import overview_modules as panels
@@ -65,7 +66,7 @@ def _today(request: Request) -> date:
 
 
 PeriodQ = Annotated[str, Query(description="day | week | month | year")]
-DateQ = Annotated[date | None, Query(description="a day inside the period (Asia/Shanghai); "
+DateQ = Annotated[Day | None, Query(description="a day inside the period (Asia/Shanghai); "
                                      "default today")]
 
 
