@@ -122,7 +122,7 @@ def ledger_csv(answer: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-@router.get("/carbon/ledger")
+@router.get("/carbon/ledger", responses={200: {"content": {"text/csv": {}}}})
 def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
                format: Literal["json", "csv"] = "json") -> Any:

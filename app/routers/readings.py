@@ -92,7 +92,8 @@ def _check_points(request: Request, meter: Meter, start: datetime, end: datetime
                            "message": f"more than {caps[fmt]} points; use {use}"}])
 
 
-@router.get("/meters/{code}/readings", response_model=SeriesOut)
+@router.get("/meters/{code}/readings", response_model=SeriesOut,
+            responses={200: {"content": {"text/csv": {}}}})
 def meter_readings(
     code: str, request: Request, session: SessionDep, principal: PrincipalDep,
     start: Annotated[Instant, Query(description="ISO 8601 with offset; inclusive")],

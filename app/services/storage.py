@@ -233,6 +233,8 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     if abs(n_float - round(n_float)) > 1e-9:
         raise _invalid("horizon_hours", "horizon_hours must be a whole number of steps")
     n = round(n_float)
+    if n < 1:
+        raise _invalid("horizon_hours", "horizon_hours must hold at least one step")
     _check_steps(n, max_steps)
     index = pd.date_range(start, periods=n, freq=f"{body.step_minutes}min")
     end = index[-1] + pd.Timedelta(minutes=body.step_minutes)
