@@ -120,14 +120,18 @@ def body_problem(body: bytes, content_type: str, max_json_depth: int) -> Problem
 
 
 class InputGuard:
-    """Reads a request body whole (the size limit sits outside), checks it, then hands it on."""
+    """Reads a request body whole (the size limit sits outside), checks it, then hands it on.
+    Requests without an ``Authorization`` header pass unread (their route answers 401)."""
 
     def __init__(self, app: ASGIApp, max_json_depth: int) -> None:
         self.app = app
         self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        if (scope["type"] != "http" or scope["method"] not in BODY_METHODS
+                or not any(name == b"authorization" for name, _ in scope.get("headers", []))):
+            # Every route taking a body needs a key: without one it answers 401 before reading,
+            # so an anonymous client never makes the service buffer a body.
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

@@ -64,6 +64,9 @@ def test_json_nested_thousands_deep_is_refused(client, operator_key, site, count
     # its shape by the route, not the guard).
     r = client.post("/v1/readings", content="[" * 60 + "]" * 60, headers=json_ct)
     assert r.status_code == 422 and "nested" not in r.json()["detail"]
+    # Without a key nothing is read: 401 before any body check.
+    r = client.post("/v1/readings", content=DEEP, headers={"content-type": "application/json"})
+    assert r.status_code == 401
     assert counts() == before
 
 
