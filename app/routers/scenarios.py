@@ -108,7 +108,7 @@ def get_plot(run_id: IdPath, name: str, session: SessionDep, _: PlannerDep) -> R
 
 @router.get("/scenarios/{run_id}/sensitivity", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-def get_sensitivity(run_id: int, session: SessionDep, _: PlannerDep) -> Response:
+def get_sensitivity(run_id: IdPath, session: SessionDep, _: PlannerDep) -> Response:
     """The sensitivity table as CSV (runs queued with ``sensitivity=true``)."""
     _done(session, run_id)
     art = repo.get_artifact(session, run_id, "sensitivity.csv")

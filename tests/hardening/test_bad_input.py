@@ -137,6 +137,7 @@ def test_nul_in_a_json_field_is_refused(client, operator_key, site, counts):
     ("POST", "/v1/alerts/0/acknowledge", "alert_id"),
     ("GET", "/v1/scenarios/9223372036854775808", "run_id"),
     ("GET", "/v1/scenarios/9223372036854775808/series", "run_id"),
+    ("GET", "/v1/scenarios/9223372036854775808/sensitivity", "run_id"),
 ])
 def test_ids_beyond_64_bits_are_refused(client, operator_key, counts, method, path, field):
     before = counts()
