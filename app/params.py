@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Path, Request
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSchema
 
 from app.problems import Problem
 
@@ -21,6 +21,13 @@ YEAR_MIN, YEAR_MAX = 2000, 2100
 """Years the service reads and writes (dates, instants and accounting periods)."""
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_YEAR = r"(20[0-9]{2}|2100)"
+_MONTH_DAY = r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+DAY_PATTERN = rf"^{_YEAR}-{_MONTH_DAY}$"
+INSTANT_PATTERN = (rf"^{_YEAR}-{_MONTH_DAY}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]"
+                   r"(:[0-5][0-9](\.[0-9]+)?)?([Zz]|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])$")
+PERIOD_PATTERN = rf"^{_YEAR}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+"""What OpenAPI says of days, instants and accounting periods (the validators below decide)."""
 _INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
@@ -48,9 +55,12 @@ def _in_years(value: date) -> date:
     return value
 
 
-Day = Annotated[date, BeforeValidator(_day_text), AfterValidator(_in_years)]
+Day = Annotated[date, BeforeValidator(_day_text), AfterValidator(_in_years),
+                WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN})]
 """A calendar day ``YYYY-MM-DD`` within :data:`YEAR_MIN`..:data:`YEAR_MAX`."""
-Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text), AfterValidator(_in_years)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text), AfterValidator(_in_years),
+                    WithJsonSchema({"type": "string", "format": "date-time",
+                                    "pattern": INSTANT_PATTERN})]
 """An ISO 8601 instant with a UTC offset (naive times rejected), years bounded like :data:`Day`."""
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive 64-bit id")]
 

@@ -7,12 +7,13 @@ import io
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
+from app.params import PERIOD_PATTERN
 from app.problems import Problem
 from app.repositories import carbon as repo
 from app.repositories import core as core_repo
@@ -22,8 +23,11 @@ from app.services.carbon_periods import Period, PeriodError, parse_period
 
 router = APIRouter(prefix="/v1", tags=["carbon"])
 
-PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn",
+PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn (2000..2100)",
+                               json_schema_extra={"pattern": PERIOD_PATTERN},
                                examples=["2026-03"])]
+PeriodP = Annotated[str, Path(description="YYYY-MM (2000..2100)",
+                              json_schema_extra={"pattern": PERIOD_PATTERN})]
 ScopeQ = Annotated[Literal["park", "enterprise"], Query()]
 CSV_EXAMPLE = "enterprise,period,quantity,value\nE-001,2026,value_added_10k_yuan,52000\n"
 
@@ -174,7 +178,7 @@ class ReopenIn(BaseModel):
 
 
 @router.post("/carbon/periods/{period}/close")
-def close_period(period: str, request: Request, principal: OperatorDep) -> dict[str, Any]:
+def close_period(period: PeriodP, request: Request, principal: OperatorDep) -> dict[str, Any]:
     """Freeze the month's ledgers (the monthly job does this for the previous month)."""
     _period(period)
     return svc.close_period(request.app.state.engine, period, api_key_id=principal.key_id,
@@ -183,7 +187,7 @@ def close_period(period: str, request: Request, principal: OperatorDep) -> dict[
 
 
 @router.post("/carbon/periods/{period}/reopen")
-def reopen_period(period: str, body: ReopenIn, request: Request, principal: OperatorDep
+def reopen_period(period: PeriodP, body: ReopenIn, request: Request, principal: OperatorDep
                   ) -> dict[str, Any]:
     """Reopen a closed month (audited with who, when and why); close it again afterwards."""
     _period(period)
@@ -192,7 +196,7 @@ def reopen_period(period: str, body: ReopenIn, request: Request, principal: Oper
 
 
 @router.get("/carbon/periods/{period}")
-def period_detail(period: str, request: Request, session: SessionDep, _: OperatorDep
+def period_detail(period: PeriodP, request: Request, session: SessionDep, _: OperatorDep
                   ) -> dict[str, Any]:
     """Status, close/reopen events, and for a closed month every frozen ledger's input hash
     against a recomputation from the stored data (``verification.all_same``)."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -65,7 +65,7 @@ def _today(request: Request) -> date:
     return datetime.now(request.app.state.tz).date()
 
 
-PeriodQ = Annotated[str, Query(description="day | week | month | year")]
+PeriodQ = Annotated[Literal["day", "week", "month", "year"], Query()]
 DateQ = Annotated[Day | None, Query(description="a day inside the period (Asia/Shanghai); "
                                      "default today")]
 
