@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     upload_attempts: int = Field(default=3, ge=1)
     """Attempts of an upload's write transaction on deadlock, serialization failure or lock
     timeout; after the last one the upload answers 503 with Retry-After."""
+    max_json_depth: int = Field(default=64, ge=2, le=500)
+    """Deepest nesting of arrays and objects read from a JSON body; deeper is answered 422."""
+    max_series_points: int = Field(default=50_000, ge=1)
+    """Most points one JSON series answer holds (a year of 15-minute readings is 35,136);
+    more is answered 422 naming a coarser resolution or ``format=csv``."""
+    max_series_points_csv: int = Field(default=2_000_000, ge=1)
+    """Most points one CSV series answer holds."""
     scheduler_enabled: bool = True
     scheduler_check_seconds: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     """How often the scheduler's leader re-verifies its lock (it steps down when it is lost)."""

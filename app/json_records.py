@@ -13,7 +13,7 @@ def json_records(body: bytes, wrapper: str) -> list[dict[str, Any]]:
     when the JSON cannot be read or is not a list of objects."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Problem(422, f"The JSON cannot be read: {exc}", kind="malformed-json",
                       errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
     items = doc.get(wrapper) if isinstance(doc, dict) else doc

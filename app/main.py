@@ -6,14 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, text
+from starlette.types import ASGIApp
 
+from app.api_docs import install_docs, install_method_not_allowed, install_openapi
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
+from app.edge import InputGuard, SecurityHeaders
 from app.limits import BodySizeLimit
 from app.metrics import RequestMetrics, metrics_response, watch_engine
+from app.params import reject_bad_text
 from app.problems import (
     RETRY_AFTER_SECONDS_OUTAGE,
     Problem,
@@ -35,6 +39,14 @@ ROUTERS: list[APIRouter] = [
     dashboard.router,
 ]
 """Every router of the service; another domain adds its own here."""
+
+
+class ZcparkApp(FastAPI):
+    """FastAPI with :class:`~app.edge.SecurityHeaders` outside every other layer, so that even
+    the answers of the outermost error handler carry the security headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -59,11 +71,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if scheduler is not None:
                 scheduler.shutdown()
 
-    app = FastAPI(
+    app = ZcparkApp(
         title="zcpark",
         summary="Energy and carbon service of the Lhasa ETDZ zero-carbon industrial park",
         version="0.1.0",
         lifespan=lifespan,
+        # Path and query text is checked once for every route (NUL, unpaired surrogates).
+        dependencies=[Depends(reject_bad_text)],
+        docs_url=None,
+        redoc_url=None,
     )
     with engine.connect() as conn:
         timescale = readings_on_timescale(conn)
@@ -74,6 +90,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.tz = ZoneInfo(settings.timezone)
     app.state.ingest_context = IngestContext(engine=engine, settings=settings, timescale=timescale)
     install_problem_handlers(app)
+    install_method_not_allowed(app)
+    # Added last = outermost: the size limit counts bytes before the guard reads the body.
+    app.add_middleware(InputGuard, max_json_depth=settings.max_json_depth)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     watch_engine(engine)
@@ -98,4 +117,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """Prometheus exposition: request latency by route, ingest, jobs, database pool."""
         return metrics_response()
 
+    install_openapi(app)
+    install_docs(app)
     return app

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.auth import OperatorDep, PrincipalDep, SessionDep
 from app.models import Alert, Enterprise, Meter
+from app.params import IdPath, Instant, check_window
 from app.problems import Problem
 from app.repositories import alerts as repo
 from app.schemas import AlertOut
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
+MAX_CHECK_DAYS = 366
 
 
 def alert_out(session: SessionDep, a: Alert) -> AlertOut:
@@ -38,7 +39,7 @@ def list_alerts(session: SessionDep, principal: PrincipalDep, open_only: bool = 
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, session: SessionDep, principal: PrincipalDep) -> AlertOut:
+def acknowledge(alert_id: IdPath, session: SessionDep, principal: PrincipalDep) -> AlertOut:
     if principal.role == "planner":
         raise Problem(403, "Planners cannot acknowledge alerts.")
     return alert_out(session, repo.acknowledge(session, principal, alert_id))
@@ -46,7 +47,9 @@ def acknowledge(alert_id: int, session: SessionDep, principal: PrincipalDep) -> 
 
 @router.post("/alerts/check")
 def run_completeness_check(session: SessionDep, _: OperatorDep,
-                           start: Annotated[datetime, Query()],
-                           end: Annotated[datetime, Query()]) -> dict[str, int]:
-    """Run the scheduled data-completeness check now for [start, end) (the job's function)."""
+                           start: Annotated[Instant, Query()],
+                           end: Annotated[Instant, Query()]) -> dict[str, int]:
+    """Run the scheduled data-completeness check now for [start, end) (the job's function),
+    at most :data:`MAX_CHECK_DAYS` days."""
+    check_window(start, end, max_days=MAX_CHECK_DAYS)
     return {"opened": repo.check_completeness(session, start, end)}

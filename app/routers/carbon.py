@@ -7,12 +7,13 @@ import io
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
+from app.params import PERIOD_PATTERN
 from app.problems import Problem
 from app.repositories import carbon as repo
 from app.repositories import core as core_repo
@@ -24,8 +25,11 @@ from carbon import available_factor_sets
 
 router = APIRouter(prefix="/v1", tags=["carbon"])
 
-PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn",
+PeriodQ = Annotated[str, Query(description="YYYY, YYYY-MM or YYYY-Qn (2000..2100)",
+                               json_schema_extra={"pattern": PERIOD_PATTERN},
                                examples=["2026-03"])]
+PeriodP = Annotated[str, Path(description="YYYY-MM (2000..2100)",
+                              json_schema_extra={"pattern": PERIOD_PATTERN})]
 ScopeQ = Annotated[Literal["park", "enterprise"], Query()]
 FactorSetQ = Annotated[str | None, Query(max_length=64, description=(
     "a published factor set (GET /v1/carbon/factor-sets); default: the policy's"))]
@@ -188,7 +192,7 @@ def ledger_csv(answer: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-@router.get("/carbon/ledger")
+@router.get("/carbon/ledger", responses={200: {"content": {"text/csv": {}}}})
 def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
                format: Literal["json", "csv"] = "json", version: VersionQ = None,
@@ -247,7 +251,7 @@ class ReopenIn(BaseModel):
 
 
 @router.post("/carbon/periods/{period}/close")
-def close_period(period: str, request: Request, principal: OperatorDep) -> dict[str, Any]:
+def close_period(period: PeriodP, request: Request, principal: OperatorDep) -> dict[str, Any]:
     """Freeze the month's ledgers (the monthly job does this for the previous month)."""
     _period(period)
     return svc.close_period(request.app.state.engine, period, api_key_id=principal.key_id,
@@ -256,7 +260,7 @@ def close_period(period: str, request: Request, principal: OperatorDep) -> dict[
 
 
 @router.post("/carbon/periods/{period}/reopen")
-def reopen_period(period: str, body: ReopenIn, request: Request, principal: OperatorDep
+def reopen_period(period: PeriodP, body: ReopenIn, request: Request, principal: OperatorDep
                   ) -> dict[str, Any]:
     """Reopen a closed month (audited with who, when and why); close it again afterwards."""
     _period(period)
@@ -265,7 +269,7 @@ def reopen_period(period: str, body: ReopenIn, request: Request, principal: Oper
 
 
 @router.get("/carbon/periods/{period}")
-def period_detail(period: str, request: Request, session: SessionDep, _: OperatorDep
+def period_detail(period: PeriodP, request: Request, session: SessionDep, _: OperatorDep
                   ) -> dict[str, Any]:
     """Status, close/reopen events, and for a closed month every frozen ledger's input hash
     against a recomputation from the stored data (``verification.all_same``)."""

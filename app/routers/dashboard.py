@@ -16,12 +16,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.auth import PrincipalDep, SessionDep
+from app.params import Day
 from app.problems import Problem
 from app.services import overview as svc
 from app.services import overview_modules as panels
@@ -64,8 +65,8 @@ def _today(request: Request) -> date:
     return datetime.now(request.app.state.tz).date()
 
 
-PeriodQ = Annotated[str, Query(description="day | week | month | year")]
-DateQ = Annotated[date | None, Query(description="a day inside the period (Asia/Shanghai); "
+PeriodQ = Annotated[Literal["day", "week", "month", "year"], Query()]
+DateQ = Annotated[Day | None, Query(description="a day inside the period (Asia/Shanghai); "
                                      "default today")]
 
 

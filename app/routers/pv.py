@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 import pandas as pd
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
 from app.models import Enterprise, Meter, PvArray, Roof, WeatherStation
 from app.models.pv import WEATHER_QUANTITIES
+from app.params import Day, Instant
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import pv as repo
@@ -35,8 +36,8 @@ from energy.pv.arrays import default_ac_kw, pv_defaults
 
 router = APIRouter(prefix="/v1/pv", tags=["pv"])
 
-StartQ = Annotated[datetime, Query(description="ISO 8601 with offset; inclusive")]
-EndQ = Annotated[datetime, Query(description="ISO 8601 with offset; exclusive")]
+StartQ = Annotated[Instant, Query(description="ISO 8601 with offset; inclusive")]
+EndQ = Annotated[Instant, Query(description="ISO 8601 with offset; exclusive")]
 
 
 def _invalid(field: str, message: str, detail: str | None = None) -> Problem:
@@ -269,8 +270,8 @@ def array_performance(
 @router.post("/performance/check")
 def run_performance_check(
     request: Request, session: SessionDep, _: OperatorDep,
-    first_day: Annotated[date, Query(description="first Asia/Shanghai day checked")],
-    last_day: Annotated[date | None, Query(description="last day checked; default first_day")]
+    first_day: Annotated[Day, Query(description="first Asia/Shanghai day checked")],
+    last_day: Annotated[Day | None, Query(description="last day checked; default first_day")]
     = None,
 ) -> dict[str, int]:
     """Run the daily underperformance check now (the scheduled job's function) for local days

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +14,8 @@ from fastapi.responses import Response
 
 from app.auth import PrincipalDep, SessionDep, WriterDep
 from app.metrics import INGEST_BATCHES, INGEST_BYTES, INGEST_ROWS
+from app.models import Meter
+from app.params import Instant, check_window
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
@@ -53,27 +56,58 @@ async def upload_readings(request: Request, principal: WriterDep) -> UploadOut:
 
 
 def _check_range(start: datetime, end: datetime) -> None:
-    for name, value in (("start", start), ("end", end)):
-        if value.tzinfo is None:
-            raise Problem(422, f"{name} needs a UTC offset.", kind="validation",
-                          errors=[{"row": None, "field": name, "message": "naive timestamp"}])
-    if end <= start:
-        raise Problem(422, "end must be after start.", kind="validation",
-                      errors=[{"row": None, "field": "end", "message": "not after start"}])
+    check_window(start, end)
 
 
-@router.get("/meters/{code}/readings", response_model=SeriesOut)
+BUCKET_MINUTES: dict[str, int] = {"15min": 15, "hour": 60, "day": 1440, "month": 28 * 1440}
+"""Shortest bucket of each resolution (a month: 28 days), for an upper bound on points."""
+
+
+def _most_points(meter: Meter, start: datetime, end: datetime, resolution: str) -> int:
+    """Most points a series of [start, end) can hold: readings lie on the meter's interval grid
+    and a bucket answers one point."""
+    minutes = max(meter.interval_minutes, BUCKET_MINUTES.get(resolution, 0))
+    return math.ceil((end - start) / timedelta(minutes=minutes))
+
+
+def _check_points(request: Request, meter: Meter, start: datetime, end: datetime,
+                  resolution: str, fmt: str) -> None:
+    """A 422 naming a coarser resolution or ``format=csv`` when the answer would be too long."""
+    settings = request.app.state.settings
+    caps = {"json": settings.max_series_points, "csv": settings.max_series_points_csv}
+    points = _most_points(meter, start, end, resolution)
+    if points <= caps[fmt]:
+        return
+    options = [f"resolution={r}" for r in BUCKET_MINUTES
+               if BUCKET_MINUTES[r] > BUCKET_MINUTES.get(resolution, 0)
+               and _most_points(meter, start, end, r) <= caps[fmt]]
+    if fmt == "json" and points <= caps["csv"]:
+        options.append("format=csv")
+    options.append("a shorter window")
+    use = " or ".join(options)
+    raise Problem(422, f"[start, end) holds up to {points} points at resolution={resolution}; "
+                  f"a {fmt} answer holds at most {caps[fmt]}. Ask for {use}.",
+                  kind="too-many-points", max_points=caps[fmt],
+                  errors=[{"row": None, "field": "resolution",
+                           "message": f"more than {caps[fmt]} points; use {use}"}])
+
+
+@router.get("/meters/{code}/readings", response_model=SeriesOut,
+            responses={200: {"content": {"text/csv": {}}}})
 def meter_readings(
     code: str, request: Request, session: SessionDep, principal: PrincipalDep,
-    start: Annotated[datetime, Query(description="ISO 8601 with offset; inclusive")],
-    end: Annotated[datetime, Query(description="ISO 8601 with offset; exclusive")],
+    start: Annotated[Instant, Query(description="ISO 8601 with offset; inclusive")],
+    end: Annotated[Instant, Query(description="ISO 8601 with offset; exclusive")],
     resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
     format: Literal["json", "csv"] = "json",
 ) -> SeriesOut | Response:
     """A meter's series in Asia/Shanghai calendar buckets: sums for energy and quantities, means
-    for weather and telemetry (non-summable carriers)."""
+    for weather and telemetry (non-summable carriers). A JSON answer holds at most
+    ``max_series_points`` points (a CSV one ``max_series_points_csv``); a longer window is
+    answered 422 naming a coarser resolution or ``format=csv``."""
     _check_range(start, end)
     meter = core_repo.get_meter(session, principal, code)
+    _check_points(request, meter, start, end, resolution, format)
     rows = repo.meter_series(session.connection(), meter.id, start, end, resolution,
                              timescale=request.app.state.timescale)
     tz = request.app.state.tz
@@ -96,7 +130,7 @@ def meter_readings(
 @router.get("/park/energy")
 def park_energy(
     request: Request, session: SessionDep, principal: PrincipalDep,
-    start: Annotated[datetime, Query()], end: Annotated[datetime, Query()],
+    start: Annotated[Instant, Query()], end: Annotated[Instant, Query()],
     by: Literal["carrier", "zone", "enterprise"] = "carrier",
 ) -> dict[str, object]:
     """The park's totals over whole Asia/Shanghai days in [start, end), grouped ``by``, per carrier
@@ -112,8 +146,10 @@ def park_energy(
 @router.get("/meters/{code}/revisions")
 def meter_revisions(
     code: str, session: SessionDep, principal: PrincipalDep,
-    start: datetime | None = None, end: datetime | None = None,
+    start: Instant | None = None, end: Instant | None = None,
 ) -> list[dict[str, object]]:
     """The audit trail of a meter: every value a later batch replaced, with who and when."""
+    if start is not None and end is not None:
+        check_window(start, end)
     meter = core_repo.get_meter(session, principal, code)
     return repo.revisions(session.connection(), meter.id, start, end)

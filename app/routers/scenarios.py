@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from app.auth import Principal, SessionDep, require_roles
 from app.models.simulations import ScenarioRun
+from app.params import IdPath
 from app.problems import Problem
 from app.repositories import scenarios as repo
 from app.services.scenarios import SENSITIVITY_KEY, resolve_readings_load, validate_posted
@@ -69,7 +70,7 @@ def list_scenarios(session: SessionDep, _: PlannerDep) -> list[ScenarioRunOut]:
 
 
 @router.get("/scenarios/{run_id}", response_model=ScenarioRunOut)
-def get_scenario(run_id: int, session: SessionDep, _: PlannerDep) -> ScenarioRunOut:
+def get_scenario(run_id: IdPath, session: SessionDep, _: PlannerDep) -> ScenarioRunOut:
     """Status (queued | running | done | failed), KPIs when done, the error when failed."""
     return run_out(repo.get_run(session, run_id))
 
@@ -84,7 +85,7 @@ def _done(session: SessionDep, run_id: int) -> ScenarioRun:
 
 @router.get("/scenarios/{run_id}/series", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-def get_series(run_id: int, session: SessionDep, _: PlannerDep) -> Response:
+def get_series(run_id: IdPath, session: SessionDep, _: PlannerDep) -> Response:
     """Per-step series of every simulated year as CSV (time = interval start with offset)."""
     _done(session, run_id)
     art = repo.get_artifact(session, run_id, "series.csv")
@@ -94,7 +95,7 @@ def get_series(run_id: int, session: SessionDep, _: PlannerDep) -> Response:
 
 @router.get("/scenarios/{run_id}/plots/{name}", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
-def get_plot(run_id: int, name: str, session: SessionDep, _: PlannerDep,
+def get_plot(run_id: IdPath, name: str, session: SessionDep, _: PlannerDep,
              lang: Literal["zh", "en"] = "zh") -> Response:
     """A plot as PNG: energy_balance_week, soc, monthly_mix or carbon_path; ``lang``: labels in
     Chinese (zh, default) or English (en)."""
@@ -109,7 +110,7 @@ def get_plot(run_id: int, name: str, session: SessionDep, _: PlannerDep,
 
 @router.get("/scenarios/{run_id}/sensitivity", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-def get_sensitivity(run_id: int, session: SessionDep, _: PlannerDep) -> Response:
+def get_sensitivity(run_id: IdPath, session: SessionDep, _: PlannerDep) -> Response:
     """The sensitivity table as CSV (runs queued with ``sensitivity=true``)."""
     _done(session, run_id)
     art = repo.get_artifact(session, run_id, "sensitivity.csv")

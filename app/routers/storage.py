@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth import OperatorDep, PrincipalDep, SessionDep
 from app.models import StorageCapacityTest
+from app.params import Day, Instant
 from app.problems import Problem
 from app.repositories import storage as repo
 from app.schemas_storage import (
@@ -81,7 +82,7 @@ def dispatch(code: str, body: DispatchIn, request: Request, session: SessionDep,
 
 @router.post("/{code}/plan", status_code=201, response_model=PlanOut)
 def publish_plan(code: str, request: Request, session: SessionDep, principal: OperatorDep,
-                 day: date | None = None, strategy: Literal["optimal", "rule"] = "optimal",
+                 day: Day | None = None, strategy: Literal["optimal", "rule"] = "optimal",
                  step_minutes: Literal[15, 30, 60] = 15,
                  forecast: Literal["auto", "actual", "seasonal_naive"] = "auto") -> dict[str, Any]:
     """Publish a plan for ``day`` (default tomorrow, Asia/Shanghai) now, as the daily job does.
@@ -97,7 +98,7 @@ def publish_plan(code: str, request: Request, session: SessionDep, principal: Op
 
 @router.get("/{code}/plan", response_model=PlanOut)
 def current_plan(code: str, session: SessionDep, principal: PrincipalDep,
-                 day: date | None = None) -> dict[str, Any]:
+                 day: Day | None = None) -> dict[str, Any]:
     """The newest plan published for ``day``; without ``day``: today's (Asia/Shanghai), else the
     latest published one (e.g. tomorrow's, published this afternoon)."""
     asset = repo.get_asset(session, principal, code)
@@ -143,8 +144,8 @@ async def upload_telemetry(code: str, request: Request, session: SessionDep,
 
 @router.post("/{code}/safety-check")
 def safety_check(code: str, session: SessionDep, principal: OperatorDep,
-                 start: Annotated[datetime, Query()],
-                 end: Annotated[datetime, Query()]) -> dict[str, int]:
+                 start: Annotated[Instant, Query()],
+                 end: Annotated[Instant, Query()]) -> dict[str, int]:
     """Run the scheduled safety check now for [start, end) (operators)."""
     asset = repo.get_asset(session, principal, code)
     return {"opened": ops.safety_check(session, asset, _aware("start", start),
@@ -176,7 +177,7 @@ def health(code: str, session: SessionDep, principal: PrincipalDep,
 
 @router.get("/{code}/resilience")
 def resilience(code: str, session: SessionDep, principal: PrincipalDep,
-               start: Annotated[datetime, Query(description="outage start, on the plan grid")],
+               start: Annotated[Instant, Query(description="outage start, on the plan grid")],
                critical_load_mw: Annotated[float, Query(ge=0)],
                max_hours: Annotated[float, Query(gt=0, le=24 * 14)] = 72.0) -> dict[str, Any]:
     """Hours the station carries ``critical_load_mw`` through a grid outage from ``start``,

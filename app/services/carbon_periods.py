@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from app.params import YEAR_MAX, YEAR_MIN
+
 _RE = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
 
 
@@ -39,6 +41,8 @@ def parse_period(label: str) -> Period:
     if not m:
         raise PeriodError(f"period {label!r}: use YYYY, YYYY-MM or YYYY-Qn")
     year = int(m.group(1))
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise PeriodError(f"period {label!r}: the year must be within {YEAR_MIN}..{YEAR_MAX}")
     if m.group(2):
         start, months = date(year, int(m.group(2)), 1), 1
     elif m.group(3):

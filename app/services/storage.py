@@ -234,6 +234,8 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     if abs(n_float - round(n_float)) > 1e-9:
         raise _invalid("horizon_hours", "horizon_hours must be a whole number of steps")
     n = round(n_float)
+    if n < 1:
+        raise _invalid("horizon_hours", "horizon_hours must hold at least one step")
     _check_steps(n, max_steps)
     index = pd.date_range(start, periods=n, freq=f"{body.step_minutes}min")
     end = index[-1] + pd.Timedelta(minutes=body.step_minutes)
@@ -426,9 +428,15 @@ def plan_grid_factor(year: int) -> dict[str, Any]:
     """Grid CO2 factor of published plans (for the co2_t KPI): the national average of the newest
     carbon factor set (the MEE publishes no factor for Tibet; see carbon/data/factor_sets)."""
     from carbon import load_factor_set
+    from carbon.factors import UnknownFactorError
 
     fs = load_factor_set()
-    factor = fs.electricity_co2("national_average", year)
+    try:
+        factor = fs.electricity_co2("national_average", year)
+    except UnknownFactorError as exc:
+        # A day before the first published grid factor: no plan's CO2 can be stated.
+        raise Problem(422, f"No grid CO2 factor for {year}: {exc}", kind="validation",
+                      errors=[{"row": None, "field": "day", "message": str(exc)}]) from None
     return {"factor_set": fs.version, "key": factor.key, "value": factor.value,
             "unit": factor.unit}
 
