@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     """Longest a scenario run may take; a running row past its lease is claimed again."""
     scenario_executor: Literal["process", "inline"] = "process"
     """process: runs in a worker process next to the scheduler; inline: in the job's thread."""
+    auth_failure_burst: int = 30
+    """Failed authentications one client address may make in a burst before it is answered 429
+    (with Retry-After) without a database lookup; 0 turns the limit off."""
+    auth_failures_per_minute: float = Field(default=30.0, gt=0)
+    """Rate at which an address earns back failed attempts."""
     dask_scheduler_address: str | None = None
     """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
 

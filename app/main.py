@@ -14,7 +14,19 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.limits import BodySizeLimit
 from app.problems import Problem, install_problem_handlers, problem_response
-from app.routers import alerts, carbon, core, dashboard, pv, readings, scenarios, storage
+from app.routers import (
+    alerts,
+    carbon,
+    core,
+    dashboard,
+    keys,
+    pv,
+    readings,
+    registry,
+    scenarios,
+    storage,
+)
+from app.services.keys import AuthFailureLimiter, KeyUseRecorder
 from app.services.readings import IngestContext
 
 ROUTERS: list[APIRouter] = [
@@ -26,6 +38,8 @@ ROUTERS: list[APIRouter] = [
     scenarios.router,
     carbon.router,
     dashboard.router,
+    keys.router,
+    registry.router,
 ]
 """Every router of the service; another domain adds its own here."""
 
@@ -66,6 +80,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.timescale = timescale
     app.state.tz = ZoneInfo(settings.timezone)
     app.state.ingest_context = IngestContext(engine=engine, settings=settings, timescale=timescale)
+    app.state.auth_limiter = AuthFailureLimiter(settings.auth_failure_burst,
+                                                settings.auth_failures_per_minute)
+    app.state.key_use = KeyUseRecorder(engine)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:

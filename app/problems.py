@@ -22,6 +22,7 @@ TITLES: dict[int, str] = {
     413: "Content too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
 }
 
@@ -40,6 +41,7 @@ class Problem(Exception):
         kind: str | None = None,
         title: str | None = None,
         errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
@@ -48,6 +50,7 @@ class Problem(Exception):
         self.kind = kind or TITLES.get(status, "error").lower().replace(" ", "-")
         self.title = title or TITLES.get(status, "Error")
         self.errors = errors
+        self.headers = headers
         self.extra = extra
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
@@ -67,7 +70,8 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
+    headers.update(problem.headers or {})
     return JSONResponse(
         problem.body(instance),
         status_code=problem.status,

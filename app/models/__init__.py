@@ -10,7 +10,7 @@ from app.models.carbon import (
     FrozenLedger,
     PeriodEvent,
 )
-from app.models.core import ApiKey, Enterprise, Meter
+from app.models.core import ApiKey, Enterprise, Meter, RegistryDocument
 from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
 from app.models.simulations import ScenarioArtifact, ScenarioRun
@@ -33,6 +33,7 @@ __all__ = [
     "PvArray",
     "Reading",
     "ReadingRevision",
+    "RegistryDocument",
     "Roof",
     "ScenarioArtifact",
     "ScenarioRun",

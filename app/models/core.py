@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base
@@ -36,8 +38,27 @@ class ApiKey(Base):
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """After this instant the key is refused (None: never expires)."""
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Last successful authentication, recorded at most once a minute per key."""
 
     enterprise: Mapped[Enterprise | None] = relationship(lazy="joined")
+
+
+class RegistryDocument(Base):
+    """A tariff or accounting policy an operator uploaded as content (chosen by name)."""
+
+    __tablename__ = "registry_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    """'tariff' or 'accounting_policy'."""
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(Text, server_default="")
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Meter(Base):

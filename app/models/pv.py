@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,6 +30,8 @@ class WeatherStation(Base):
     wind_speed_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
     dni_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
     dhi_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    shared: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    """True: park-shared (any key may list and attach it); False: private to ``enterprise``."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     enterprise: Mapped[Enterprise] = relationship(lazy="joined")

@@ -49,7 +49,7 @@ def queue_scenario(body: Annotated[Any, Body(description="a scenario (simulation
                    response: Response) -> ScenarioRunOut:
     """Validate and queue a scenario run (202); a worker runs it outside the request.
     ``load: {kind: readings, year, zone?, enterprises?}`` takes the load from the readings."""
-    scenario = validate_posted(resolve_readings_load(session, body))
+    scenario = validate_posted(resolve_readings_load(session, body), session)
     run = repo.queue_run(session, scenario["name"], scenario, principal.key_id)
     response.headers["Location"] = f"/v1/scenarios/{run.id}"
     return run_out(run)
