@@ -81,7 +81,7 @@ def load_pv_park(ctx: DemoContext) -> None:
     station = ctx.session.scalar(select(WeatherStation).where(WeatherStation.code == STATION))
     if station is None:
         station = WeatherStation(code=STATION, name="拉萨经开区气象站", enterprise_id=ops.id,
-                                 **{f"{q}_meter_id": m.id for q, m in wmeters.items()})
+                                 shared=True, **{f"{q}_meter_id": m.id for q, m in wmeters.items()})
         ctx.session.add(station)
     ctx.session.commit()  # ingest reads the meters in its own session
 

@@ -21,14 +21,18 @@ class WeatherStationIn(BaseModel):
     wind_speed_meter: str | None = None
     dni_meter: str | None = None
     dhi_meter: str | None = None
+    shared: bool = Field(False, description="park-shared: every key may list it and every "
+                         "array use it; otherwise private to the enterprise owning its meters")
 
 
 class WeatherStationOut(BaseModel):
     code: str
     name: str | None
-    enterprise: str
+    enterprise: str | None
+    """The enterprise owning its meters (shown to that enterprise, operators and planners)."""
+    shared: bool = False
     meters: dict[str, str]
-    """quantity (ghi, temp_air, wind_speed, dni, dhi) → meter code"""
+    """quantity (ghi, temp_air, wind_speed, dni, dhi) → meter code (owner's view only)"""
 
 
 class ArrayIn(BaseModel):

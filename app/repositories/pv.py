@@ -1,8 +1,9 @@
 """PV SQL: arrays, roofs and weather stations scoped by the caller, their readings, PV alerts.
 
 Tenancy: an enterprise key sees only its own arrays and roofs (anything else reads as absent,
-404); operators and planners see all. Weather stations are park infrastructure: everyone may
-list them, operators create them.
+404); operators and planners see all. A weather station is park-shared (any key may list it and
+any array may use it) or private to the enterprise owning its meters (only that enterprise sees
+it and only its arrays use it); operators register stations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Select, select, text
+from sqlalchemy import Connection, Select, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,22 +73,37 @@ def create_station(session: Session, station: WeatherStation) -> WeatherStation:
     return station
 
 
-def list_stations(session: Session) -> Sequence[WeatherStation]:
-    return session.scalars(select(WeatherStation).order_by(WeatherStation.id)).unique().all()
+def _visible_to(stmt: Select, enterprise_id: int | None) -> Select:
+    """Stations an enterprise may see and use: shared ones and its own (None: all)."""
+    if enterprise_id is not None:
+        stmt = stmt.where(or_(WeatherStation.shared.is_(True),
+                              WeatherStation.enterprise_id == enterprise_id))
+    return stmt
 
 
-def get_station(session: Session, code: str, field: str = "weather_station") -> WeatherStation:
-    station = session.scalars(
-        select(WeatherStation).where(WeatherStation.code == code)).unique().first()
+def list_stations(session: Session, principal: Principal) -> Sequence[WeatherStation]:
+    viewer = principal.enterprise_id if principal.role == "enterprise" else None
+    stmt = _visible_to(select(WeatherStation).order_by(WeatherStation.id), viewer)
+    return session.scalars(stmt).unique().all()
+
+
+def get_station(session: Session, code: str, for_enterprise_id: int,
+                field: str = "weather_station") -> WeatherStation:
+    """Station ``code`` if arrays of enterprise ``for_enterprise_id`` may use it (shared or its
+    own); any other code, existing or not, gets the same 422."""
+    stmt = _visible_to(select(WeatherStation).where(WeatherStation.code == code),
+                       for_enterprise_id)
+    station = session.scalars(stmt).unique().first()
     if station is None:
-        raise Problem(422, f"No weather station {code!r}.", kind="validation",
+        raise Problem(422, "No such weather station for this enterprise.", kind="validation",
                       errors=[{"row": None, "field": field, "message": "unknown station"}])
     return station
 
 
 def default_station(session: Session) -> WeatherStation | None:
-    """The park's station when an array names none: the first one created."""
-    return session.scalars(select(WeatherStation).order_by(WeatherStation.id).limit(1)).first()
+    """The park's station when an array names none: the first shared one created."""
+    return session.scalars(select(WeatherStation).where(WeatherStation.shared.is_(True))
+                           .order_by(WeatherStation.id).limit(1)).first()
 
 
 def create_roof(session: Session, roof: Roof) -> Roof:

@@ -54,9 +54,16 @@ def _owner(session: SessionDep, principal: Principal, code: str | None) -> Enter
 # ---------------------------------------------------------------------------------------------
 # Weather stations
 
-def station_out(session: SessionDep, s: WeatherStation) -> WeatherStationOut:
+def station_out(session: SessionDep, s: WeatherStation,
+                principal: Principal | None = None) -> WeatherStationOut:
+    """A station; another enterprise's view of a shared station names neither owner nor meters."""
+    if (principal is not None and principal.role == "enterprise"
+            and principal.enterprise_id != s.enterprise_id):
+        return WeatherStationOut(code=s.code, name=s.name, enterprise=None, shared=s.shared,
+                                 meters={})
     meters = {q: session.get(Meter, i) for q, i in s.meter_ids().items()}
     return WeatherStationOut(code=s.code, name=s.name, enterprise=s.enterprise.code,
+                             shared=s.shared,
                              meters={q: m.code for q, m in meters.items() if m is not None})
 
 
@@ -64,8 +71,9 @@ def station_out(session: SessionDep, s: WeatherStation) -> WeatherStationOut:
 def create_station(body: WeatherStationIn, session: SessionDep,
                    principal: OperatorDep) -> WeatherStationOut:
     """Register a station whose quantities are meters of the weather carriers (ghi, temp_air
-    required; wind_speed, dni, dhi optional), all of one enterprise. Upload its data through
-    ``POST /v1/readings`` like any meter."""
+    required; wind_speed, dni, dhi optional), all of one enterprise. ``shared``: every key may
+    list it and every array use it; otherwise (default) only that enterprise sees and uses it.
+    Upload its data through ``POST /v1/readings`` like any meter."""
     ids: dict[str, int] = {}
     owner: int | None = None
     for quantity in WEATHER_QUANTITIES:
@@ -83,13 +91,15 @@ def create_station(body: WeatherStationIn, session: SessionDep,
         owner = meter.enterprise_id
         ids[f"{quantity}_meter_id"] = meter.id
     assert owner is not None
-    station = WeatherStation(code=body.code, name=body.name, enterprise_id=owner, **ids)
+    station = WeatherStation(code=body.code, name=body.name, enterprise_id=owner,
+                             shared=body.shared, **ids)
     return station_out(session, repo.create_station(session, station))
 
 
 @router.get("/weather-stations", response_model=list[WeatherStationOut])
-def list_stations(session: SessionDep, _: PrincipalDep) -> list[WeatherStationOut]:
-    return [station_out(session, s) for s in repo.list_stations(session)]
+def list_stations(session: SessionDep, principal: PrincipalDep) -> list[WeatherStationOut]:
+    """Shared stations and (an enterprise key) its own private ones; operators see all."""
+    return [station_out(session, s, principal) for s in repo.list_stations(session, principal)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +135,7 @@ def create_array(body: ArrayIn, session: SessionDep, principal: WriterDep) -> Ar
         if meter.carrier != "pv_generation":
             raise _invalid("meter", f"carrier is {meter.carrier!r}, not 'pv_generation'")
         meter_id = meter.id
-    station_id = (repo.get_station(session, body.weather_station).id
+    station_id = (repo.get_station(session, body.weather_station, ent.id).id
                   if body.weather_station is not None else None)
     d = pv_defaults()
     row = PvArray(

@@ -63,9 +63,10 @@ def list_tariffs(session: SessionDep, _: PrincipalDep) -> list[EntryOut]:
     return [EntryOut(**e) for e in svc.listing(session, svc.TARIFF)]
 
 
-@router.get("/tariffs/{name}", response_model=EntryDetail)
-def get_tariff(name: Name, session: SessionDep, _: PrincipalDep) -> EntryDetail:
-    return _detail(session, svc.TARIFF, name)
+@router.get("/tariffs/{tariff}", response_model=EntryDetail)
+def get_tariff(tariff: Name, session: SessionDep, _: PrincipalDep) -> EntryDetail:
+    """A tariff's content (normalised: every field explicit)."""
+    return _detail(session, svc.TARIFF, tariff)
 
 
 @router.post("/tariffs", status_code=201, response_model=EntryDetail)
@@ -82,9 +83,10 @@ def list_policies(session: SessionDep, _: PrincipalDep) -> list[EntryOut]:
     return [EntryOut(**e) for e in svc.listing(session, svc.POLICY)]
 
 
-@router.get("/accounting-policies/{name}", response_model=EntryDetail)
-def get_policy(name: Name, session: SessionDep, _: PrincipalDep) -> EntryDetail:
-    return _detail(session, svc.POLICY, name)
+@router.get("/accounting-policies/{policy}", response_model=EntryDetail)
+def get_policy(policy: Name, session: SessionDep, _: PrincipalDep) -> EntryDetail:
+    """A policy's settings (values only; the shipped file's reasons are in the repository)."""
+    return _detail(session, svc.POLICY, policy)
 
 
 @router.post("/accounting-policies", status_code=201, response_model=EntryDetail)

@@ -107,7 +107,12 @@ class Weather:
 
 
 def station_for(session: Session, array: PvArray) -> WeatherStation | None:
-    return array.weather_station or repo.default_station(session)
+    """The array's station if it may use it (shared, or of the array's enterprise), else the
+    park's first shared station: an array never reads another enterprise's private weather."""
+    st = array.weather_station
+    if st is not None and (st.shared or st.enterprise_id == array.enterprise_id):
+        return st
+    return repo.default_station(session)
 
 
 def load_weather(session: Session, kind: str, a: pd.Timestamp, b: pd.Timestamp, resolution: str,

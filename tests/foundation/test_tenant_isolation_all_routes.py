@@ -128,6 +128,10 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/v1/overview", {"period": "day", "date": DAY}),
     ("/v1/overview", {"period": "year", "date": DAY}),
     ("/v1/overview/modules", {"period": "day", "date": DAY}),
+    ("/v1/tariffs", {}),
+    ("/v1/tariffs/example_tou_illustrative", {}),
+    ("/v1/accounting-policies", {}),
+    ("/v1/accounting-policies/default", {}),
 ]
 
 
@@ -301,6 +305,12 @@ OPERATOR_ONLY: list[tuple[str, str, dict[str, Any]]] = [
     ("get", "/v1/scenarios/999999", {}),
     ("get", "/v1/scenarios/999999/series", {}),
     ("get", "/v1/scenarios/999999/plots/typical_week", {}),
+    ("post", "/v1/tariffs", {"json": {"name": "t", "content": {}}}),
+    ("post", "/v1/accounting-policies", {"json": {"name": "p", "content": {}}}),
+    ("get", "/v1/keys", {}),
+    ("post", "/v1/keys", {"json": {"role": "operator"}}),
+    ("post", "/v1/keys/999999/revoke", {}),
+    ("post", "/v1/keys/999999/rotate", {}),
 ]
 
 
@@ -333,6 +343,9 @@ def _concrete(path: str, w: dict[str, Any]) -> str:
         .replace("/v1/storage/{code}", f"/v1/storage/{w['b_station']}")
         .replace("/v1/alerts/{alert_id}", f"/v1/alerts/{w['b_alert']}")
         .replace("{run_id}", "999999")
+        .replace("{key_id}", "999999")
+        .replace("{tariff}", "example_tou_illustrative")
+        .replace("{policy}", "default")
         .replace("{name}", "typical_week")
         .replace("{period}", "2026-03")
     )
