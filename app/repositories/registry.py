@@ -26,8 +26,9 @@ def documents(session: Session, kind: str) -> Sequence[RegistryDocument]:
 def insert_document(session: Session, kind: str, name: str, version: str,
                     content: dict[str, Any], api_key_id: int | None) -> bool:
     """Store a document; False (nothing written) when ``kind`` ``name`` exists already."""
-    result = session.execute(
+    new_id = session.scalar(
         insert(RegistryDocument).values(kind=kind, name=name, version=version, content=content,
                                         api_key_id=api_key_id)
-        .on_conflict_do_nothing(index_elements=["kind", "name"]))
-    return bool(result.rowcount)
+        .on_conflict_do_nothing(index_elements=["kind", "name"])
+        .returning(RegistryDocument.id))
+    return new_id is not None
