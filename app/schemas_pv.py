@@ -25,6 +25,10 @@ class WeatherStationIn(BaseModel):
                          "array use it; otherwise private to the enterprise owning its meters")
 
 
+class WeatherStationPatch(BaseModel):
+    shared: bool
+
+
 class WeatherStationOut(BaseModel):
     code: str
     name: str | None

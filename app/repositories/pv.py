@@ -100,6 +100,12 @@ def get_station(session: Session, code: str, for_enterprise_id: int,
     return station
 
 
+def station_by_code(session: Session, code: str) -> WeatherStation | None:
+    """Any station (operators' administration)."""
+    return session.scalars(select(WeatherStation).where(WeatherStation.code == code)
+                           ).unique().first()
+
+
 def default_station(session: Session) -> WeatherStation | None:
     """The park's station when an array names none: the first shared one created."""
     return session.scalars(select(WeatherStation).where(WeatherStation.shared.is_(True))

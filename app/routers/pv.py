@@ -29,6 +29,7 @@ from app.schemas_pv import (
     WeatherKind,
     WeatherStationIn,
     WeatherStationOut,
+    WeatherStationPatch,
 )
 from app.services import pv as svc
 from energy.pv.arrays import default_ac_kw, pv_defaults
@@ -94,6 +95,19 @@ def create_station(body: WeatherStationIn, session: SessionDep,
     station = WeatherStation(code=body.code, name=body.name, enterprise_id=owner,
                              shared=body.shared, **ids)
     return station_out(session, repo.create_station(session, station))
+
+
+@router.patch("/weather-stations/{code}", response_model=WeatherStationOut)
+def update_station(code: str, body: WeatherStationPatch, session: SessionDep,
+                   _: OperatorDep) -> WeatherStationOut:
+    """Share a station with the whole park, or make it private to its enterprise again (arrays
+    of other enterprises attached to it then fall back to the park's first shared station)."""
+    station = repo.station_by_code(session, code)
+    if station is None:
+        raise Problem(404, f"No weather station {code!r}.")
+    station.shared = body.shared
+    session.flush()
+    return station_out(session, station)
 
 
 @router.get("/weather-stations", response_model=list[WeatherStationOut])

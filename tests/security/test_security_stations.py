@@ -103,3 +103,25 @@ def test_measured_weather_of_a_private_station_is_never_read_for_another_enterpr
             assert r.json()["total"] != pytest.approx(b_est.json()["total"])
         else:
             assert r.status_code == 422
+
+
+def test_an_operator_shares_a_station_and_makes_it_private_again(client, world, make_enterprise,
+                                                                 make_meter, operator_key):
+    c = make_enterprise()["code"]
+    station = make_station(client, operator_key, make_meter, c, ("ghi", "temp_air"))
+    a_key = auth(world["a_key"])
+
+    def listed() -> bool:
+        codes = [s["code"] for s in client.get("/v1/pv/weather-stations", headers=a_key).json()]
+        return station["code"] in codes
+
+    assert not listed()
+    path = f"/v1/pv/weather-stations/{station['code']}"
+    r = client.patch(path, headers=auth(operator_key), json={"shared": True})
+    assert r.status_code == 200 and r.json()["shared"] is True
+    assert listed()
+    assert client.patch(path, headers=a_key, json={"shared": False}).status_code == 403
+    client.patch(path, headers=auth(operator_key), json={"shared": False})
+    assert not listed()
+    assert client.patch("/v1/pv/weather-stations/NO-SUCH", headers=auth(operator_key),
+                        json={"shared": True}).status_code == 404
