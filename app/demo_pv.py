@@ -54,7 +54,8 @@ ROOFS: list[tuple[str, str, float, float | None]] = [
 
 
 def _meter(ctx: DemoContext, code: str, ent: Enterprise, carrier: str) -> Meter:
-    meter = ctx.session.scalar(select(Meter).where(Meter.code == code))
+    meter = ctx.session.scalar(select(Meter).where(Meter.code == code,
+                                                    Meter.enterprise_id == ent.id))
     if meter is None:
         spec = carrier_spec(carrier)
         meter = Meter(code=code, enterprise_id=ent.id, carrier=carrier, unit=spec.canonical_unit,
@@ -98,7 +99,8 @@ def load_pv_park(ctx: DemoContext) -> None:
     for code, ent_code, kwp, tilt, azimuth, mounting in ARRAYS:
         ent = ctx.enterprises[ent_code]
         meter = _meter(ctx, f"{code}-gen", ent, "pv_generation")
-        row = ctx.session.scalar(select(PvArray).where(PvArray.code == code))
+        row = ctx.session.scalar(select(PvArray).where(PvArray.code == code,
+                                                        PvArray.enterprise_id == ent.id))
         if row is None:
             d = pv_defaults()
             row = PvArray(code=code, enterprise_id=ent.id, name=f"{ent.name} 屋顶光伏",

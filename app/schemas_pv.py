@@ -16,6 +16,8 @@ WeatherKind = Literal["clearsky", "typical", "measured"]
 class WeatherStationIn(BaseModel):
     code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     name: str | None = None
+    enterprise: str | None = Field(None, description="enterprise owning the meters (needed "
+                                   "only when another enterprise uses the same meter codes)")
     ghi_meter: str = Field(description="Code of a meter of carrier 'ghi' (W/m²)")
     temp_air_meter: str = Field(description="Code of a meter of carrier 'temp_air' (°C)")
     wind_speed_meter: str | None = None

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,10 +72,14 @@ class RegistryDocument(Base):
 
 
 class Meter(Base):
+    """A meter; its code is unique within its enterprise (another enterprise may use it too)."""
+
     __tablename__ = "meters"
+    __table_args__ = (UniqueConstraint("enterprise_id", "code",
+                                       name="meters_enterprise_code_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     carrier: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(16))

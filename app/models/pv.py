@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -43,12 +53,14 @@ class WeatherStation(Base):
 
 
 class PvArray(Base):
-    """A rooftop array; its zone is its enterprise's zone."""
+    """A rooftop array; its zone is its enterprise's zone; its code is unique within it."""
 
     __tablename__ = "pv_arrays"
+    __table_args__ = (UniqueConstraint("enterprise_id", "code",
+                                       name="pv_arrays_enterprise_code_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     name: Mapped[str | None] = mapped_column(Text)
     capacity_kwp: Mapped[float] = mapped_column(Float)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal
 from app.models import PvArray, Roof, WeatherStation
 from app.problems import Problem
+from app.repositories.core import one_by_code
 
 
 def _scoped(stmt: Select, model: type[PvArray] | type[Roof], principal: Principal) -> Select:
@@ -39,7 +40,7 @@ def _flush_unique(session: Session, what: str) -> None:
 
 def create_array(session: Session, array: PvArray) -> PvArray:
     session.add(array)
-    _flush_unique(session, f"PV array {array.code!r} (or an array on its meter)")
+    _flush_unique(session, f"This enterprise's PV array {array.code!r} (or an array on its meter)")
     session.refresh(array)
     return array
 
@@ -52,12 +53,12 @@ def list_arrays(session: Session, principal: Principal,
     return session.scalars(stmt).unique().all()
 
 
-def get_array(session: Session, principal: Principal, code: str) -> PvArray:
+def get_array(session: Session, principal: Principal, code: str,
+              enterprise: str | None = None) -> PvArray:
+    """Array ``code`` (codes are unique per enterprise; operators and planners name the
+    enterprise when several use the code)."""
     stmt = _scoped(select(PvArray).where(PvArray.code == code), PvArray, principal)
-    array = session.scalars(stmt).unique().first()
-    if array is None:
-        raise Problem(404, f"No PV array {code!r}.")
-    return array
+    return one_by_code(session.scalars(stmt).unique().all(), code, "PV array", enterprise)
 
 
 def all_metered_arrays(session: Session) -> Sequence[PvArray]:

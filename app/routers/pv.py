@@ -14,6 +14,7 @@ from app.models.pv import WEATHER_QUANTITIES
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import pv as repo
+from app.schemas import OwnerQ
 from app.schemas_pv import (
     ArrayIn,
     ArrayOut,
@@ -77,12 +78,21 @@ def create_station(body: WeatherStationIn, session: SessionDep,
     Upload its data through ``POST /v1/readings`` like any meter."""
     ids: dict[str, int] = {}
     owner: int | None = None
+    if body.enterprise is not None:
+        owner = core_repo.get_enterprise(session, principal, body.enterprise).id
     for quantity in WEATHER_QUANTITIES:
         code = getattr(body, f"{quantity}_meter")
         if code is None:
             continue
         field = f"{quantity}_meter"
-        meter = session.query(Meter).filter_by(code=code).one_or_none()
+        found = session.query(Meter).filter_by(code=code)
+        if owner is not None:
+            found = found.filter_by(enterprise_id=owner)
+        candidates = found.all()
+        if len(candidates) > 1:
+            raise _invalid(field, "several enterprises have this meter code; say which with "
+                                  "'enterprise'")
+        meter = candidates[0] if candidates else None
         if meter is None:
             raise _invalid(field, "unknown meter", f"No meter {code!r}.")
         if meter.carrier != quantity:
@@ -143,8 +153,9 @@ def create_array(body: ArrayIn, session: SessionDep, principal: WriterDep) -> Ar
             raise _invalid(f"losses_pct.{name}", "must be within 0..100 %")
     meter_id = None
     if body.meter is not None:
-        meter = session.query(Meter).filter_by(code=body.meter).one_or_none()
-        if meter is None or meter.enterprise_id != ent.id:
+        meter = session.query(Meter).filter_by(code=body.meter,
+                                               enterprise_id=ent.id).one_or_none()
+        if meter is None:
             raise _invalid("meter", "no such meter of this enterprise")
         if meter.carrier != "pv_generation":
             raise _invalid("meter", f"carrier is {meter.carrier!r}, not 'pv_generation'")
@@ -173,13 +184,15 @@ def list_arrays(session: SessionDep, principal: PrincipalDep,
 
 
 @router.get("/arrays/{code}", response_model=ArrayOut)
-def get_array(code: str, session: SessionDep, principal: PrincipalDep) -> ArrayOut:
-    return array_out(repo.get_array(session, principal, code))
+def get_array(code: str, session: SessionDep, principal: PrincipalDep,
+              enterprise: OwnerQ = None) -> ArrayOut:
+    return array_out(repo.get_array(session, principal, code, enterprise))
 
 
 def _estimate_array(session: SessionDep, principal: Principal, code: str, start: datetime,
-                    end: datetime, resolution: str, weather: str) -> EstimateOut:
-    row = repo.get_array(session, principal, code)
+                    end: datetime, resolution: str, weather: str,
+                    enterprise: str | None = None) -> EstimateOut:
+    row = repo.get_array(session, principal, code, enterprise)
     a, b = svc.check_window(start, end, resolution)
     station = svc.station_for(session, row) if weather == "measured" else None
     w = svc.load_weather(session, weather, a, b, resolution, station)
@@ -194,12 +207,13 @@ def _estimate_array(session: SessionDep, principal: Principal, code: str, start:
 def estimate_array(
     code: str, session: SessionDep, principal: PrincipalDep, start: StartQ, end: EndQ,
     resolution: Resolution = "hour", weather: WeatherKind = "clearsky",
+    enterprise: OwnerQ = None,
 ) -> EstimateOut:
     """Expected AC energy of one array, kWh per step, buckets in Asia/Shanghai labelled by their
     start; ``weather``: clearsky (Ineichen ceiling), typical (typical Lhasa year) or measured
     (the array's weather station, else the park's first)."""
-    return _estimate_array(session, principal, code, start, end,
-                                   resolution, weather)
+    return _estimate_array(session, principal, code, start, end, resolution, weather,
+                           enterprise)
 
 
 @router.get("/estimate", response_model=ParkEstimateOut)
@@ -254,8 +268,9 @@ def rooftop_potential(
 # Measured against expected
 
 def _performance(session: SessionDep, principal: Principal, code: str, start: datetime,
-                 end: datetime, weather: str, share: float | None) -> PerformanceOut:
-    row = repo.get_array(session, principal, code)
+                 end: datetime, weather: str, share: float | None,
+                 enterprise: str | None = None) -> PerformanceOut:
+    row = repo.get_array(session, principal, code, enterprise)
     a, b = svc.check_window(start, end, "day")
     daily, _alerts = svc.array_performance(session, row, a, b, weather, share)
 
@@ -275,14 +290,13 @@ def _performance(session: SessionDep, principal: Principal, code: str, start: da
 @router.get("/arrays/{code}/performance", response_model=PerformanceOut)
 def array_performance(
     code: str, request: Request, session: SessionDep, principal: PrincipalDep, start: StartQ,
-    end: EndQ, weather: WeatherKind = "measured",
+    end: EndQ, weather: WeatherKind = "measured", enterprise: OwnerQ = None,
 ) -> PerformanceOut:
     """Daily performance ratio (measured / expected AC energy) of an array with a generation meter,
     per Asia/Shanghai day of [start, end) (local midnights). ``clear_day`` and alerts need
     measured weather; ``complete`` is false when meter or weather intervals are missing."""
     share = request.app.state.settings.pv_alert_share_of_expected
-    return _performance(session, principal, code, start, end, weather,
-                                   share)
+    return _performance(session, principal, code, start, end, weather, share, enterprise)
 
 
 @router.post("/performance/check")

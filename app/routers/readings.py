@@ -15,7 +15,7 @@ from app.auth import PrincipalDep, SessionDep, WriterDep
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
-from app.schemas import Point, SeriesOut, UploadOut
+from app.schemas import OwnerQ, Point, SeriesOut, UploadOut
 from app.services.readings import IngestContext, ingest
 from energy.units import carrier_spec
 
@@ -61,11 +61,12 @@ def meter_readings(
     end: Annotated[datetime, Query(description="ISO 8601 with offset; exclusive")],
     resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
     format: Literal["json", "csv"] = "json",
+    enterprise: OwnerQ = None,
 ) -> SeriesOut | Response:
     """A meter's series in Asia/Shanghai calendar buckets: sums for energy and quantities, means
     for weather and telemetry (non-summable carriers)."""
     _check_range(start, end)
-    meter = core_repo.get_meter(session, principal, code)
+    meter = core_repo.get_meter(session, principal, code, enterprise)
     rows = repo.meter_series(session.connection(), meter.id, start, end, resolution,
                              timescale=request.app.state.timescale)
     tz = request.app.state.tz
@@ -104,8 +105,8 @@ def park_energy(
 @router.get("/meters/{code}/revisions")
 def meter_revisions(
     code: str, session: SessionDep, principal: PrincipalDep,
-    start: datetime | None = None, end: datetime | None = None,
+    start: datetime | None = None, end: datetime | None = None, enterprise: OwnerQ = None,
 ) -> list[dict[str, object]]:
     """The audit trail of a meter: every value a later batch replaced, with who and when."""
-    meter = core_repo.get_meter(session, principal, code)
+    meter = core_repo.get_meter(session, principal, code, enterprise)
     return repo.revisions(session.connection(), meter.id, start, end)

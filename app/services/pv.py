@@ -15,6 +15,7 @@ Weather sources (``weather=``):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -318,14 +319,15 @@ def park_estimate(session: Session, principal: Principal, start: datetime, end: 
     for r in rows:
         st = station_for(session, r) if weather == "measured" else None
         by_station.setdefault(st.id if st else None, (st, []))[1].append(r)
-    parts = [estimate([library_array(r) for r in members],
+    # keyed by row id: array codes are unique per enterprise only
+    parts = [estimate([dataclasses.replace(library_array(r), code=str(r.id)) for r in members],
                       load_weather(session, weather, a, b, resolution, st), a, b, resolution)
              for st, members in by_station.values()]
     zones = []
     if parts:
         energy = pd.concat(parts, axis=1)
-        zone_of = {r.code: r.enterprise.zone for r in rows}
-        capacity = {r.code: r.capacity_kwp for r in rows}
+        zone_of = {str(r.id): r.enterprise.zone for r in rows}
+        capacity = {str(r.id): r.capacity_kwp for r in rows}
         for zone, cols in energy.columns.to_series().groupby(energy.columns.map(zone_of)):
             series = energy[list(cols)].sum(axis=1)
             zones.append(ZoneEstimate(
