@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -65,15 +65,19 @@ def create_api_key(
     return key
 
 
-def get_session(request: Request):  # type: ignore[no-untyped-def]
-    """A request-scoped session (commit on success)."""
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's session: committed when the route function returns, *before* the answer is
+    sent (``scope="function"``), so a 2xx always means committed and a failed commit becomes an
+    error answer instead of a lost write."""
     yield from session_scope(request.app.state.session_factory)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+def get_principal(request: Request) -> Principal:
+    """The caller's key, looked up in a short session of its own: the lookup returns its pooled
+    connection at once, so a long request (an upload) holds one connection, not two."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -85,23 +89,25 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
         from app.services.keys import too_many_failures
 
         raise too_many_failures(wait)
-    row = session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
-                             ApiKey.revoked_at.is_(None),
-                             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()))
-    )
-    if row is None:
-        if limiter is not None:
-            limiter.failed(address)
-        raise Problem(401, "Unknown, revoked or expired API key.")
+    with request.app.state.session_factory() as session:
+        row = session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
+                                 ApiKey.revoked_at.is_(None),
+                                 or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()))
+        )
+        if row is None:
+            if limiter is not None:
+                limiter.failed(address)
+            raise Problem(401, "Unknown, revoked or expired API key.")
+        principal = Principal(
+            key_id=row.id,
+            role=row.role,
+            enterprise_id=row.enterprise_id,
+            enterprise_code=row.enterprise.code if row.enterprise else None,
+        )
     if (recorder := getattr(request.app.state, "key_use", None)) is not None:
-        recorder.seen(row.id)
-    return Principal(
-        key_id=row.id,
-        role=row.role,
-        enterprise_id=row.enterprise_id,
-        enterprise_code=row.enterprise.code if row.enterprise else None,
-    )
+        recorder.seen(principal.key_id)  # at most one write a minute per key
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,4 +1,4 @@
-"""The ``zcpark`` command line: serve, migrate, keys."""
+"""The ``zcpark`` command line: serve, migrate, keys, backup, restore, simulate, sweep."""
 
 from __future__ import annotations
 
@@ -210,6 +210,71 @@ def keys_rotate(key_id: int = typer.Argument(..., help="key id (zcpark keys list
     typer.echo(key)
 
 
+# --- backup and restore (operators) -------------------------------------------------------------
+
+@cli.command()
+def backup(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="archive to write (pg_dump custom "
+                                         "format; replaced only once the dump is complete)")],
+) -> None:
+    """Back up the service's database (DATABASE_URL, or the embedded server) to FILE.
+
+    pg_dump --format=custom: schema, data, TimescaleDB catalog and chunks.
+    The pg_dump used is printed: the server's major version or newer, from
+    ZCPARK_PG_BIN_DIR, the embedded server's wheel, /usr/lib/postgresql/*/bin
+    or PATH; none fitting is an error.
+    """
+    from app.backup import BackupError
+    from app.backup import backup as run_backup
+
+    with database(get_settings()) as settings:
+        assert settings.database_url is not None
+        try:
+            run_backup(settings.database_url, file, lambda m: typer.echo(m, err=True),
+                       bin_dir=settings.pg_bin_dir)
+        except BackupError as exc:
+            typer.echo(f"backup failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+@cli.command()
+def restore(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                         help="archive written by `zcpark backup`")],
+    force: Annotated[bool, typer.Option("--force", help="the target database is not empty: "
+                                        "DROP it (closing its connections) and re-create it "
+                                        "before restoring; its current data are lost")] = False,
+    into: Annotated[str | None, typer.Option("--into", metavar="NAME", help="restore into the "
+                                             "database NAME on the same server (created when "
+                                             "missing) instead of the configured one")] = None,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help="do not restore ownership and "
+                                           "grants (objects belong to the connecting user)")
+                        ] = False,
+) -> None:
+    """Restore a backup into an EMPTY database; never overwrites without --force.
+
+    Target: the configured database (DATABASE_URL or the embedded server's),
+    or --into NAME on the same server (created when missing).
+    A target holding any table is refused and left unchanged, unless --force:
+    it is then DROPPED and re-created (stop the service first).
+    One transaction: a failed restore leaves the target empty.
+    TimescaleDB backups need the same TimescaleDB version on the server;
+    pg_restore runs between timescaledb_pre_restore() and _post_restore().
+    """
+    from app.backup import BackupError
+    from app.backup import restore as run_restore
+
+    with database(get_settings()) as settings:
+        assert settings.database_url is not None
+        try:
+            run_restore(settings.database_url, file, lambda m: typer.echo(m, err=True),
+                        force=force, into=into, no_owner=no_owner,
+                        bin_dir=settings.pg_bin_dir)
+        except BackupError as exc:
+            typer.echo(f"restore failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
 # --- simulations (planners): no database needed ------------------------------------------------
 
 def _fmt(value: object, scale: float = 1.0, digits: int = 1) -> str:
@@ -341,3 +406,7 @@ def sweep(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

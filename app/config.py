@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.schemas import MAX_ABS_VALUE
 
 
 def _default_ceilings() -> dict[str, float]:
@@ -32,6 +34,13 @@ class Settings(BaseSettings):
     max_batch_rows: int = 2_000_000
     max_body_bytes: int = 200 * 1024 * 1024
     scheduler_enabled: bool = True
+    scheduler_check_seconds: float = Field(default=2.0, gt=0, allow_inf_nan=False)
+    """How often the scheduler's leader re-verifies its lock (it steps down when it is lost)."""
+    scheduler_lease_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """How long one verification lets the leader run jobs. A process taking over from a leader
+    that vanished without stepping down waits this long first. More than the check interval."""
+    scheduler_retry_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """How often a process that does not lead tries to take the lead."""
     completeness_interval_minutes: int = 60
     timezone: str = "Asia/Shanghai"
     aggregate_refresh: str = "background"
@@ -45,6 +54,11 @@ class Settings(BaseSettings):
     ``pv_underperformance`` alert; None: energy/data/pv_defaults.yaml (performance)."""
     pv_performance_hour: int = Field(default=2, ge=0, le=23)
     """Local hour at which the daily PV performance job checks yesterday."""
+    max_abs_value: float = Field(default=MAX_ABS_VALUE, gt=0, le=1e100)
+    """Largest magnitude of one reading (in its meter's canonical unit, after unit conversion)
+    or activity value; beyond it, or not finite, the batch is refused (422 naming row and
+    field). The default 1e15 is far above any real figure and keeps every day, month and park
+    sum far from float8 overflow (~1.8e308); so does any value up to the limit 1e100."""
     plausibility_ceilings_per_hour: dict[str, float] = Field(default_factory=_default_ceilings)
     """Largest plausible consumption per hour of one meter, in the carrier's canonical unit."""
     storage_max_steps: int = 35_136
@@ -63,8 +77,16 @@ class Settings(BaseSettings):
     (with Retry-After) without a database lookup; 0 turns the limit off."""
     auth_failures_per_minute: float = Field(default=30.0, gt=0)
     """Rate at which an address earns back failed attempts."""
+    pg_bin_dir: Path | None = None
+    """Folder of the pg_dump / pg_restore that `zcpark backup` / `restore` try first."""
     dask_scheduler_address: str | None = None
     """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_checks(self) -> Settings:
+        if self.scheduler_lease_seconds <= self.scheduler_check_seconds:
+            raise ValueError("scheduler_lease_seconds must be more than scheduler_check_seconds")
+        return self
 
 
 @lru_cache

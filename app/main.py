@@ -7,13 +7,20 @@ from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, text
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.limits import BodySizeLimit
-from app.problems import Problem, install_problem_handlers, problem_response
+from app.metrics import RequestMetrics, metrics_response, watch_engine
+from app.problems import (
+    RETRY_AFTER_SECONDS_OUTAGE,
+    Problem,
+    database_problem,
+    install_problem_handlers,
+    problem_response,
+)
 from app.routers import (
     alerts,
     carbon,
@@ -85,6 +92,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.key_use = KeyUseRecorder(engine)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    watch_engine(engine)
     for router in ROUTERS:
         app.include_router(router)
 
@@ -95,8 +104,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # any driver error means unhealthy
-            return problem_response(Problem(503, f"database unavailable: {type(exc).__name__}",
-                                            title="Service unavailable"), request.url.path)
+            problem = database_problem(exc) or Problem(
+                503, f"database unavailable: {type(exc).__name__}",
+                retry_after_s=RETRY_AFTER_SECONDS_OUTAGE)
+            return problem_response(problem, request.url.path)
         return JSONResponse({"status": "ok", "database": "ok", "timescaledb": timescale})
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus exposition: request latency by route, ingest, jobs, database pool."""
+        return metrics_response()
 
     return app

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 import migrations
+from app.db import readings_on_timescale
+from app.repositories.readings import refresh_aggregates
 
 
 def alembic_config(engine: Engine, *, use_timescale: str = "auto") -> Config:
@@ -28,3 +31,24 @@ def upgrade(engine: Engine, *, use_timescale: str = "auto") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    refresh_quarantined_days(engine)
+
+
+def refresh_quarantined_days(engine: Engine) -> None:
+    """TimescaleDB: re-materialise the continuous aggregates over readings that migration
+    0006_finite_guards quarantined (their non-finite values may be materialised); once."""
+    with engine.connect() as conn:
+        if not readings_on_timescale(conn) or conn.execute(
+                text("SELECT to_regclass('quarantined_rows')")).scalar() is None:
+            return
+        span = conn.execute(text(
+            "SELECT min((row_data::json->>'start_ts')::timestamptz),"
+            " max((row_data::json->>'start_ts')::timestamptz), max(id) FROM quarantined_rows"
+            " WHERE table_name = 'readings' AND aggregates_refreshed_at IS NULL")).one()
+    if span[0] is None:
+        return
+    refresh_aggregates(engine, span[0], span[1] + timedelta(hours=1))
+    with engine.begin() as conn:
+        conn.execute(text(
+            "UPDATE quarantined_rows SET aggregates_refreshed_at = now() WHERE table_name ="
+            " 'readings' AND aggregates_refreshed_at IS NULL AND id <= :last"), {"last": span[2]})

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://zcpark.example/problems/"
 MAX_ERRORS_LISTED = 1000
@@ -20,11 +26,17 @@ TITLES: dict[int, str] = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Content too large",
+    429: "Too many requests",
     415: "Unsupported media type",
     422: "Unprocessable content",
-    429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
+
+RETRY_AFTER_SECONDS_OUTAGE = 5
+"""Retry-After of a 503 while the database cannot be reached (a restart takes seconds)."""
+RETRY_AFTER_SECONDS_CONFLICT = 1
+"""Retry-After of a 503 when the transaction lost a race (deadlock, serialization failure)."""
 
 
 class Problem(Exception):
@@ -41,7 +53,7 @@ class Problem(Exception):
         kind: str | None = None,
         title: str | None = None,
         errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
+        retry_after_s: int | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
@@ -50,7 +62,7 @@ class Problem(Exception):
         self.kind = kind or TITLES.get(status, "error").lower().replace(" ", "-")
         self.title = title or TITLES.get(status, "Error")
         self.errors = errors
-        self.headers = headers
+        self.retry_after_s = retry_after_s
         self.extra = extra
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
@@ -70,14 +82,48 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
-    headers.update(problem.headers or {})
+    headers: dict[str, str] = {}
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if problem.retry_after_s is not None:
+        headers["Retry-After"] = str(problem.retry_after_s)
     return JSONResponse(
         problem.body(instance),
         status_code=problem.status,
         media_type="application/problem+json",
-        headers=headers,
+        headers=headers or None,
     )
+
+
+def database_problem(exc: BaseException) -> Problem | None:
+    """The 503 for a database error that retrying can cure (409 for a record a concurrent
+    request stored first), or None for any other error.
+
+    Covers a server that is down, restarting or unreachable (connection refused, terminated,
+    admin shutdown), an exhausted connection pool, and a transaction that lost a race
+    (serialization failure, deadlock, lock timeout: SQLSTATE class 40 and 55P03).
+    """
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    if sqlstate.startswith("40") or sqlstate == "55P03":
+        return Problem(503, "The database could not complete the transaction because of a "
+                       "concurrent one; nothing was stored. Retry. / 并发事务冲突，未写入任何数据，"
+                       "请重试。", kind="transaction-conflict",
+                       retry_after_s=RETRY_AFTER_SECONDS_CONFLICT)
+    if sqlstate == "23505":  # a concurrent request created the same record first
+        return Problem(409, "A record with the same key was stored by a concurrent request; "
+                       "nothing was stored by this one. / 同一记录已由并发请求写入，本次未写入。",
+                       kind="conflict", retry_after_s=RETRY_AFTER_SECONDS_CONFLICT)
+    outage = isinstance(exc, (sa_exc.TimeoutError, psycopg.OperationalError,
+                              psycopg.InterfaceError))
+    if isinstance(exc, sa_exc.DBAPIError):
+        outage = outage or exc.connection_invalidated or isinstance(
+            exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+    if not outage:
+        return None
+    return Problem(503, "The database is unavailable; nothing was stored by this request. "
+                   "Retry shortly. / 数据库暂不可用，本次请求未写入任何数据，请稍后重试。",
+                   kind="database-unavailable", retry_after_s=RETRY_AFTER_SECONDS_OUTAGE)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -85,9 +131,26 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         row = next((int(p) + 1 for p in loc[1:] if p.isdigit()), None)
-        field = ".".join(p for p in loc[1:] if not p.isdigit()) or ".".join(loc)
+        # Union members show up as tags such as "constrained-float" or "list[...]": not fields.
+        names = [p for p in loc[1:] if not p.isdigit() and "[" not in p and "-" not in p]
+        field = ".".join(names) or ".".join(loc)
         out.append({"row": row, "field": field, "message": err.get("msg", "invalid")})
     return out
+
+
+def check_violation(exc: IntegrityError) -> Problem | None:
+    """A named CHECK constraint refused a row that validation let through: a 422 naming the
+    column (constraints ``<column>_finite`` refuse NaN and ±Infinity). None for other errors."""
+    orig = exc.orig
+    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    if getattr(orig, "sqlstate", None) != "23514" or not name:
+        return None
+    field = name.removesuffix("_finite")
+    message = ("not a finite number" if name.endswith("_finite")
+               else f"refused by the database's check {name}")
+    return Problem(422, f"A value was refused by the database: {field}: {message}; "
+                   "nothing was stored.", kind="validation",
+                   errors=[{"row": None, "field": field, "message": message}])
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -107,6 +170,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         problem = Problem(exc.status_code, str(exc.detail))
         return problem_response(problem, request.url.path)
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        problem = check_violation(exc) if isinstance(exc, IntegrityError) else None
+        problem = problem or database_problem(exc)
+        if problem is None:
+            log.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
+            problem = Problem(500, "Unexpected error.")
+        return problem_response(problem, request.url.path)
+
+    # Database errors are answered here (not by the catch-all below, which also re-raises).
+    for cls in (sa_exc.DBAPIError, sa_exc.TimeoutError, psycopg.Error):
+        app.add_exception_handler(cls, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -14,8 +14,23 @@ OwnerQ = Annotated[str | None, Query(
 Zone = Literal["A区", "B区", "综合保税区", "聂当工业园"]
 Role = Literal["operator", "enterprise", "planner"]
 
+MAX_ABS_VALUE = 1e15
+"""Largest magnitude of a number the API accepts (a reading in its canonical unit, an activity
+value, a meter or battery setting, a dispatch input). Far above any real park figure, and small
+enough that no day, month or year sum of such numbers can overflow a float8 (~1.8e308)."""
 
-class EnterpriseIn(BaseModel):
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
+"""A request number: finite (no NaN, no ±Infinity, no 1e309) and within ±MAX_ABS_VALUE."""
+
+
+class InputModel(BaseModel):
+    """Base of request bodies: no float field of any subclass takes NaN or ±Infinity, even one
+    declared as a plain ``float``."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class EnterpriseIn(InputModel):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1)
     zone: Zone
@@ -29,7 +44,7 @@ class EnterpriseOut(BaseModel):
     industry: str | None
 
 
-class MeterIn(BaseModel):
+class MeterIn(InputModel):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     enterprise: str | None = Field(None, description="Enterprise code; an enterprise key: its own")
     carrier: str
@@ -39,10 +54,10 @@ class MeterIn(BaseModel):
     register_type: Literal["interval", "cumulative"] = Field("interval", alias="register")
     interval_minutes: int = Field(15, gt=0, le=1440)
     green_direct_supply: bool = False
-    rollover_at: float | None = Field(None, gt=0)
-    density_kg_per_l: float | None = Field(None, gt=0)
-    normal_volume_factor: float | None = Field(None, gt=0)
-    max_per_hour: float | None = Field(None, gt=0)
+    rollover_at: FiniteFloat | None = Field(None, gt=0)
+    density_kg_per_l: FiniteFloat | None = Field(None, gt=0)
+    normal_volume_factor: FiniteFloat | None = Field(None, gt=0)
+    max_per_hour: FiniteFloat | None = Field(None, gt=0)
     name: str | None = None
 
 

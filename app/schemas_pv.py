@@ -7,13 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.schemas import FiniteFloat, InputModel
+
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 Mounting = Literal["roof_flush", "open_rack"]
 Resolution = Literal["15min", "hour", "day", "month"]
 WeatherKind = Literal["clearsky", "typical", "measured"]
 
 
-class WeatherStationIn(BaseModel):
+class WeatherStationIn(InputModel):
     code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     name: str | None = None
     enterprise: str | None = Field(None, description="enterprise owning the meters (needed "
@@ -41,7 +43,7 @@ class WeatherStationOut(BaseModel):
     """quantity (ghi, temp_air, wind_speed, dni, dhi) → meter code (owner's view only)"""
 
 
-class ArrayIn(BaseModel):
+class ArrayIn(InputModel):
     code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     enterprise: str | None = Field(None, description="Enterprise code; an enterprise key: its own")
     name: str | None = None
@@ -51,7 +53,7 @@ class ArrayIn(BaseModel):
     tilt_deg: float = Field(ge=0, le=90)
     azimuth_deg: float = Field(180.0, ge=0, le=360, description="clockwise from north, 180 = south")
     mounting: Mounting = "roof_flush"
-    losses_pct: dict[str, float] = Field(
+    losses_pct: dict[str, FiniteFloat] = Field(
         default_factory=dict,
         description="Overrides of pvlib.pvsystem.pvwatts_losses defaults, percent (0..100)")
     gamma_pdc_per_c: float | None = Field(None, ge=-0.01, le=0.0,
@@ -115,7 +117,7 @@ class ParkEstimateOut(BaseModel):
     zones: list[ZoneEstimate]
 
 
-class RoofIn(BaseModel):
+class RoofIn(InputModel):
     enterprise: str | None = Field(None, description="Enterprise code; an enterprise key: its own")
     name: str = Field(min_length=1, max_length=200)
     roof_area_m2: float = Field(gt=0, le=10_000_000)

@@ -7,21 +7,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas import Zone
+from app.schemas import FiniteFloat, InputModel, Zone
 
 Strategy = Literal["optimal", "rolling", "rule"]
 
 
-class StorageIn(BaseModel):
+class StorageIn(InputModel):
     code: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1)
     zone: Zone
     enterprise: str | None = Field(None, description="Owner enterprise code; none = the park's")
-    battery: dict[str, Any] = Field(default_factory=dict, description=(
+    battery: dict[str, FiniteFloat | None] = Field(default_factory=dict, description=(
         "energy.storage.BatterySpec fields overriding the 63 MW / 252 MWh default station"))
     tariff: str = Field("example_tou_illustrative", max_length=64,
                         description="tariff name (GET /v1/tariffs)")
-    safety: dict[str, float] = Field(default_factory=dict, description=(
+    safety: dict[str, FiniteFloat] = Field(default_factory=dict, description=(
         "overrides of the safe window: soc_min_pct, soc_max_pct, temperature_min_c, "
         "temperature_max_c, power_charge_max_mw, power_discharge_max_mw"))
     commissioned_on: date | None = None
@@ -40,33 +40,34 @@ class StorageOut(BaseModel):
     """quantity (power, soc, temperature) -> meter code; upload through /v1/readings too."""
 
 
-class RollingIn(BaseModel):
-    window_hours: float = Field(48.0, gt=0, le=28 * 24)
-    commit_hours: float = Field(24.0, gt=0)
+class RollingIn(InputModel):
+    window_hours: FiniteFloat = Field(48.0, gt=0, le=28 * 24)
+    commit_hours: FiniteFloat = Field(24.0, gt=0)
 
 
-class DispatchIn(BaseModel):
+class DispatchIn(InputModel):
     """Inline inputs (``load_mw`` given) or stored series (``load_mw`` omitted)."""
 
     start: datetime | None = Field(None, description="first interval start (ISO 8601, offset)")
     step_minutes: Literal[15, 30, 60] = 60
-    horizon_hours: float | None = Field(None, gt=0, description="stored inputs only; default 24")
+    horizon_hours: FiniteFloat | None = Field(None, gt=0,
+                                              description="stored inputs only; default 24")
     strategy: Strategy = "optimal"
-    load_mw: list[float] | None = None
-    pv_mw: list[float] | None = None
-    price_yuan_per_mwh: list[float] | None = None
+    load_mw: list[FiniteFloat] | None = None
+    pv_mw: list[FiniteFloat] | None = None
+    price_yuan_per_mwh: list[FiniteFloat] | None = None
     tariff: str | None = Field(None, max_length=64,
                                description="tariff name (GET /v1/tariffs); default the station's")
-    export_price_yuan_per_mwh: float | list[float] | None = None
-    demand_charge_yuan_per_kw_month: float | None = Field(None, ge=0)
-    grid_tco2_per_mwh: float | list[float] | None = None
-    carbon_price_yuan_per_tco2: float = Field(0.0, ge=0)
-    curtailment_penalty_yuan_per_mwh: float = Field(0.0, ge=0)
-    temperature_c: list[float] | None = None
-    battery: dict[str, Any] = Field(default_factory=dict)
+    export_price_yuan_per_mwh: FiniteFloat | list[FiniteFloat] | None = None
+    demand_charge_yuan_per_kw_month: FiniteFloat | None = Field(None, ge=0)
+    grid_tco2_per_mwh: FiniteFloat | list[FiniteFloat] | None = None
+    carbon_price_yuan_per_tco2: FiniteFloat = Field(0.0, ge=0)
+    curtailment_penalty_yuan_per_mwh: FiniteFloat = Field(0.0, ge=0)
+    temperature_c: list[FiniteFloat] | None = None
+    battery: dict[str, FiniteFloat | None] = Field(default_factory=dict)
     rolling: RollingIn = Field(default_factory=RollingIn)
     pv_source: Literal["metered", "model", "none"] = "metered"
-    pv_capacity_kwp: float | None = Field(None, gt=0, description="pv_source=model")
+    pv_capacity_kwp: FiniteFloat | None = Field(None, gt=0, description="pv_source=model")
     forecast: Literal["auto", "actual", "seasonal_naive"] = "auto"
 
 
@@ -100,9 +101,9 @@ class PlanOut(DispatchOut):
     published_by: str
 
 
-class CapacityTestIn(BaseModel):
+class CapacityTestIn(InputModel):
     tested_on: date
-    measured_capacity_mwh: float = Field(gt=0)
+    measured_capacity_mwh: FiniteFloat = Field(gt=0)
     note: str | None = None
 
 

@@ -4,26 +4,30 @@ The cases: the plan example (simulations/examples/plan_as_written.yaml) cut to o
 when the storage station is in service), rooftop PV scale 0–1.8 × 140 MWp (10 values) × storage
 (none, 31.5/126, 63/252, 94.5/378, 126/504 MW/MWh) × dispatch strategy (optimal LP, rule) = 100.
 Each case: synthetic load, pvlib PV on the typical Lhasa year, dispatch, direct line, ledger,
-targets, costs (no plots, no series kept). Serial = the same cases in this process, one by one.
+targets, costs (no plots, no series kept).
 
-    /work/venv/bin/python benchmarks/sweep.py [--workers N] [--cases 100] [--write]
+Serial (one process, case after case) and pool (``--workers`` processes) each run in a fresh
+process (benchmarks/harness.py) after its imports and the case list are built, with no warm-up on
+either side: each starts as cold as the other, and the pool's time includes starting its workers.
+Runs are paired and alternate the order.
+
+    python benchmarks/sweep.py [--workers N] [--cases 100] [--runs 5] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.harness import TABLE_HEADER, machine_line, paired  # noqa: E402
 from simulations import parse_sweep  # noqa: E402
 from simulations.sweep import run_cases  # noqa: E402
 
@@ -47,57 +51,55 @@ def make_cases(n: int) -> list[dict]:
     return spec.cases()[:n]
 
 
+def sweep_side(cases: int, workers: int) -> Callable[[], dict]:
+    """Set-up: the case list; the timed call runs every case on ``workers`` processes."""
+    specs = make_cases(cases)
+
+    def call() -> dict:
+        table = run_cases(specs, workers=workers)
+        return {"table": table[COMPARED].to_dict("list"),
+                "failed": int((table["status"] != "done").sum()),
+                "front": [int(c) for c in table.loc[table["pareto"], "case"]]}
+
+    return call
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--cases", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write", action="store_true", help=f"write {RESULTS.name}")
     args = ap.parse_args()
-    cases = make_cases(args.cases)
-
-    t0 = time.perf_counter()
-    serial = run_cases(cases, workers=1)
-    t_serial = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pooled = run_cases(cases, workers=args.workers)
-    t_pool = time.perf_counter() - t0
-
-    same = serial[COMPARED].equals(pooled[COMPARED])
-    failed = int((serial["status"] != "done").sum())
-    per_case = serial["seconds"]
-    front = pooled[pooled["pareto"]].sort_values("total_cost_yuan")
+    label = f"{args.cases} one-year hourly cases, pool of {args.workers} vs serial"
+    print(label, flush=True)
+    r = paired("benchmarks.sweep:sweep_side", "benchmarks.sweep:sweep_side", runs=args.runs,
+               ours_kwargs={"cases": args.cases, "workers": args.workers},
+               ref_kwargs={"cases": args.cases, "workers": 1}, warmup=False)
+    pool, serial = r.results["ours"], r.results["ref"]
+    same = all(p["table"] == serial[0]["table"] for p in pool + serial)
+    failed = max(x["failed"] for x in pool + serial)
     lines = [
-        "# Sweep benchmark: serial vs process pool (one run)",
+        "# Sweep benchmark: process pool vs serial",
         "",
-        "Command (worktree root, shared venv):",
+        f"Command: `python benchmarks/sweep.py --workers {args.workers} --cases {args.cases} "
+        f"--runs {args.runs} --write`",
         "",
-        f"    /work/venv/bin/python benchmarks/sweep.py --workers {args.workers} "
-        f"--cases {args.cases} --write",
+        machine_line(),
         "",
-        f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
-        f"Python {platform.python_version()}, pandas {pd.__version__}; other jobs shared "
-        f"the cores (load average at the start: {os.getloadavg()[0]:.2f}).",
+        f"Cases: {args.cases} one-year hourly (8,760 steps) runs of the plan example in 2029: "
+        "PV scale 0–1.8 × 140 MWp × storage none / 126 / 252 / 378 / 504 MWh × optimal LP / "
+        "rule dispatch. Each case: load, pvlib PV on the typical year, dispatch, ledger, "
+        "targets, cost. 'Ours' is the pool, the reference the serial run; both in fresh "
+        "processes, both cold (no warm-up), the pool's time includes starting its workers.",
         "",
-        f"Cases: {len(cases)} one-year hourly (8,760 steps) runs of the plan example in 2029: "
-        "PV scale 0–1.8 × 140 MWp (10) × storage none / 126 / 252 / 378 / 504 MWh (5) × "
-        "optimal LP / rule dispatch (2). Each case: load, pvlib PV on the typical year, "
-        "dispatch, ledger, targets, cost.",
+        TABLE_HEADER,
+        r.row(label),
         "",
-        "| run | wall time s | per case s | speed-up |",
-        "| --- | --- | --- | --- |",
-        f"| serial (this process) | {t_serial:.1f} | {t_serial / len(cases):.3f} | 1.00x |",
-        f"| process pool, {args.workers} workers | {t_pool:.1f} | {t_pool / len(cases):.3f} | "
-        f"{t_serial / t_pool:.2f}x |",
-        "",
-        f"Per-case time (serial): median {per_case.median():.3f} s, max {per_case.max():.3f} s; "
-        f"optimal-LP cases median "
-        f"{serial.loc[serial['dispatch.strategy'] == 'optimal', 'seconds'].median():.3f} s, "
-        f"rule cases {serial.loc[serial['dispatch.strategy'] == 'rule', 'seconds'].median():.3f}"
-        " s.",
-        f"Goal: 100 cases < 2 min: {'met' if t_pool < 120 else 'NOT met'} "
-        f"({t_pool:.1f} s on the pool). Pool and serial tables identical: {same}; "
-        f"failed cases: {failed}. Pareto front: {len(front)} cases "
-        f"(cases {', '.join(str(c) for c in front['case'])}).",
+        f"Pool and serial tables identical in every run: {same}; failed cases: {failed}; "
+        f"Pareto front: cases {', '.join(str(c) for c in pool[0]['front'])}. "
+        f"Goal: 100 cases < 2 min: {'met' if r.ours.median < 120 else 'NOT met'}.",
+        "RSS growth is the coordinating process's; the pool's workers are separate processes.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

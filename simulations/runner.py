@@ -54,6 +54,7 @@ from energy.storage import (
 from energy.tariffs import Tariff, load_tariff, parse_tariff, price_series
 from energy.weather import typical_year
 from simulations.load import HOURS_PER_STEP, load_mw
+from simulations.plausibility import input_warnings, yield_warnings
 from simulations.scenario import Scenario, ScenarioError
 
 KWH_PER_MWH = 1000.0
@@ -382,6 +383,25 @@ def year_energy(series: pd.DataFrame, dt_h: float) -> dict[str, float]:
     return e
 
 
+def electricity_shares(e: dict[str, float]) -> dict[str, float]:
+    """Renewable electricity used on site as a share of the electricity the park consumed.
+
+    Consumed = PV used + direct line delivered + grid import − export (load, auxiliaries and
+    storage losses). Exports leave from the renewable surplus, so they are taken off the
+    renewable side: renewable used on site = PV used + direct − export (never below 0). The share
+    therefore never exceeds 100 %; exported renewable energy is reported apart.
+    """
+    renewable = e["pv_used_mwh"] + e["direct_delivered_mwh"]
+    consumed = renewable + e["grid_import_mwh"] - e["grid_export_mwh"]
+    on_site = min(max(renewable - e["grid_export_mwh"], 0.0), max(consumed, 0.0))
+    return {
+        "electricity_consumed_mwh": consumed,
+        "renewable_used_on_site_mwh": on_site,
+        "renewable_exported_mwh": min(e["grid_export_mwh"], renewable),
+        "renewable_electricity_share_pct": 100.0 * on_site / consumed if consumed > 0 else 0.0,
+    }
+
+
 def year_cost(series: pd.DataFrame, dt_h: float, tariff: Tariff) -> dict[str, float]:
     """Energy cost (import × TOU price − export × export price) and the monthly demand charge
     on the peak import, yuan."""
@@ -454,8 +474,7 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
         ind = compute_indicators(ledger, base=base_ledger)
         indicators[year] = ind
         ledgers[year] = ledger.to_dict()
-        consumed = e["pv_used_mwh"] + e["direct_delivered_mwh"] + e["grid_import_mwh"] \
-            - e["grid_export_mwh"]
+        shares = electricity_shares(e)
         row.update({
             "energy_tce": ledger.energy_tce, "co2_t": ledger.co2_t,
             "co2_location_based_t": ledger.co2_location_based_t,
@@ -464,9 +483,7 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
             "energy_intensity_tce_per_10k_yuan": ind.energy_intensity_tce_per_10k_yuan or np.nan,
             "co2_per_energy_t_per_tce": ind.co2_per_energy_t_per_tce or np.nan,
             "clean_energy_share_pct": ind.clean_energy_share_pct or 0.0,
-            "renewable_electricity_share_pct": 100.0 * (e["pv_used_mwh"]
-                                                        + e["direct_delivered_mwh"]) / consumed
-            if consumed > 0 else 0.0,
+            **shares,
             "grid_location_factor_tco2_per_mwh": loc_factor,
         })
         rows[year] = row
@@ -475,11 +492,15 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
 
     yearly = pd.DataFrame.from_dict(rows, orient="index")
     yearly.index.name = "year"
+    warnings = input_warnings(scenario)
+    for year, row in rows.items():
+        warnings += yield_warnings(row["pv_capacity_kwp"], row["pv_mwh"], year)
     history = history_frame(indicators)
     targets = _target_rows(scenario, history, policy)
     series_all = pd.concat(frames) if frames else pd.DataFrame(columns=list(SERIES_COLUMNS))
     kpis = _kpis(scenario, yearly, targets, base_ledger.to_dict(),
                  indicators[scenario.base_year].to_dict(), fs.version)
+    kpis["warnings"] = warnings
     return ScenarioResult(scenario=scenario, kpis=kpis, series=series_all, yearly=yearly,
                           targets=targets, ledgers=ledgers)
 
@@ -538,6 +559,7 @@ def _kpis(scenario: Scenario, yearly: pd.DataFrame, targets: pd.DataFrame,
         "final_year_clean_energy_share_pct": float(last["clean_energy_share_pct"]),
         "final_year_renewable_electricity_share_pct":
             float(last["renewable_electricity_share_pct"]),
+        "final_year_renewable_exported_mwh": float(last["renewable_exported_mwh"]),
         "pv_capacity_final_kwp": float(last["pv_capacity_kwp"]),
         "storage_energy_final_mwh": float(last["storage_energy_mwh"]),
         "pv_curtailed_total_mwh": float(yearly["pv_curtailed_mwh"].sum()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -50,7 +51,22 @@ def load_profiles() -> dict[str, Any]:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of every part of a scenario: no float takes NaN or ±Infinity (YAML ``.inf``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _finite_tree(value: Any) -> Any:
+    """``value`` unchanged if every number in it (nested dicts/lists) is finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"numbers must be finite, not {value}")
+    if isinstance(value, dict):
+        for v in value.values():
+            _finite_tree(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _finite_tree(v)
+    return value
 
 
 class SiteSpec(_Model):
@@ -191,7 +207,7 @@ class StorageUnit(_Model):
         bad = sorted(set(v) - names)
         if bad:
             raise ValueError(f"unknown storage parameters {bad}; allowed: {sorted(names)}")
-        return v
+        return _finite_tree(v)
 
 
 def _default_storage() -> list[StorageUnit]:
@@ -279,6 +295,11 @@ class Scenario(_Model):
     green_certificates: GreenCertificates = GreenCertificates()
     costs: Costs = Costs()
     accounting_policy: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("accounting_policy")
+    @classmethod
+    def _finite_policy(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _finite_tree(v)
 
     @field_validator("end_year")
     @classmethod

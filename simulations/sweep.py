@@ -13,8 +13,10 @@ Sweep file (YAML or JSON)::
     dask_scheduler_address: null        # e.g. tcp://10.0.0.5:8786 (the `dask` extra)
 
 Each case is validated like a scenario file (errors name the case and the field); a case that
-fails to simulate is kept in the table with its error. The cost–carbon Pareto front minimises
-``total_cost_yuan`` and ``total_co2_t`` (both summed over the simulated years).
+fails to simulate is kept in the table with its error. A case is ``feasible`` when it ran and
+misses no binding target. The cost–carbon Pareto front minimises ``total_cost_yuan`` and
+``total_co2_t`` (both summed over the simulated years) over the feasible cases only: a cheap case
+that misses a binding target is no option for the plan, so it is shown apart, never on the front.
 """
 
 from __future__ import annotations
@@ -232,13 +234,16 @@ def run_sweep(spec: SweepSpec, *, executor: Executor | None = None, workers: int
 
 def mark_pareto(table: pd.DataFrame, cost: str = "total_cost_yuan",
                 carbon: str = "total_co2_t") -> pd.DataFrame:
-    """Add ``pareto`` (bool): no other done case is at most as costly and as emitting and better
-    in one of the two."""
+    """Add ``feasible`` (ran, no binding target missed) and ``pareto`` (bool): a feasible case
+    that no other feasible case matches in cost and carbon while beating it in one of the two."""
     out = table.copy()
     out["pareto"] = False
+    missed = (pd.to_numeric(out["binding_targets_missed"], errors="coerce").fillna(0)
+              if "binding_targets_missed" in out else pd.Series(0, index=out.index))
+    out["feasible"] = out["status"].eq("done") & missed.eq(0)
     if cost not in out or carbon not in out:
         return out
-    ok = out["status"].eq("done") & out[cost].notna() & out[carbon].notna()
+    ok = out["feasible"] & out[cost].notna() & out[carbon].notna()
     sub = out.loc[ok, [cost, carbon]].astype(float)
     if sub.empty:
         return out
@@ -260,9 +265,15 @@ def pareto_png(table: pd.DataFrame, title: str = "sweep") -> bytes:
     import matplotlib.pyplot as plt
 
     done = table[table["status"] == "done"]
+    feasible = done["feasible"] if "feasible" in done else pd.Series(True, index=done.index)
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    ax.scatter(done["total_cost_yuan"] / 1e6, done["total_co2_t"] / 1e3, s=18, c="#7f7f7f",
-               label="case")
+    ax.scatter(done.loc[feasible, "total_cost_yuan"] / 1e6,
+               done.loc[feasible, "total_co2_t"] / 1e3, s=18, c="#7f7f7f",
+               label="case meeting the binding targets")
+    if (~feasible).any():
+        ax.scatter(done.loc[~feasible, "total_cost_yuan"] / 1e6,
+                   done.loc[~feasible, "total_co2_t"] / 1e3, s=22, marker="x", c="#c0392b",
+                   label="case missing a binding target (not on the front)")
     front = done[done["pareto"]].sort_values("total_cost_yuan")
     ax.plot(front["total_cost_yuan"] / 1e6, front["total_co2_t"] / 1e3, "o-", c="#e73f74",
             label="Pareto front")

@@ -11,6 +11,7 @@ from app.models.carbon import (
     PeriodEvent,
 )
 from app.models.core import ApiKey, Enterprise, Meter, RegistryDocument
+from app.models.jobs import JobRun, SchedulerLeaderRow
 from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
 from app.models.simulations import ScenarioArtifact, ScenarioRun
@@ -27,6 +28,7 @@ __all__ = [
     "Enterprise",
     "FrozenLedger",
     "IngestBatch",
+    "JobRun",
     "Meter",
     "MeterDay",
     "PeriodEvent",
@@ -37,6 +39,7 @@ __all__ = [
     "Roof",
     "ScenarioArtifact",
     "ScenarioRun",
+    "SchedulerLeaderRow",
     "StorageAsset",
     "StorageCapacityTest",
     "StorageMeter",

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, S
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, finite_checks
 
 
 class ActivityBatch(Base):
@@ -31,6 +31,7 @@ class ActivityRecord(Base):
     """One recorded quantity (e.g. value_added_10k_yuan) of one enterprise for one period."""
 
     __tablename__ = "carbon_activity"
+    __table_args__ = finite_checks("value")
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
@@ -47,6 +48,7 @@ class ActivityRecord(Base):
 
 class ActivityRevision(Base):
     __tablename__ = "carbon_activity_revisions"
+    __table_args__ = finite_checks("old_value", "new_value")
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("carbon_activity.id"))

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base
+from app.models.base import Base, finite_checks
 
 ZONES: tuple[str, ...] = ("A区", "B区", "综合保税区", "聂当工业园")
 ROLES: tuple[str, ...] = ("operator", "enterprise", "planner")
@@ -76,7 +76,9 @@ class Meter(Base):
 
     __tablename__ = "meters"
     __table_args__ = (UniqueConstraint("enterprise_id", "code",
-                                       name="meters_enterprise_code_key"),)
+                                       name="meters_enterprise_code_key"),
+                      *finite_checks("rollover_at", "density_kg_per_l", "normal_volume_factor",
+                                     "max_per_hour"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), index=True)

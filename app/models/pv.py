@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base
+from app.models.base import Base, finite_checks
 from app.models.core import Enterprise, Meter
 
 WEATHER_QUANTITIES: tuple[str, ...] = ("ghi", "temp_air", "wind_speed", "dni", "dhi")
@@ -57,7 +57,9 @@ class PvArray(Base):
 
     __tablename__ = "pv_arrays"
     __table_args__ = (UniqueConstraint("enterprise_id", "code",
-                                       name="pv_arrays_enterprise_code_key"),)
+                                       name="pv_arrays_enterprise_code_key"),
+                      *finite_checks("capacity_kwp", "ac_kw", "tilt_deg", "azimuth_deg",
+                                     "gamma_pdc_per_c", "degradation_pct_per_year"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), index=True)
@@ -86,6 +88,7 @@ class Roof(Base):
     """A roof of an enterprise, for the phase-1 "every usable roof" potential."""
 
     __tablename__ = "pv_roofs"
+    __table_args__ = finite_checks("roof_area_m2", "usable_share", "tilt_deg", "azimuth_deg")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))

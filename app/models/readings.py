@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, finite_checks
 
 QUALITIES: tuple[str, ...] = ("ok", "estimated", "implausible", "reset", "rollover", "after_gap")
 
@@ -16,6 +16,7 @@ class Reading(Base):
     """One interval [start_ts, start_ts + interval) of one meter, value in the canonical unit."""
 
     __tablename__ = "readings"
+    __table_args__ = finite_checks("value", "register_value")
 
     meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     start_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
@@ -48,6 +49,7 @@ class ReadingRevision(Base):
     """Audit trail: the value an interval had before a later batch changed it."""
 
     __tablename__ = "reading_revisions"
+    __table_args__ = finite_checks("old_value", "new_value")
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     meter_id: Mapped[int] = mapped_column(Integer)
@@ -66,6 +68,7 @@ class MeterDay(Base):
     """Rollup: one meter's sum over one Asia/Shanghai day, kept in the ingest transaction."""
 
     __tablename__ = "meter_days"
+    __table_args__ = finite_checks("value")
 
     meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

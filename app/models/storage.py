@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, S
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, finite_checks
 
 TELEMETRY_QUANTITIES: dict[str, str] = {
     "power": "battery_power",
@@ -47,6 +47,7 @@ class StorageMeter(Base):
 
 class StoragePlan(Base):
     __tablename__ = "storage_plans"
+    __table_args__ = finite_checks("objective")
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"))
@@ -65,10 +66,15 @@ class StoragePlan(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.clock_timestamp())
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when a newer plan for the same station and day was published; at most one plan per
+    station and day is current (``superseded_at`` NULL; partial unique index
+    ``storage_plans_one_current_idx``, migration 0007_job_runs)."""
 
 
 class StorageCapacityTest(Base):
     __tablename__ = "storage_capacity_tests"
+    __table_args__ = finite_checks("measured_capacity_mwh")
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"))

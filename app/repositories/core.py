@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import Enterprise, Meter
-from app.problems import Problem
+from app.problems import Problem, check_violation
 
 
 def _scope_enterprises(stmt: Select, principal: Principal) -> Select:
@@ -46,8 +46,10 @@ def create_enterprise(
     session.add(ent)
     try:
         session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         session.rollback()
+        if check_violation(exc) is not None:  # a refused value, not a duplicate
+            raise
         raise Problem(409, f"Enterprise {code!r} exists already.") from None
     return ent
 
@@ -112,8 +114,10 @@ def create_meter(session: Session, meter: Meter) -> Meter:
     session.add(meter)
     try:
         session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         session.rollback()
+        if check_violation(exc) is not None:  # a refused value, not a duplicate
+            raise
         raise Problem(409, f"This enterprise has a meter {meter.code!r} already.") from None
     session.refresh(meter)
     return meter

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import PvArray, Roof, WeatherStation
-from app.problems import Problem
+from app.problems import Problem, check_violation
 from app.repositories.core import one_by_code
 
 
@@ -33,8 +33,10 @@ def _scoped(stmt: Select, model: type[PvArray] | type[Roof], principal: Principa
 def _flush_unique(session: Session, what: str) -> None:
     try:
         session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         session.rollback()
+        if check_violation(exc) is not None:  # a refused value, not a duplicate
+            raise
         raise Problem(409, f"{what} exists already.") from None
 
 

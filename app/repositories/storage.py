@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Select, select, text
+from sqlalchemy import Connection, Select, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from app.models import (
     StorageMeter,
     StoragePlan,
 )
-from app.problems import Problem
+from app.problems import Problem, check_violation
 
 TELEMETRY_COLUMNS = {"power": "power_mw", "soc": "soc_pct", "temperature": "temperature_c"}
 
@@ -60,8 +60,10 @@ def create_asset(session: Session, asset: StorageAsset, meters: dict[str, Meter]
         for meter in meters.values():
             session.add(meter)
         session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         session.rollback()
+        if check_violation(exc) is not None:  # a refused value, not a duplicate
+            raise
         raise Problem(409, f"Storage station {asset.code!r} or one of its telemetry meter codes"
                       " exists already.") from None
     for quantity, meter in meters.items():
@@ -89,6 +91,15 @@ def telemetry_meters(session: Session, asset_id: int) -> dict[str, Meter]:
 
 # --- plans -----------------------------------------------------------------------------------
 def add_plan(session: Session, plan: StoragePlan) -> StoragePlan:
+    """Store ``plan`` as the current plan of its station and day. The plan it replaces stays,
+    marked superseded. Publications for one station are serialised (a row lock on the station),
+    and a unique index allows one current plan per station and day whatever happens."""
+    session.execute(select(StorageAsset.id).where(StorageAsset.id == plan.asset_id)
+                    .with_for_update(key_share=True))
+    session.execute(update(StoragePlan).where(
+        StoragePlan.asset_id == plan.asset_id, StoragePlan.day == plan.day,
+        StoragePlan.superseded_at.is_(None)).values(superseded_at=func.clock_timestamp())
+        .execution_options(synchronize_session=False))
     session.add(plan)
     session.flush()
     session.refresh(plan)
@@ -96,17 +107,17 @@ def add_plan(session: Session, plan: StoragePlan) -> StoragePlan:
 
 
 def current_plan(session: Session, asset_id: int, day: date) -> StoragePlan | None:
-    """The newest plan published for ``day`` (Asia/Shanghai)."""
-    return session.scalar(
-        select(StoragePlan).where(StoragePlan.asset_id == asset_id, StoragePlan.day == day)
-        .order_by(StoragePlan.created_at.desc(), StoragePlan.id.desc()).limit(1))
+    """The plan published last for ``day`` (Asia/Shanghai), the one not superseded."""
+    return session.scalar(select(StoragePlan).where(
+        StoragePlan.asset_id == asset_id, StoragePlan.day == day,
+        StoragePlan.superseded_at.is_(None)))
 
 
 def latest_plan(session: Session, asset_id: int) -> StoragePlan | None:
-    """The newest plan of the station, whatever its day."""
-    return session.scalar(select(StoragePlan).where(StoragePlan.asset_id == asset_id)
-                          .order_by(StoragePlan.day.desc(), StoragePlan.created_at.desc(),
-                                    StoragePlan.id.desc()).limit(1))
+    """The current plan of the station's latest planned day."""
+    return session.scalar(select(StoragePlan).where(
+        StoragePlan.asset_id == asset_id, StoragePlan.superseded_at.is_(None))
+        .order_by(StoragePlan.day.desc()).limit(1))
 
 
 def plan_count(session: Session, asset_id: int, day: date) -> int:

@@ -65,7 +65,8 @@ async def upload_activity(request: Request, principal: WriterDep) -> dict[str, A
     changes; a changed value is a revision kept with who and when; any bad row rejects all."""
     body = await request.body()
     return await run_in_threadpool(record_activity, request.app.state.engine, principal, body,
-                                   request.headers.get("content-type", ""))
+                                   request.headers.get("content-type", ""),
+                                   request.app.state.settings.max_abs_value)
 
 
 @router.get("/carbon/activity")

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from app.auth import PrincipalDep, SessionDep, WriterDep
+from app.metrics import INGEST_BATCHES, INGEST_BYTES, INGEST_ROWS
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
@@ -39,8 +40,15 @@ async def upload_readings(request: Request, principal: WriterDep) -> UploadOut:
     """
     body = await request.body()
     ctx: IngestContext = request.app.state.ingest_context
-    answer = await run_in_threadpool(ingest, ctx, principal, body,
-                                     request.headers.get("content-type", ""))
+    INGEST_BYTES.inc(len(body))
+    try:
+        answer = await run_in_threadpool(ingest, ctx, principal, body,
+                                         request.headers.get("content-type", ""))
+    except Problem as problem:
+        INGEST_BATCHES.labels("rejected" if problem.status < 500 else "failed").inc()
+        raise
+    INGEST_BATCHES.labels("stored").inc()
+    INGEST_ROWS.inc(answer["rows"])
     return UploadOut(**answer)
 
 

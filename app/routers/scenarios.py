@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
 
 from app.auth import Principal, SessionDep, require_roles
 from app.models.simulations import ScenarioRun
 from app.problems import Problem
 from app.repositories import scenarios as repo
-from app.services.scenarios import resolve_readings_load, validate_posted
+from app.services.scenarios import SENSITIVITY_KEY, resolve_readings_load, validate_posted
 from simulations import PLOT_NAMES
+from simulations.sensitivity import TORNADO_PLOTS
 
 router = APIRouter(prefix="/v1", tags=["scenarios"])
 PlannerDep = Annotated[Principal, Depends(require_roles("planner", "operator"))]
@@ -45,11 +46,17 @@ def run_out(run: ScenarioRun, with_kpis: bool = True) -> ScenarioRunOut:
 
 @router.post("/scenarios", status_code=202, response_model=ScenarioRunOut)
 def queue_scenario(body: Annotated[Any, Body(description="a scenario (simulations/examples)")],
-                   session: SessionDep, principal: PlannerDep,
-                   response: Response) -> ScenarioRunOut:
+                   session: SessionDep, principal: PlannerDep, response: Response,
+                   sensitivity: Annotated[bool, Query(
+                       description="also run the one-at-a-time sensitivity (tornado)")] = False,
+                   ) -> ScenarioRunOut:
     """Validate and queue a scenario run (202); a worker runs it outside the request.
-    ``load: {kind: readings, year, zone?, enterprises?}`` takes the load from the readings."""
+    ``load: {kind: readings, year, zone?, enterprises?}`` takes the load from the readings.
+    ``sensitivity=true`` adds ``kpis.sensitivity``, ``/sensitivity`` (CSV) and the tornado
+    plots ``tornado_<metric>``."""
     scenario = validate_posted(resolve_readings_load(session, body), session)
+    if sensitivity:
+        scenario[SENSITIVITY_KEY] = True
     run = repo.queue_run(session, scenario["name"], scenario, principal.key_id)
     response.headers["Location"] = f"/v1/scenarios/{run.id}"
     return run_out(run)
@@ -90,8 +97,19 @@ def get_series(run_id: int, session: SessionDep, _: PlannerDep) -> Response:
 def get_plot(run_id: int, name: str, session: SessionDep, _: PlannerDep) -> Response:
     """A plot as PNG: energy_balance_week, soc, monthly_mix or carbon_path."""
     name = name.removesuffix(".png")
-    if name not in PLOT_NAMES:
-        raise Problem(404, f"No plot {name!r}; plots: {', '.join(PLOT_NAMES)}.")
+    names = (*PLOT_NAMES, *TORNADO_PLOTS)
+    if name not in names:
+        raise Problem(404, f"No plot {name!r}; plots: {', '.join(names)}.")
     _done(session, run_id)
     art = repo.get_artifact(session, run_id, f"{name}.png")
     return Response(art.content, media_type="image/png")
+
+
+@router.get("/scenarios/{run_id}/sensitivity", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def get_sensitivity(run_id: int, session: SessionDep, _: PlannerDep) -> Response:
+    """The sensitivity table as CSV (runs queued with ``sensitivity=true``)."""
+    _done(session, run_id)
+    art = repo.get_artifact(session, run_id, "sensitivity.csv")
+    return Response(art.content, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="scenario-{run_id}-sensitivity.csv"'})

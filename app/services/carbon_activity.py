@@ -19,6 +19,7 @@ from app.json_records import json_records
 from app.models import Enterprise
 from app.problems import Problem
 from app.repositories import carbon as repo
+from app.schemas import MAX_ABS_VALUE
 from app.services.carbon import ACTIVITY_QUANTITIES
 from app.services.carbon_periods import PeriodError, parse_period
 
@@ -47,19 +48,20 @@ def _parse(body: bytes, content_type: str) -> list[dict[str, Any]]:
     raise Problem(415, f"Send text/csv or application/json, not {kind!r}.")
 
 
-def _value(v: Any) -> float | None:
+def _value(v: Any, max_abs_value: float) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     try:
         x = float(str(v).strip())
     except ValueError:
         return None
-    return x if math.isfinite(x) and x >= 0 else None
+    return x if math.isfinite(x) and 0 <= x <= max_abs_value else None
 
 
-def record_activity(engine: Engine, principal: Principal, body: bytes, content_type: str
-                    ) -> dict[str, Any]:
-    """Validate every row, then store the batch in one transaction; returns the counts."""
+def record_activity(engine: Engine, principal: Principal, body: bytes, content_type: str,
+                    max_abs_value: float = MAX_ABS_VALUE) -> dict[str, Any]:
+    """Validate every row, then store the batch in one transaction; returns the counts.
+    ``max_abs_value``: the largest value accepted (it keeps every sum of them finite)."""
     items = _parse(body, content_type)
     if len(items) > MAX_ROWS:
         raise Problem(413, f"A batch may hold at most {MAX_ROWS} records.",
@@ -90,9 +92,9 @@ def record_activity(engine: Engine, principal: Principal, body: bytes, content_t
         quantity = str(item.get("quantity") or "").strip()
         if quantity not in ACTIVITY_QUANTITIES:
             bad("quantity", f"unknown quantity {quantity!r}; known: {list(ACTIVITY_QUANTITIES)}")
-        value = _value(item.get("value"))
+        value = _value(item.get("value"), max_abs_value)
         if value is None:
-            bad("value", "not a finite number >= 0")
+            bad("value", f"not a finite number in [0, {max_abs_value:g}]")
         extra = set(item) - set(COLUMNS)
         if extra:
             bad(sorted(extra)[0], "unknown field")

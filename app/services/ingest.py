@@ -20,6 +20,7 @@ import pyarrow.csv as pcsv
 
 from app.json_records import json_records
 from app.problems import Problem
+from app.schemas import MAX_ABS_VALUE
 from energy.meter_series import (
     QUALITY_ORDER,
     QUALITY_RANK,
@@ -202,12 +203,14 @@ def prepare(
     ceilings_per_hour: dict[str, float],
     previous_registers: Callable[[list[int], pd.Series], pd.DataFrame],
     last_starts: Callable[[list[int]], pd.DataFrame] | None = None,
+    max_abs_value: float = MAX_ABS_VALUE,
 ) -> PreparedBatch:
     """Validate a parsed batch; raise :class:`Problem` 422 listing every bad row and field.
 
     ``meters`` holds only meters the caller may write (others read as unknown).
     ``previous_registers(meter_ids, first_ts_by_meter)`` returns the stored register reading
     before each cumulative meter's first reading (columns meter_id, ts, value).
+    ``max_abs_value``: largest magnitude of a value in the meter's canonical unit.
     """
     raw = batch.frame
     n = len(raw)
@@ -277,7 +280,12 @@ def prepare(
     unit_names, unit_of_pair = np.unique(pair_unit.astype(str), return_inverse=True)
     frame["original_unit"] = pd.Categorical.from_codes(unit_of_pair[inverse],
                                                        pd.Index(unit_names, dtype=object))
-    frame["value"] = frame["value"].to_numpy() * pair_factor[inverse]
+    with np.errstate(over="ignore"):
+        frame["value"] = frame["value"].to_numpy() * pair_factor[inverse]
+    # After conversion: 1e308 MWh is finite, its kWh is not; the bound keeps every sum finite.
+    beyond = _beyond(frame["value"], max_abs_value) & np.isfinite(values)
+    if beyond.any():
+        errors.append(_error(frame.loc[beyond, "row"], "value", _beyond_message(max_abs_value)))
 
     ok_ts = frame["ts"].notna() & known
     for minutes in frame.loc[ok_ts, "interval_minutes"].dropna().unique():
@@ -356,6 +364,12 @@ def prepare(
     rows = pd.concat(out_parts, ignore_index=True) if out_parts else pd.DataFrame(
         columns=["row", "meter", "meter_id", "start_ts", "value", "original_unit", "quality",
                  "register_value", "covered_minutes"])
+    beyond = _beyond(rows["value"], max_abs_value)
+    if beyond.any():  # an interval from registers (rollover): cannot pass, checked for safety
+        raise Problem(422, "The batch was rejected; nothing was stored.", kind="batch-rejected",
+                      errors=[{"row": int(r), "field": "value",
+                               "message": _beyond_message(max_abs_value)}
+                              for r in rows.loc[beyond, "row"]])
 
     # Flags: implausible above the ceiling (per meter or per carrier), scaled to what a row covers.
     if len(rows):
@@ -374,6 +388,16 @@ def prepare(
     rows["meter_id"] = rows["meter_id"].astype("int32")
     gaps = _gaps(rows, meters)
     return PreparedBatch(rows=rows, received_rows=n, gaps=gaps)
+
+
+def _beyond(values: pd.Series, max_abs_value: float) -> np.ndarray:
+    """True where a value is NaN, infinite or beyond ±max_abs_value."""
+    return ~(np.abs(values.to_numpy(dtype="float64")) <= max_abs_value)
+
+
+def _beyond_message(max_abs_value: float) -> str:
+    return (f"not a finite number within ±{max_abs_value:g} in the meter's canonical unit "
+            "(after unit conversion)")
 
 
 def _row_keys(meter_ids: np.ndarray, ts: pd.Series) -> np.ndarray:

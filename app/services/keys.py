@@ -166,7 +166,7 @@ class AuthFailureLimiter:
 def too_many_failures(retry_after_s: int) -> Problem:
     return Problem(429, "Too many failed authentications from this address; try again later. "
                         "认证失败次数过多，请稍后再试。", title="Too many requests",
-                   headers={"Retry-After": str(retry_after_s)})
+                   retry_after_s=retry_after_s)
 
 
 # --- last use: at most one write a minute per key and process ---------------------------------

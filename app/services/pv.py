@@ -30,6 +30,7 @@ from app.models import Meter, PvArray, Roof, WeatherStation
 from app.problems import Problem
 from app.repositories import pv as repo
 from app.schemas_pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
+from app.services.jobs import once
 from energy.pv import PVArray, estimate_energy_kwh
 from energy.pv.arrays import pv_defaults
 from energy.pv.performance import clear_days, daily_performance, underperformance_alerts
@@ -296,10 +297,15 @@ def check_performance(session: Session, first_day: date, last_day: date,
 
 
 def performance_job(engine: Engine, share: float | None = None) -> dict[str, int]:
-    """The daily job: yesterday (Asia/Shanghai) for every metered array."""
+    """The daily job: yesterday (Asia/Shanghai) for every metered array. Once per day
+    (``job_runs`` key ``pv_performance`` / the day): a repeated run checks nothing and says
+    ``ran_already``."""
     yesterday = (pd.Timestamp.now(tz=site().tz).normalize() - pd.Timedelta("1D")).date()
     with Session(engine) as session, session.begin():
-        return check_performance(session, yesterday, yesterday, share)
+        done = once(session, "pv_performance", yesterday.isoformat(),
+                    lambda: check_performance(session, yesterday, yesterday, share))
+    return done if done is not None else {"checked": 0, "skipped": 0, "opened": 0,
+                                          "ran_already": 1}
 
 
 def estimate_points(series: pd.Series) -> list[EstimatePoint]:

@@ -101,6 +101,7 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
     with ctx.engine.connect() as conn:
         prepared = prepare(
             raw, meters, ceilings_per_hour=ctx.settings.plausibility_ceilings_per_hour,
+            max_abs_value=ctx.settings.max_abs_value,
             previous_registers=lambda _ids, first: repo.previous_registers(conn, first),
         )
         conn.rollback()

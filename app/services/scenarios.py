@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -33,6 +34,7 @@ from simulations import (
     run_scenario,
     series_csv,
 )
+from simulations.sensitivity import TORNADO_PLOTS, run_sensitivity, sensitivity_csv, tornado_png
 
 log = logging.getLogger(__name__)
 Artifacts = dict[str, tuple[str, bytes]]
@@ -201,13 +203,30 @@ def resolve_readings_load(session: Session, data: Any, tz: str = "Asia/Shanghai"
             "description": " ".join(filter(None, [data.get("description"), note]))}
 
 
+SENSITIVITY_KEY = "sensitivity"
+"""Key of the stored run document asking for a sensitivity run beside the scenario."""
+
+
 def execute_run(scenario: dict[str, Any]) -> tuple[dict[str, Any], Artifacts]:
-    """Run one scenario and render its artifacts (runs in the worker process)."""
-    result = run_scenario(parse_scenario(scenario))
+    """Run one scenario and render its artifacts (runs in the worker process); with
+    ``sensitivity: true`` in the stored document also the one-at-a-time sensitivity."""
+    scenario = dict(scenario)
+    with_sensitivity = bool(scenario.pop(SENSITIVITY_KEY, False))
+    parsed = parse_scenario(scenario)
+    result = run_scenario(parsed)
     artifacts: Artifacts = {"series.csv": ("text/csv", series_csv(result.series))}
     for name in PLOT_NAMES:
         artifacts[f"{name}.png"] = ("image/png", plot_png(result, name))
-    return result.kpis, artifacts
+    kpis = result.kpis
+    if with_sensitivity:
+        table = run_sensitivity(parsed, workers=1)
+        kpis = {**kpis, "sensitivity": [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")]}
+        artifacts["sensitivity.csv"] = ("text/csv", sensitivity_csv(table))
+        for name, metric in TORNADO_PLOTS.items():
+            artifacts[f"{name}.png"] = ("image/png", tornado_png(table, metric))
+    return kpis, artifacts
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -251,11 +270,13 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def process_queue(engine: Engine, settings: Settings, max_runs: int | None = None) -> int:
-    """Claim and run queued scenario runs until the queue is empty (or ``max_runs`` ran).
-    The scheduler's job; returns the number of runs processed (done or failed)."""
+def process_queue(engine: Engine, settings: Settings, max_runs: int | None = None,
+                  keep_going: Callable[[], bool] | None = None) -> int:
+    """Claim and run queued scenario runs until the queue is empty (or ``max_runs`` ran, or
+    ``keep_going()`` is false: the scheduler's process no longer leads). The scheduler's job;
+    returns the number of runs processed (done or failed)."""
     n = 0
-    while max_runs is None or n < max_runs:
+    while (max_runs is None or n < max_runs) and (keep_going is None or keep_going()):
         with Session(engine) as session, session.begin():
             claimed = repo.claim_next(session, settings.scenario_lease_minutes)
         if claimed is None:

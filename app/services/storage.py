@@ -25,6 +25,7 @@ from app.problems import Problem
 from app.repositories import storage as repo
 from app.schemas_storage import DispatchIn, StorageIn
 from app.services import registry
+from app.services.jobs import once
 from energy.storage import (
     BatterySpec,
     DispatchInfeasible,
@@ -333,7 +334,8 @@ def solve(inputs: DispatchInputs, battery: BatterySpec, body: DispatchIn) -> Dis
         if body.strategy == "optimal":
             return optimize_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common, **money)
         if body.strategy == "rule":
-            return rule_based_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common)
+            return rule_based_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common,
+                                       **money)
         steps_per_h = 60 / body.step_minutes
         window = max(1, round(body.rolling.window_hours * steps_per_h))
         commit = max(1, min(window, round(body.rolling.commit_hours * steps_per_h)))
@@ -459,15 +461,24 @@ def tomorrow(now: datetime) -> date:
 
 def plan_job(session: Session, now: datetime | None = None, max_steps: int = 35_136
              ) -> dict[str, str]:
-    """Scheduled: publish tomorrow's plan of every station. Returns code -> plan id or reason."""
+    """Scheduled: publish tomorrow's plan of every station. Returns code -> plan id or reason.
+
+    Once per station and day (``job_runs`` key ``storage_plan`` / ``<day> <code>``, claimed in
+    the same savepoint as the plan): a second run, here or in another process, publishes
+    nothing for a station planned already; a station that could not be planned is tried again.
+    """
     now = now or datetime.now(UTC)
     day = tomorrow(now)
     out: dict[str, str] = {}
     for asset in repo.all_assets(session):
+        def publish(asset: StorageAsset = asset) -> str:
+            return str(publish_plan(session, asset, day, now=now, max_steps=max_steps).id)
+
         try:
             with session.begin_nested():
-                out[asset.code] = str(publish_plan(session, asset, day, now=now,
-                                                   max_steps=max_steps).id)
+                plan_id = once(session, "storage_plan", f"{day.isoformat()} {asset.code}",
+                               publish)
+            out[asset.code] = plan_id if plan_id is not None else "published already"
         except Problem as exc:
             out[asset.code] = f"not published: {exc.detail}"
     return out

@@ -10,7 +10,7 @@
   tells a key whether another enterprise uses that code.
 
 Revision ID: 0009_keys_registry
-Revises: 0005_carbon_api
+Revises: 0007_job_runs (chained after main's head when main was merged in)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0009_keys_registry"
-down_revision = "0005_carbon_api"
+down_revision = "0007_job_runs"
 branch_labels = None
 depends_on = None
 

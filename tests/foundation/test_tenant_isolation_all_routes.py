@@ -332,6 +332,7 @@ OPERATOR_ONLY: list[tuple[str, str, dict[str, Any]]] = [
     ("get", "/v1/carbon/report", {"params": {"period": "2026-03"}}),
     ("get", "/v1/scenarios/999999", {}),
     ("get", "/v1/scenarios/999999/series", {}),
+    ("get", "/v1/scenarios/999999/sensitivity", {}),
     ("get", "/v1/scenarios/999999/plots/typical_week", {}),
     ("post", "/v1/tariffs", {"json": {"name": "t", "content": {}}}),
     ("post", "/v1/accounting-policies", {"json": {"name": "p", "content": {}}}),

@@ -198,3 +198,27 @@ def test_load_from_the_readings_the_service_holds(
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "load.year"
     assert "0.0 % of the hours of 2021" in r.json()["errors"][0]["message"]
+
+
+def test_sensitivity_run_through_the_api(client: TestClient, engine: Engine,
+                                         settings: Settings, planner: dict[str, str]) -> None:
+    """``sensitivity=true``: the worker also runs the one-at-a-time cases; the table, the KPIs
+    and the tornado plots come back, and the certificate-price slope is the certificate volume."""
+    body = scenario(green_certificates={"mwh_by_year": {2029: 2000}, "price_yuan_per_mwh": 10},
+                    grid_emission_factors={"location_tco2_per_mwh": {2025: 0.55}})
+    r = client.post("/v1/scenarios?sensitivity=true", json=body, headers=planner)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    inline = settings.model_copy(update={"scenario_executor": "inline"})
+    assert process_queue(engine, inline) >= 1
+    done = client.get(f"/v1/scenarios/{run_id}", headers=planner).json()
+    assert done["status"] == "done", done
+    rows = {(x["parameter"], x["side"]): x for x in done["kpis"]["sensitivity"]}
+    assert rows[("certificate_price", "high")]["delta_total_cost_yuan"] == pytest.approx(
+        2000 * 10 * (2.0 - 1.0))
+    assert {p for p, _ in rows} >= {"base", "grid_factor", "load_growth", "pv_yield",
+                                    "storage_efficiency", "value_added_growth"}
+    csv = client.get(f"/v1/scenarios/{run_id}/sensitivity", headers=planner)
+    assert csv.status_code == 200 and csv.text.startswith("case,parameter,side,")
+    png = client.get(f"/v1/scenarios/{run_id}/plots/tornado_total_cost_yuan", headers=planner)
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"

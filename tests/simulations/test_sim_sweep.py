@@ -82,3 +82,17 @@ def test_write_sweep(serial: pd.DataFrame, tmp_path: Path) -> None:
     paths = write_sweep(serial, tmp_path, "test")
     assert len(pd.read_csv(paths["results"])) == 4
     assert paths["pareto"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_front_is_drawn_over_feasible_cases_only(tmp_path: Path) -> None:
+    # The same five cases; A (1, 9) and D (4, 1) now miss a binding target. Among the feasible
+    # B (2, 5), C (3, 5), E (5, 6): B dominates both, so the front is B alone, and C, which A
+    # and D no longer shadow, stays off it because B beats it.
+    t = pd.DataFrame({"case": range(5), "total_cost_yuan": [1, 2, 3, 4, 5],
+                      "total_co2_t": [9, 5, 5, 1, 6], "status": ["done"] * 5,
+                      "binding_targets_missed": [1, 0, 0, 2, 0]})
+    marked = mark_pareto(t)
+    assert list(marked["feasible"]) == [False, True, True, False, True]
+    assert list(marked["pareto"]) == [False, True, False, False, False]
+    paths = write_sweep(marked, tmp_path, "feasibility")
+    assert pd.read_csv(paths["results"])["feasible"].tolist() == [False, True, True, False, True]
