@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
@@ -82,19 +82,32 @@ def get_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "Send an API key as 'Authorization: Bearer <key>'.")
+    # Failed attempts are limited per client address, checked before any database lookup.
+    limiter = getattr(request.app.state, "auth_limiter", None)
+    address = request.client.host if request.client else "unknown"
+    if limiter is not None and (wait := limiter.retry_after(address)) is not None:
+        from app.services.keys import too_many_failures
+
+        raise too_many_failures(wait)
     with request.app.state.session_factory() as session:
         row = session.scalar(
             select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
-                                 ApiKey.revoked_at.is_(None))
+                                 ApiKey.revoked_at.is_(None),
+                                 or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()))
         )
         if row is None:
-            raise Problem(401, "Unknown or revoked API key.")
-        return Principal(
+            if limiter is not None:
+                limiter.failed(address)
+            raise Problem(401, "Unknown, revoked or expired API key.")
+        principal = Principal(
             key_id=row.id,
             role=row.role,
             enterprise_id=row.enterprise_id,
             enterprise_code=row.enterprise.code if row.enterprise else None,
         )
+    if (recorder := getattr(request.app.state, "key_use", None)) is not None:
+        recorder.seen(principal.key_id)  # at most one write a minute per key
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -6,15 +6,14 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import migrate as migrations
-from app.auth import create_api_key
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.embedded_pg import EmbeddedPostgres
@@ -64,13 +63,23 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             with Session(engine) as session:
                 key = load_demo_park(session, engine=engine, settings=settings)
                 session.commit()
-            typer.echo(f"demo park loaded; operator key (shown once): {key}")
-            typer.echo(f"try: curl -H 'Authorization: Bearer {key}' "
-                       f"'http://{host}:{port}/v1/park/energy?start=2026-01-01T00:00:00%2B08:00"
-                       f"&end=2027-01-01T00:00:00%2B08:00&by=zone'")
+            announce_demo_key(settings, key, host, port)
         app = create_app(settings, engine=engine)
         uvicorn.run(app, host=host, port=port)
         engine.dispose()
+
+
+def announce_demo_key(settings: Settings, key: str, host: str, port: int) -> Path:
+    """Write the demo operator key to a file only its owner can read (0600) in the data
+    directory, and say where on the console; the key itself is never printed or logged."""
+    from app.services.keys import write_key_file
+
+    path = write_key_file(settings.data_dir, key)
+    typer.echo(f"demo park loaded; operator key written to {path} (mode 0600)")
+    typer.echo(f"try: curl -H \"Authorization: Bearer $(cat {path})\" "
+               f"'http://{host}:{port}/v1/park/energy?start=2026-01-01T00:00:00%2B08:00"
+               f"&end=2027-01-01T00:00:00%2B08:00&by=zone'")
+    return path
 
 
 @cli.command()
@@ -84,30 +93,121 @@ def migrate() -> None:
         typer.echo("database is at the newest revision")
 
 
-@keys_cli.command("create")
-def keys_create(role: str = typer.Option(..., help="operator | enterprise | planner"),
-                enterprise: str | None = typer.Option(None, help="enterprise code"),
-                label: str | None = None) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
-    from app.models import Enterprise
-
+@contextmanager
+def _keys_session() -> Iterator[Session]:
+    """A migrated database's session for the key commands (committed on success)."""
     with database(get_settings()) as settings:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url)
         migrations.upgrade(engine, use_timescale=settings.timescale)
-        with Session(engine) as session:
-            ent_id = None
-            if enterprise:
-                ent_id = session.scalar(select(Enterprise.id).where(Enterprise.code == enterprise))
-                if ent_id is None:
-                    raise typer.BadParameter(f"no enterprise {enterprise!r}")
-            try:
-                key = create_api_key(session, role, ent_id, label=label)
-            except ValueError as exc:
-                raise typer.BadParameter(str(exc)) from None
-            session.commit()
-        engine.dispose()
-        typer.echo(key)
+        try:
+            with Session(engine) as session:
+                yield session
+                session.commit()
+        finally:
+            engine.dispose()
+
+
+def _lifetime(text: str | None, option: str) -> timedelta | None:
+    from app.services.keys import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def _problem_exit(exc: Exception) -> typer.Exit:
+    typer.echo(getattr(exc, "detail", str(exc)), err=True)
+    return typer.Exit(1)
+
+
+@keys_cli.command("create")
+def keys_create(role: str = typer.Option(..., help="operator | enterprise | planner"),
+                enterprise: str | None = typer.Option(None, help="enterprise code"),
+                label: str | None = None,
+                expires_in: str | None = typer.Option(
+                    None, "--expires-in", help="lifetime such as 12h, 90d or 4w")) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from app.services.keys import create_key, enterprise_id_for
+
+    lifetime = _lifetime(expires_in, "--expires-in")
+    with _keys_session() as session:
+        try:
+            ent_id = enterprise_id_for(session, enterprise)
+            _, key = create_key(session, role, ent_id, label=label, expires_in=lifetime)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    typer.echo(key)
+
+
+@keys_cli.command("list")
+def keys_list(all_keys: bool = typer.Option(True, "--all/--active",
+                                            help="include revoked and expired keys")) -> None:
+    """List keys (id, prefix, role, enterprise, status, expiry, last use); never the keys."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from app.repositories.keys import list_keys
+    from app.services.keys import key_status
+
+    table = Table(title="API keys")
+    for col in ("id", "prefix", "role", "enterprise", "label", "status", "created",
+                "expires", "last used"):
+        table.add_column(col)
+
+    def when(t: datetime | None) -> str:
+        return t.isoformat(timespec="seconds") if t else "-"
+
+    with _keys_session() as session:
+        for row in list_keys(session):
+            status = key_status(row)
+            if not all_keys and status != "active":
+                continue
+            table.add_row(str(row.id), row.prefix, row.role,
+                          row.enterprise.code if row.enterprise else "-", row.label or "-",
+                          status, when(row.created_at), when(row.expires_at),
+                          when(row.last_used_at))
+    Console(width=160).print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: int = typer.Argument(..., help="key id (zcpark keys list)")) -> None:
+    """Revoke a key at once."""
+    from app.problems import Problem
+    from app.services.keys import revoke_key
+
+    try:
+        with _keys_session() as session:
+            row = revoke_key(session, key_id)
+            typer.echo(f"key {row.id} ({row.prefix}…) revoked at "
+                       f"{row.revoked_at.isoformat(timespec='seconds') if row.revoked_at else ''}")
+    except Problem as exc:
+        raise _problem_exit(exc) from None
+
+
+@keys_cli.command("rotate")
+def keys_rotate(key_id: int = typer.Argument(..., help="key id (zcpark keys list)"),
+                expires_in: str | None = typer.Option(
+                    None, "--expires-in", help="lifetime of the new key (default: the old "
+                                               "key's lifetime, if it had one)"),
+                grace: str | None = typer.Option(
+                    None, "--grace", help="keep the old key valid this long (e.g. 1h)")) -> None:
+    """Replace a key by a new one with the same role and enterprise; print the new key once."""
+    from app.problems import Problem
+    from app.services.keys import rotate_key
+
+    lifetime, grace_period = _lifetime(expires_in, "--expires-in"), _lifetime(grace, "--grace")
+    try:
+        with _keys_session() as session:
+            row, key = rotate_key(session, key_id, lifetime, grace_period)
+            typer.echo(f"key {key_id} replaced by key {row.id}; the new key (shown once):",
+                       err=True)
+    except Problem as exc:
+        raise _problem_exit(exc) from None
+    typer.echo(key)
 
 
 # --- backup and restore (operators) -------------------------------------------------------------

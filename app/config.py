@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     """Longest a scenario run may take; a running row past its lease is claimed again."""
     scenario_executor: Literal["process", "inline"] = "process"
     """process: runs in a worker process next to the scheduler; inline: in the job's thread."""
+    auth_failure_burst: int = 30
+    """Failed authentications one client address may make in a burst before it is answered 429
+    (with Retry-After) without a database lookup; 0 turns the limit off."""
+    auth_failures_per_minute: float = Field(default=30.0, gt=0)
+    """Rate at which an address earns back failed attempts."""
     pg_bin_dir: Path | None = None
     """Folder of the pg_dump / pg_restore that `zcpark backup` / `restore` try first."""
     dask_scheduler_address: str | None = None

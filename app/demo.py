@@ -88,7 +88,8 @@ def load_enterprises_and_meters(ctx: DemoContext) -> None:
         ctx.enterprises[code] = ent
         for carrier, _mean, _shape_kind in meters:
             mcode = f"{code}-{carrier}"
-            meter = ctx.session.scalar(select(Meter).where(Meter.code == mcode))
+            meter = ctx.session.scalar(select(Meter).where(Meter.code == mcode,
+                                                        Meter.enterprise_id == ent.id))
             if meter is None:
                 spec = carrier_spec(carrier)
                 meter = Meter(code=mcode, enterprise_id=ent.id, carrier=carrier,

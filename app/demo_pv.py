@@ -54,7 +54,8 @@ ROOFS: list[tuple[str, str, float, float | None]] = [
 
 
 def _meter(ctx: DemoContext, code: str, ent: Enterprise, carrier: str) -> Meter:
-    meter = ctx.session.scalar(select(Meter).where(Meter.code == code))
+    meter = ctx.session.scalar(select(Meter).where(Meter.code == code,
+                                                    Meter.enterprise_id == ent.id))
     if meter is None:
         spec = carrier_spec(carrier)
         meter = Meter(code=code, enterprise_id=ent.id, carrier=carrier, unit=spec.canonical_unit,
@@ -81,7 +82,7 @@ def load_pv_park(ctx: DemoContext) -> None:
     station = ctx.session.scalar(select(WeatherStation).where(WeatherStation.code == STATION))
     if station is None:
         station = WeatherStation(code=STATION, name="拉萨经开区气象站", enterprise_id=ops.id,
-                                 **{f"{q}_meter_id": m.id for q, m in wmeters.items()})
+                                 shared=True, **{f"{q}_meter_id": m.id for q, m in wmeters.items()})
         ctx.session.add(station)
     ctx.session.commit()  # ingest reads the meters in its own session
 
@@ -98,7 +99,8 @@ def load_pv_park(ctx: DemoContext) -> None:
     for code, ent_code, kwp, tilt, azimuth, mounting in ARRAYS:
         ent = ctx.enterprises[ent_code]
         meter = _meter(ctx, f"{code}-gen", ent, "pv_generation")
-        row = ctx.session.scalar(select(PvArray).where(PvArray.code == code))
+        row = ctx.session.scalar(select(PvArray).where(PvArray.code == code,
+                                                        PvArray.enterprise_id == ent.id))
         if row is None:
             d = pv_defaults()
             row = PvArray(code=code, enterprise_id=ent.id, name=f"{ent.name} 屋顶光伏",

@@ -25,7 +25,19 @@ from app.problems import (
     install_problem_handlers,
     problem_response,
 )
-from app.routers import alerts, carbon, core, dashboard, pv, readings, scenarios, storage
+from app.routers import (
+    alerts,
+    carbon,
+    core,
+    dashboard,
+    keys,
+    pv,
+    readings,
+    registry,
+    scenarios,
+    storage,
+)
+from app.services.keys import AuthFailureLimiter, KeyUseRecorder
 from app.services.readings import IngestContext
 
 ROUTERS: list[APIRouter] = [
@@ -37,6 +49,8 @@ ROUTERS: list[APIRouter] = [
     scenarios.router,
     carbon.router,
     dashboard.router,
+    keys.router,
+    registry.router,
 ]
 """Every router of the service; another domain adds its own here."""
 
@@ -89,6 +103,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.timescale = timescale
     app.state.tz = ZoneInfo(settings.timezone)
     app.state.ingest_context = IngestContext(engine=engine, settings=settings, timescale=timescale)
+    app.state.auth_limiter = AuthFailureLimiter(settings.auth_failure_burst,
+                                                settings.auth_failures_per_minute)
+    app.state.key_use = KeyUseRecorder(engine)
     install_problem_handlers(app)
     install_method_not_allowed(app)
     # Added last = outermost: the size limit counts bytes before the guard reads the body.

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+OwnerQ = Annotated[str | None, Query(
+    max_length=64, description="enterprise code: which enterprise's meter or array, when several "
+    "enterprises use the code (operators and planners; an enterprise key always means its own)")]
 Zone = Literal["A区", "B区", "综合保税区", "聂当工业园"]
 Role = Literal["operator", "enterprise", "planner"]
 

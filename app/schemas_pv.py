@@ -18,19 +18,29 @@ WeatherKind = Literal["clearsky", "typical", "measured"]
 class WeatherStationIn(InputModel):
     code: str = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     name: str | None = None
+    enterprise: str | None = Field(None, description="enterprise owning the meters (needed "
+                                   "only when another enterprise uses the same meter codes)")
     ghi_meter: str = Field(description="Code of a meter of carrier 'ghi' (W/m²)")
     temp_air_meter: str = Field(description="Code of a meter of carrier 'temp_air' (°C)")
     wind_speed_meter: str | None = None
     dni_meter: str | None = None
     dhi_meter: str | None = None
+    shared: bool = Field(False, description="park-shared: every key may list it and every "
+                         "array use it; otherwise private to the enterprise owning its meters")
+
+
+class WeatherStationPatch(BaseModel):
+    shared: bool
 
 
 class WeatherStationOut(BaseModel):
     code: str
     name: str | None
-    enterprise: str
+    enterprise: str | None
+    """The enterprise owning its meters (shown to that enterprise, operators and planners)."""
+    shared: bool = False
     meters: dict[str, str]
-    """quantity (ghi, temp_air, wind_speed, dni, dhi) → meter code"""
+    """quantity (ghi, temp_air, wind_speed, dni, dhi) → meter code (owner's view only)"""
 
 
 class ArrayIn(InputModel):

@@ -19,7 +19,8 @@ class StorageIn(InputModel):
     enterprise: str | None = Field(None, description="Owner enterprise code; none = the park's")
     battery: dict[str, FiniteFloat | None] = Field(default_factory=dict, description=(
         "energy.storage.BatterySpec fields overriding the 63 MW / 252 MWh default station"))
-    tariff: str = Field("example_tou_illustrative", description="tariff file name")
+    tariff: str = Field("example_tou_illustrative", max_length=64,
+                        description="tariff name (GET /v1/tariffs)")
     safety: dict[str, FiniteFloat] = Field(default_factory=dict, description=(
         "overrides of the safe window: soc_min_pct, soc_max_pct, temperature_min_c, "
         "temperature_max_c, power_charge_max_mw, power_discharge_max_mw"))
@@ -55,7 +56,8 @@ class DispatchIn(InputModel):
     load_mw: list[FiniteFloat] | None = None
     pv_mw: list[FiniteFloat] | None = None
     price_yuan_per_mwh: list[FiniteFloat] | None = None
-    tariff: str | None = Field(None, description="tariff name; default the station's")
+    tariff: str | None = Field(None, max_length=64,
+                               description="tariff name (GET /v1/tariffs); default the station's")
     export_price_yuan_per_mwh: FiniteFloat | list[FiniteFloat] | None = None
     demand_charge_yuan_per_kw_month: FiniteFloat | None = Field(None, ge=0)
     grid_tco2_per_mwh: FiniteFloat | list[FiniteFloat] | None = None

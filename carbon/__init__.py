@@ -24,7 +24,14 @@ from carbon.factors import (
 from carbon.indicators import Indicators, compute_indicators, history_frame
 from carbon.inputs import ENERGY_INPUTS, Activity, InputError, combine_activities, sum_energy
 from carbon.instruments import Holder, Instrument, check_instruments
-from carbon.policy import AccountingPolicy, PolicyError, load_policy
+from carbon.policy import (
+    AccountingPolicy,
+    PolicyError,
+    load_policy,
+    parse_policy,
+    policy_by_name,
+    shipped_policies,
+)
 from carbon.targets import TargetSet, TargetStatus, load_targets, target_status
 
 __all__ = [
@@ -52,6 +59,9 @@ __all__ = [
     "load_factor_set",
     "load_policy",
     "load_targets",
+    "parse_policy",
+    "policy_by_name",
+    "shipped_policies",
     "sum_energy",
     "target_status",
 ]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-DEFAULT_POLICY_FILE = Path(__file__).parent / "data" / "policy_default.yaml"
+POLICY_DIR = Path(__file__).parent / "data"
+DEFAULT_POLICY_FILE = POLICY_DIR / "policy_default.yaml"
 
 ELECTRICITY_TCE_BASES = ("equivalent", "coal_equivalent_of_generation")
 ELECTRICITY_METHODS = ("market_based", "location_based")
@@ -79,9 +81,25 @@ class AccountingPolicy:
         }
 
 
-def load_policy(path: str | Path | None = None, **overrides: Any) -> AccountingPolicy:
-    """Read a policy file (default: the shipped defaults) and apply keyword overrides."""
-    raw = yaml.safe_load(Path(path or DEFAULT_POLICY_FILE).read_text(encoding="utf-8"))
+def shipped_policies() -> list[str]:
+    """Names of the policies shipped as carbon/data/policy_<name>.yaml ("default", ...)."""
+    return sorted(p.stem.removeprefix("policy_") for p in POLICY_DIR.glob("policy_*.yaml"))
+
+
+def shipped_policy_document(name: str) -> dict[str, Any]:
+    """The mapping of shipped policy ``name``; PolicyError for any other name. Only listed names
+    are read, so a name never reaches the file system as a path."""
+    if name not in shipped_policies():
+        raise PolicyError("unknown accounting policy")
+    path = POLICY_DIR / f"policy_{name}.yaml"
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def parse_policy(raw: Mapping[str, Any], **overrides: Any) -> AccountingPolicy:
+    """A policy from its mapping (each setting as ``{value: ..., doc: ...}`` like the shipped
+    file, or the bare value) with keyword overrides; PolicyError naming the bad setting."""
+    if not isinstance(raw, Mapping):
+        raise PolicyError("a policy must be a mapping")
     values: dict[str, Any] = {"name": str(raw.get("name", "default")),
                               "version": str(raw.get("version", ""))}
     for f in dataclasses.fields(AccountingPolicy):
@@ -90,12 +108,30 @@ def load_policy(path: str | Path | None = None, **overrides: Any) -> AccountingP
         if f.name not in raw and f.default is not dataclasses.MISSING:
             continue
         if f.name not in raw:
-            raise PolicyError(f"policy file lacks {f.name!r}")
-        values[f.name] = raw[f.name]["value"]
+            raise PolicyError(f"policy lacks {f.name!r}")
+        entry = raw[f.name]
+        values[f.name] = entry["value"] if isinstance(entry, Mapping) else entry
     unknown = set(overrides) - set(values)
     if unknown:
         raise PolicyError(f"unknown policy settings: {sorted(unknown)}")
     values.update(overrides)
     for key in ("deductible_instruments", "clean_energy_sources"):
+        if not isinstance(values[key], list | tuple):
+            raise PolicyError(f"{key} must be a list")
         values[key] = tuple(values[key])
-    return AccountingPolicy(**values)
+    try:
+        return AccountingPolicy(**values)
+    except (TypeError, AttributeError) as exc:
+        raise PolicyError(str(exc)) from None
+
+
+def load_policy(path: str | Path | None = None, **overrides: Any) -> AccountingPolicy:
+    """Read a policy file (default: the shipped defaults) and apply keyword overrides. A path is
+    for local use (the command line); the API chooses policies by name."""
+    raw = yaml.safe_load(Path(path or DEFAULT_POLICY_FILE).read_text(encoding="utf-8"))
+    return parse_policy(raw, **overrides)
+
+
+def policy_by_name(name: str, **overrides: Any) -> AccountingPolicy:
+    """Shipped policy ``name`` with keyword overrides."""
+    return parse_policy(shipped_policy_document(name), **overrides)

@@ -6,8 +6,11 @@ Periods and prices are data, never code: Tibet's official periods were not found
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -59,30 +62,88 @@ class Tariff:
 
 
 def _minutes(hhmm: str) -> int:
-    h, m = hhmm.split(":")
+    h, m = str(hhmm).split(":")
     return int(h) * 60 + int(m)
 
 
+class TariffError(ValueError):
+    """A tariff that is unknown or does not parse (the message says which field)."""
+
+
+def shipped_tariffs() -> list[str]:
+    """Names of the tariffs shipped under energy/data/tariffs/."""
+    return sorted(p.stem for p in TARIFF_DIR.glob("*.yaml"))
+
+
+def shipped_tariff_document(name: str) -> dict[str, Any]:
+    """The mapping of shipped tariff ``name``; TariffError for any other name. Only names listed
+    by :func:`shipped_tariffs` are read, so a name never reaches the file system as a path."""
+    if name not in shipped_tariffs():
+        raise TariffError("unknown tariff")
+    return dict(yaml.safe_load((TARIFF_DIR / f"{name}.yaml").read_text(encoding="utf-8")))
+
+
+def parse_tariff(raw: Mapping[str, Any]) -> Tariff:
+    """A tariff from its mapping (the YAML file's fields); TariffError naming the bad field."""
+    if not isinstance(raw, Mapping):
+        raise TariffError("a tariff must be a mapping")
+    try:
+        periods_raw = raw["periods"]
+        if not isinstance(periods_raw, list) or not periods_raw:
+            raise TariffError("periods: give a non-empty list of {start, end, period}")
+        periods = tuple(
+            TouPeriod(_minutes(p["start"]), _minutes(p["end"]), str(p["period"]))
+            for p in periods_raw
+        )
+        prices = raw["prices_yuan_per_mwh"]
+        if not isinstance(prices, Mapping) or not prices:
+            raise TariffError("prices_yuan_per_mwh: give a mapping of period to price")
+        numbers = {
+            "prices_yuan_per_mwh": {str(k): float(v) for k, v in prices.items()},
+            "demand_charge_yuan_per_kw_month": float(raw.get("demand_charge_yuan_per_kw_month",
+                                                             0.0)),
+            "export_price_yuan_per_mwh": float(raw.get("export_price_yuan_per_mwh", 0.0)),
+        }
+        flat = [*numbers["prices_yuan_per_mwh"].values(),  # type: ignore[union-attr]
+                numbers["demand_charge_yuan_per_kw_month"], numbers["export_price_yuan_per_mwh"]]
+        if not all(np.isfinite(flat)):
+            raise TariffError("prices and charges must be finite numbers")
+        timezone = str(raw.get("timezone", "Asia/Shanghai"))
+        ZoneInfo(timezone)
+        return Tariff(name=str(raw["name"]), version=str(raw.get("version", "")),
+                      timezone=timezone, periods=periods, source=str(raw.get("source", "")),
+                      **numbers)  # type: ignore[arg-type]
+    except TariffError:
+        raise
+    except KeyError as exc:
+        raise TariffError(f"missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError, ZoneInfoNotFoundError) as exc:
+        raise TariffError(str(exc) or type(exc).__name__) from None
+
+
+def tariff_document(tariff: Tariff) -> dict[str, Any]:
+    """The mapping form of ``tariff`` (as in the YAML files); parse_tariff reads it back."""
+    def hhmm(minute: int) -> str:
+        return f"{minute // 60:02d}:{minute % 60:02d}"
+
+    return {"name": tariff.name, "version": tariff.version, "timezone": tariff.timezone,
+            "source": tariff.source,
+            "demand_charge_yuan_per_kw_month": tariff.demand_charge_yuan_per_kw_month,
+            "export_price_yuan_per_mwh": tariff.export_price_yuan_per_mwh,
+            "prices_yuan_per_mwh": dict(tariff.prices_yuan_per_mwh),
+            "periods": [{"start": hhmm(p.start_min), "end": hhmm(p.end_min), "period": p.period}
+                        for p in tariff.periods]}
+
+
 def load_tariff(name_or_path: str | Path) -> Tariff:
-    """Load a tariff from a YAML file path or a name under energy/data/tariffs/."""
+    """Load a tariff by shipped name, or from a local YAML file path (the command line; the API
+    chooses tariffs by name only)."""
+    if isinstance(name_or_path, str) and name_or_path in shipped_tariffs():
+        return parse_tariff(shipped_tariff_document(name_or_path))
     path = Path(name_or_path)
     if not path.exists():
         path = TARIFF_DIR / f"{name_or_path}.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    periods = tuple(
-        TouPeriod(_minutes(p["start"]), _minutes(p["end"]), str(p["period"]))
-        for p in raw["periods"]
-    )
-    return Tariff(
-        name=str(raw["name"]),
-        version=str(raw["version"]),
-        timezone=str(raw.get("timezone", "Asia/Shanghai")),
-        prices_yuan_per_mwh={k: float(v) for k, v in raw["prices_yuan_per_mwh"].items()},
-        periods=periods,
-        demand_charge_yuan_per_kw_month=float(raw.get("demand_charge_yuan_per_kw_month", 0.0)),
-        export_price_yuan_per_mwh=float(raw.get("export_price_yuan_per_mwh", 0.0)),
-        source=str(raw.get("source", "")),
-    )
+    return parse_tariff(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def price_series(index: pd.DatetimeIndex, tariff: Tariff) -> pd.Series:

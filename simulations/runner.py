@@ -37,6 +37,7 @@ from carbon import (
     load_factor_set,
     load_policy,
     load_targets,
+    policy_by_name,
     target_status,
 )
 from carbon.targets import Phase
@@ -50,7 +51,7 @@ from energy.storage import (
     optimize_dispatch,
     rule_based_dispatch,
 )
-from energy.tariffs import Tariff, load_tariff, price_series
+from energy.tariffs import Tariff, load_tariff, parse_tariff, price_series
 from energy.weather import typical_year
 from simulations.load import HOURS_PER_STEP, load_mw
 from simulations.plausibility import input_warnings, yield_warnings
@@ -267,14 +268,24 @@ def dispatch_year(scenario: Scenario, year: int, load: pd.Series, renewables_mw:
 # the run
 
 def _policy(scenario: Scenario) -> AccountingPolicy:
+    """``accounting_policy``: overrides of the default policy, of a shipped policy named by
+    ``policy``, or (a local scenario file only) of the policy file at ``path``."""
+    settings = dict(scenario.accounting_policy)
+    name = settings.pop("policy", None)
     try:
-        return load_policy(**scenario.accounting_policy)
+        if name is not None:
+            return policy_by_name(str(name), **settings)
+        return load_policy(**settings)
     except (PolicyError, TypeError) as exc:
         raise ScenarioError([{"field": "accounting_policy", "message": str(exc)}]) from None
 
 
 def _tariff(scenario: Scenario) -> Tariff:
+    """``tariff``: a shipped name, a local file (command line), or the tariff itself (a
+    mapping, as the API passes a tariff an operator uploaded)."""
     try:
+        if isinstance(scenario.tariff, dict):
+            return parse_tariff(scenario.tariff)
         return load_tariff(scenario.tariff)
     except (OSError, KeyError, ValueError) as exc:
         raise ScenarioError([{"field": "tariff",

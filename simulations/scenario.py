@@ -287,7 +287,9 @@ class Scenario(_Model):
     storage: list[StorageUnit] = Field(default_factory=_default_storage)
     dispatch: DispatchSpec = DispatchSpec()
     grid: GridSpec = GridSpec()
-    tariff: str = "example_tou_illustrative"
+    tariff: str | dict[str, Any] = "example_tou_illustrative"
+    """A shipped tariff's name, a local YAML file (relative to the scenario file), or the
+    tariff itself as a mapping."""
     grid_emission_factors: GridEmissionFactors = GridEmissionFactors()
     value_added: ValueAdded
     green_certificates: GreenCertificates = GreenCertificates()

@@ -13,7 +13,7 @@ from app.models.carbon import (
     InstrumentRevision,
     PeriodEvent,
 )
-from app.models.core import ApiKey, Enterprise, Meter
+from app.models.core import ApiKey, Enterprise, Meter, RegistryDocument
 from app.models.jobs import JobRun, SchedulerLeaderRow
 from app.models.pv import PvArray, Roof, WeatherStation
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
@@ -41,6 +41,7 @@ __all__ = [
     "PvArray",
     "Reading",
     "ReadingRevision",
+    "RegistryDocument",
     "Roof",
     "ScenarioArtifact",
     "ScenarioRun",

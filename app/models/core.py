@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, finite_checks
@@ -36,17 +48,40 @@ class ApiKey(Base):
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """After this instant the key is refused (None: never expires)."""
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Last successful authentication, recorded at most once a minute per key."""
 
     enterprise: Mapped[Enterprise | None] = relationship(lazy="joined")
 
 
-class Meter(Base):
-    __tablename__ = "meters"
-    __table_args__ = finite_checks("rollover_at", "density_kg_per_l", "normal_volume_factor",
-                                   "max_per_hour")
+class RegistryDocument(Base):
+    """A tariff or accounting policy an operator uploaded as content (chosen by name)."""
+
+    __tablename__ = "registry_documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    """'tariff' or 'accounting_policy'."""
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(Text, server_default="")
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Meter(Base):
+    """A meter; its code is unique within its enterprise (another enterprise may use it too)."""
+
+    __tablename__ = "meters"
+    __table_args__ = (UniqueConstraint("enterprise_id", "code",
+                                       name="meters_enterprise_code_key"),
+                      *finite_checks("rollover_at", "density_kg_per_l", "normal_volume_factor",
+                                     "max_per_hour"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     carrier: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(16))

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,6 +40,8 @@ class WeatherStation(Base):
     wind_speed_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
     dni_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
     dhi_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    shared: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    """True: park-shared (any key may list and attach it); False: private to ``enterprise``."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     enterprise: Mapped[Enterprise] = relationship(lazy="joined")
@@ -41,14 +53,16 @@ class WeatherStation(Base):
 
 
 class PvArray(Base):
-    """A rooftop array; its zone is its enterprise's zone."""
+    """A rooftop array; its zone is its enterprise's zone; its code is unique within it."""
 
     __tablename__ = "pv_arrays"
-    __table_args__ = finite_checks("capacity_kwp", "ac_kw", "tilt_deg", "azimuth_deg",
-                                   "gamma_pdc_per_c", "degradation_pct_per_year")
+    __table_args__ = (UniqueConstraint("enterprise_id", "code",
+                                       name="pv_arrays_enterprise_code_key"),
+                      *finite_checks("capacity_kwp", "ac_kw", "tilt_deg", "azimuth_deg",
+                                     "gamma_pdc_per_c", "degradation_pct_per_year"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     name: Mapped[str | None] = mapped_column(Text)
     capacity_kwp: Mapped[float] = mapped_column(Float)

@@ -30,7 +30,7 @@ class StorageAsset(Base):
     battery: Mapped[dict[str, Any]] = mapped_column(JSONB)
     """``energy.storage.BatterySpec`` fields (MW, MWh, %, degC)."""
     tariff: Mapped[str] = mapped_column(Text)
-    """Name of a tariff file under energy/data/tariffs/."""
+    """Name of a tariff in the registry (shipped or uploaded; GET /v1/tariffs)."""
     safety: Mapped[dict[str, Any]] = mapped_column(JSONB)
     """Overrides of the safe operating window (energy/storage/data/safety_window_lfp.yaml)."""
     commissioned_on: Mapped[date | None] = mapped_column(Date)

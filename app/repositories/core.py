@@ -1,12 +1,15 @@
 """Enterprises and meters; every query is scoped by the caller's :class:`Principal`.
 
 An enterprise key sees only its own enterprise and meters; anything else reads as absent (404),
-so a key never learns whether another enterprise's code exists.
+so a key never learns whether another enterprise's code exists. Meter codes are unique within
+an enterprise only: two enterprises may both have a meter "M1". An enterprise key always means
+its own; an operator or planner names the enterprise (``?enterprise=``) when a code is shared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -66,17 +69,45 @@ def list_meters(
     return session.scalars(_scope_meters(stmt, principal)).all()
 
 
-def get_meter(session: Session, principal: Principal, code: str) -> Meter:
-    meter = session.scalar(_scope_meters(select(Meter).where(Meter.code == code), principal))
-    if meter is None:
-        raise Problem(404, f"No meter {code!r}.")
-    return meter
+def one_by_code(rows: Sequence[Any], code: str, what: str, enterprise: str | None) -> Any:
+    """The single row of ``rows`` (all with ``code``, each with ``.enterprise``): 404 for none,
+    409 naming the enterprises when several enterprises use the code and none was named (only
+    operators and planners, who see several enterprises, can meet this)."""
+    if enterprise is not None:
+        rows = [r for r in rows if r.enterprise.code == enterprise]
+    if not rows:
+        raise Problem(404, f"No {what} {code!r}.")
+    if len(rows) > 1:
+        owners = sorted(r.enterprise.code for r in rows)
+        raise Problem(409, f"Several enterprises have a {what} {code!r} ({', '.join(owners)}); "
+                           "name one with ?enterprise=.", kind="ambiguous-code",
+                      enterprises=owners)
+    return rows[0]
+
+
+def get_meter(session: Session, principal: Principal, code: str,
+              enterprise: str | None = None) -> Meter:
+    stmt = _scope_meters(select(Meter).where(Meter.code == code), principal)
+    return one_by_code(session.scalars(stmt).unique().all(), code, "meter", enterprise)
 
 
 def meters_by_code(session: Session, principal: Principal, codes: Sequence[str]) -> list[Meter]:
-    """The meters among ``codes`` the caller may see (writers: may write)."""
+    """The meters among ``codes`` the caller may see (writers: may write). A code that names
+    meters of several enterprises (operators only) is a 422: upload those with the owner's key."""
     stmt = _scope_meters(select(Meter).where(Meter.code.in_(list(codes))), principal)
-    return list(session.scalars(stmt).all())
+    meters = list(session.scalars(stmt).unique().all())
+    seen: dict[str, int] = {}
+    for m in meters:
+        seen[m.code] = seen.get(m.code, 0) + 1
+    shared = sorted(c for c, n in seen.items() if n > 1)
+    if shared:
+        raise Problem(422, "Meter codes used by several enterprises cannot be uploaded with an "
+                           "operator key; send them with the owning enterprise's key.",
+                      kind="validation",
+                      errors=[{"row": None, "field": "meter",
+                               "message": f"{c!r} names meters of several enterprises"}
+                              for c in shared])
+    return meters
 
 
 def create_meter(session: Session, meter: Meter) -> Meter:
@@ -87,6 +118,6 @@ def create_meter(session: Session, meter: Meter) -> Meter:
         session.rollback()
         if check_violation(exc) is not None:  # a refused value, not a duplicate
             raise
-        raise Problem(409, f"Meter {meter.code!r} exists already.") from None
+        raise Problem(409, f"This enterprise has a meter {meter.code!r} already.") from None
     session.refresh(meter)
     return meter

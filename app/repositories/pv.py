@@ -1,8 +1,9 @@
 """PV SQL: arrays, roofs and weather stations scoped by the caller, their readings, PV alerts.
 
 Tenancy: an enterprise key sees only its own arrays and roofs (anything else reads as absent,
-404); operators and planners see all. Weather stations are park infrastructure: everyone may
-list them, operators create them.
+404); operators and planners see all. A weather station is park-shared (any key may list it and
+any array may use it) or private to the enterprise owning its meters (only that enterprise sees
+it and only its arrays use it); operators register stations.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Select, select, text
+from sqlalchemy import Connection, Select, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import PvArray, Roof, WeatherStation
 from app.problems import Problem, check_violation
+from app.repositories.core import one_by_code
 
 
 def _scoped(stmt: Select, model: type[PvArray] | type[Roof], principal: Principal) -> Select:
@@ -40,7 +42,7 @@ def _flush_unique(session: Session, what: str) -> None:
 
 def create_array(session: Session, array: PvArray) -> PvArray:
     session.add(array)
-    _flush_unique(session, f"PV array {array.code!r} (or an array on its meter)")
+    _flush_unique(session, f"This enterprise's PV array {array.code!r} (or an array on its meter)")
     session.refresh(array)
     return array
 
@@ -53,12 +55,12 @@ def list_arrays(session: Session, principal: Principal,
     return session.scalars(stmt).unique().all()
 
 
-def get_array(session: Session, principal: Principal, code: str) -> PvArray:
+def get_array(session: Session, principal: Principal, code: str,
+              enterprise: str | None = None) -> PvArray:
+    """Array ``code`` (codes are unique per enterprise; operators and planners name the
+    enterprise when several use the code)."""
     stmt = _scoped(select(PvArray).where(PvArray.code == code), PvArray, principal)
-    array = session.scalars(stmt).unique().first()
-    if array is None:
-        raise Problem(404, f"No PV array {code!r}.")
-    return array
+    return one_by_code(session.scalars(stmt).unique().all(), code, "PV array", enterprise)
 
 
 def all_metered_arrays(session: Session) -> Sequence[PvArray]:
@@ -74,22 +76,43 @@ def create_station(session: Session, station: WeatherStation) -> WeatherStation:
     return station
 
 
-def list_stations(session: Session) -> Sequence[WeatherStation]:
-    return session.scalars(select(WeatherStation).order_by(WeatherStation.id)).unique().all()
+def _visible_to(stmt: Select, enterprise_id: int | None) -> Select:
+    """Stations an enterprise may see and use: shared ones and its own (None: all)."""
+    if enterprise_id is not None:
+        stmt = stmt.where(or_(WeatherStation.shared.is_(True),
+                              WeatherStation.enterprise_id == enterprise_id))
+    return stmt
 
 
-def get_station(session: Session, code: str, field: str = "weather_station") -> WeatherStation:
-    station = session.scalars(
-        select(WeatherStation).where(WeatherStation.code == code)).unique().first()
+def list_stations(session: Session, principal: Principal) -> Sequence[WeatherStation]:
+    viewer = principal.enterprise_id if principal.role == "enterprise" else None
+    stmt = _visible_to(select(WeatherStation).order_by(WeatherStation.id), viewer)
+    return session.scalars(stmt).unique().all()
+
+
+def get_station(session: Session, code: str, for_enterprise_id: int,
+                field: str = "weather_station") -> WeatherStation:
+    """Station ``code`` if arrays of enterprise ``for_enterprise_id`` may use it (shared or its
+    own); any other code, existing or not, gets the same 422."""
+    stmt = _visible_to(select(WeatherStation).where(WeatherStation.code == code),
+                       for_enterprise_id)
+    station = session.scalars(stmt).unique().first()
     if station is None:
-        raise Problem(422, f"No weather station {code!r}.", kind="validation",
+        raise Problem(422, "No such weather station for this enterprise.", kind="validation",
                       errors=[{"row": None, "field": field, "message": "unknown station"}])
     return station
 
 
+def station_by_code(session: Session, code: str) -> WeatherStation | None:
+    """Any station (operators' administration)."""
+    return session.scalars(select(WeatherStation).where(WeatherStation.code == code)
+                           ).unique().first()
+
+
 def default_station(session: Session) -> WeatherStation | None:
-    """The park's station when an array names none: the first one created."""
-    return session.scalars(select(WeatherStation).order_by(WeatherStation.id).limit(1)).first()
+    """The park's station when an array names none: the first shared one created."""
+    return session.scalars(select(WeatherStation).where(WeatherStation.shared.is_(True))
+                           .order_by(WeatherStation.id).limit(1)).first()
 
 
 def create_roof(session: Session, roof: Roof) -> Roof:

@@ -11,7 +11,7 @@ from app.models import Alert, Enterprise, Meter
 from app.params import IdPath, Instant, check_window
 from app.problems import Problem
 from app.repositories import alerts as repo
-from app.schemas import AlertOut
+from app.schemas import AlertOut, OwnerQ
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 MAX_CHECK_DAYS = 366
@@ -28,12 +28,12 @@ def alert_out(session: SessionDep, a: Alert) -> AlertOut:
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(session: SessionDep, principal: PrincipalDep, open_only: bool = False,
-                meter: str | None = None) -> list[AlertOut]:
+                meter: str | None = None, enterprise: OwnerQ = None) -> list[AlertOut]:
     meter_id = None
     if meter is not None:
         from app.repositories.core import get_meter
 
-        meter_id = get_meter(session, principal, meter).id
+        meter_id = get_meter(session, principal, meter, enterprise).id
     return [alert_out(session, a)
             for a in repo.list_alerts(session, principal, open_only=open_only, meter_id=meter_id)]
 

@@ -8,7 +8,7 @@ from app.auth import OperatorDep, PrincipalDep, SessionDep, WriterDep
 from app.models import Enterprise, Meter
 from app.problems import Problem
 from app.repositories import core as repo
-from app.schemas import EnterpriseIn, EnterpriseOut, MeterIn, MeterOut
+from app.schemas import EnterpriseIn, EnterpriseOut, MeterIn, MeterOut, OwnerQ
 from energy.units import CARRIERS, UnitError, carrier_spec, check_unit_for_carrier
 
 router = APIRouter(prefix="/v1", tags=["enterprises and meters"])
@@ -80,5 +80,6 @@ def list_meters(session: SessionDep, principal: PrincipalDep,
 
 
 @router.get("/meters/{code}", response_model=MeterOut)
-def get_meter(code: str, session: SessionDep, principal: PrincipalDep) -> MeterOut:
-    return meter_out(repo.get_meter(session, principal, code))
+def get_meter(code: str, session: SessionDep, principal: PrincipalDep,
+              enterprise: OwnerQ = None) -> MeterOut:
+    return meter_out(repo.get_meter(session, principal, code, enterprise))

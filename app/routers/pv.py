@@ -15,6 +15,7 @@ from app.params import Day, Instant
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import pv as repo
+from app.schemas import OwnerQ
 from app.schemas_pv import (
     ArrayIn,
     ArrayOut,
@@ -30,6 +31,7 @@ from app.schemas_pv import (
     WeatherKind,
     WeatherStationIn,
     WeatherStationOut,
+    WeatherStationPatch,
 )
 from app.services import pv as svc
 from energy.pv.arrays import default_ac_kw, pv_defaults
@@ -55,9 +57,16 @@ def _owner(session: SessionDep, principal: Principal, code: str | None) -> Enter
 # ---------------------------------------------------------------------------------------------
 # Weather stations
 
-def station_out(session: SessionDep, s: WeatherStation) -> WeatherStationOut:
+def station_out(session: SessionDep, s: WeatherStation,
+                principal: Principal | None = None) -> WeatherStationOut:
+    """A station; another enterprise's view of a shared station names neither owner nor meters."""
+    if (principal is not None and principal.role == "enterprise"
+            and principal.enterprise_id != s.enterprise_id):
+        return WeatherStationOut(code=s.code, name=s.name, enterprise=None, shared=s.shared,
+                                 meters={})
     meters = {q: session.get(Meter, i) for q, i in s.meter_ids().items()}
     return WeatherStationOut(code=s.code, name=s.name, enterprise=s.enterprise.code,
+                             shared=s.shared,
                              meters={q: m.code for q, m in meters.items() if m is not None})
 
 
@@ -65,16 +74,26 @@ def station_out(session: SessionDep, s: WeatherStation) -> WeatherStationOut:
 def create_station(body: WeatherStationIn, session: SessionDep,
                    principal: OperatorDep) -> WeatherStationOut:
     """Register a station whose quantities are meters of the weather carriers (ghi, temp_air
-    required; wind_speed, dni, dhi optional), all of one enterprise. Upload its data through
-    ``POST /v1/readings`` like any meter."""
+    required; wind_speed, dni, dhi optional), all of one enterprise. ``shared``: every key may
+    list it and every array use it; otherwise (default) only that enterprise sees and uses it.
+    Upload its data through ``POST /v1/readings`` like any meter."""
     ids: dict[str, int] = {}
     owner: int | None = None
+    if body.enterprise is not None:
+        owner = core_repo.get_enterprise(session, principal, body.enterprise).id
     for quantity in WEATHER_QUANTITIES:
         code = getattr(body, f"{quantity}_meter")
         if code is None:
             continue
         field = f"{quantity}_meter"
-        meter = session.query(Meter).filter_by(code=code).one_or_none()
+        found = session.query(Meter).filter_by(code=code)
+        if owner is not None:
+            found = found.filter_by(enterprise_id=owner)
+        candidates = found.all()
+        if len(candidates) > 1:
+            raise _invalid(field, "several enterprises have this meter code; say which with "
+                                  "'enterprise'")
+        meter = candidates[0] if candidates else None
         if meter is None:
             raise _invalid(field, "unknown meter", f"No meter {code!r}.")
         if meter.carrier != quantity:
@@ -84,13 +103,28 @@ def create_station(body: WeatherStationIn, session: SessionDep,
         owner = meter.enterprise_id
         ids[f"{quantity}_meter_id"] = meter.id
     assert owner is not None
-    station = WeatherStation(code=body.code, name=body.name, enterprise_id=owner, **ids)
+    station = WeatherStation(code=body.code, name=body.name, enterprise_id=owner,
+                             shared=body.shared, **ids)
     return station_out(session, repo.create_station(session, station))
 
 
+@router.patch("/weather-stations/{code}", response_model=WeatherStationOut)
+def update_station(code: str, body: WeatherStationPatch, session: SessionDep,
+                   _: OperatorDep) -> WeatherStationOut:
+    """Share a station with the whole park, or make it private to its enterprise again (arrays
+    of other enterprises attached to it then fall back to the park's first shared station)."""
+    station = repo.station_by_code(session, code)
+    if station is None:
+        raise Problem(404, f"No weather station {code!r}.")
+    station.shared = body.shared
+    session.flush()
+    return station_out(session, station)
+
+
 @router.get("/weather-stations", response_model=list[WeatherStationOut])
-def list_stations(session: SessionDep, _: PrincipalDep) -> list[WeatherStationOut]:
-    return [station_out(session, s) for s in repo.list_stations(session)]
+def list_stations(session: SessionDep, principal: PrincipalDep) -> list[WeatherStationOut]:
+    """Shared stations and (an enterprise key) its own private ones; operators see all."""
+    return [station_out(session, s, principal) for s in repo.list_stations(session, principal)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,13 +154,14 @@ def create_array(body: ArrayIn, session: SessionDep, principal: WriterDep) -> Ar
             raise _invalid(f"losses_pct.{name}", "must be within 0..100 %")
     meter_id = None
     if body.meter is not None:
-        meter = session.query(Meter).filter_by(code=body.meter).one_or_none()
-        if meter is None or meter.enterprise_id != ent.id:
+        meter = session.query(Meter).filter_by(code=body.meter,
+                                               enterprise_id=ent.id).one_or_none()
+        if meter is None:
             raise _invalid("meter", "no such meter of this enterprise")
         if meter.carrier != "pv_generation":
             raise _invalid("meter", f"carrier is {meter.carrier!r}, not 'pv_generation'")
         meter_id = meter.id
-    station_id = (repo.get_station(session, body.weather_station).id
+    station_id = (repo.get_station(session, body.weather_station, ent.id).id
                   if body.weather_station is not None else None)
     d = pv_defaults()
     row = PvArray(
@@ -150,13 +185,15 @@ def list_arrays(session: SessionDep, principal: PrincipalDep,
 
 
 @router.get("/arrays/{code}", response_model=ArrayOut)
-def get_array(code: str, session: SessionDep, principal: PrincipalDep) -> ArrayOut:
-    return array_out(repo.get_array(session, principal, code))
+def get_array(code: str, session: SessionDep, principal: PrincipalDep,
+              enterprise: OwnerQ = None) -> ArrayOut:
+    return array_out(repo.get_array(session, principal, code, enterprise))
 
 
 def _estimate_array(session: SessionDep, principal: Principal, code: str, start: datetime,
-                    end: datetime, resolution: str, weather: str) -> EstimateOut:
-    row = repo.get_array(session, principal, code)
+                    end: datetime, resolution: str, weather: str,
+                    enterprise: str | None = None) -> EstimateOut:
+    row = repo.get_array(session, principal, code, enterprise)
     a, b = svc.check_window(start, end, resolution)
     station = svc.station_for(session, row) if weather == "measured" else None
     w = svc.load_weather(session, weather, a, b, resolution, station)
@@ -176,12 +213,13 @@ def _estimate_array(session: SessionDep, principal: Principal, code: str, start:
 def estimate_array(
     code: str, session: SessionDep, principal: PrincipalDep, start: StartQ, end: EndQ,
     resolution: Resolution = "hour", weather: WeatherKind = "clearsky",
+    enterprise: OwnerQ = None,
 ) -> EstimateOut:
     """Expected AC energy of one array, kWh per step, buckets in Asia/Shanghai labelled by their
     start; ``weather``: clearsky (Ineichen ceiling), typical (typical Lhasa year) or measured
     (the array's weather station, else the park's first)."""
-    return _estimate_array(session, principal, code, start, end,
-                                   resolution, weather)
+    return _estimate_array(session, principal, code, start, end, resolution, weather,
+                           enterprise)
 
 
 @router.get("/estimate", response_model=ParkEstimateOut)
@@ -236,8 +274,9 @@ def rooftop_potential(
 # Measured against expected
 
 def _performance(session: SessionDep, principal: Principal, code: str, start: datetime,
-                 end: datetime, weather: str, share: float | None) -> PerformanceOut:
-    row = repo.get_array(session, principal, code)
+                 end: datetime, weather: str, share: float | None,
+                 enterprise: str | None = None) -> PerformanceOut:
+    row = repo.get_array(session, principal, code, enterprise)
     a, b = svc.check_window(start, end, "day")
     daily, _alerts = svc.array_performance(session, row, a, b, weather, share)
 
@@ -257,14 +296,13 @@ def _performance(session: SessionDep, principal: Principal, code: str, start: da
 @router.get("/arrays/{code}/performance", response_model=PerformanceOut)
 def array_performance(
     code: str, request: Request, session: SessionDep, principal: PrincipalDep, start: StartQ,
-    end: EndQ, weather: WeatherKind = "measured",
+    end: EndQ, weather: WeatherKind = "measured", enterprise: OwnerQ = None,
 ) -> PerformanceOut:
     """Daily performance ratio (measured / expected AC energy) of an array with a generation meter,
     per Asia/Shanghai day of [start, end) (local midnights). ``clear_day`` and alerts need
     measured weather; ``complete`` is false when meter or weather intervals are missing."""
     share = request.app.state.settings.pv_alert_share_of_expected
-    return _performance(session, principal, code, start, end, weather,
-                                   share)
+    return _performance(session, principal, code, start, end, weather, share, enterprise)
 
 
 @router.post("/performance/check")

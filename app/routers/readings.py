@@ -19,7 +19,7 @@ from app.params import Instant, check_window
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
-from app.schemas import Point, SeriesOut, UploadOut
+from app.schemas import OwnerQ, Point, SeriesOut, UploadOut
 from app.services.readings import IngestContext, ingest
 from energy.units import carrier_spec
 
@@ -100,13 +100,14 @@ def meter_readings(
     end: Annotated[Instant, Query(description="ISO 8601 with offset; exclusive")],
     resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
     format: Literal["json", "csv"] = "json",
+    enterprise: OwnerQ = None,
 ) -> SeriesOut | Response:
     """A meter's series in Asia/Shanghai calendar buckets: sums for energy and quantities, means
     for weather and telemetry (non-summable carriers). A JSON answer holds at most
     ``max_series_points`` points (a CSV one ``max_series_points_csv``); a longer window is
     answered 422 naming a coarser resolution or ``format=csv``."""
     _check_range(start, end)
-    meter = core_repo.get_meter(session, principal, code)
+    meter = core_repo.get_meter(session, principal, code, enterprise)
     _check_points(request, meter, start, end, resolution, format)
     rows = repo.meter_series(session.connection(), meter.id, start, end, resolution,
                              timescale=request.app.state.timescale)
@@ -146,10 +147,10 @@ def park_energy(
 @router.get("/meters/{code}/revisions")
 def meter_revisions(
     code: str, session: SessionDep, principal: PrincipalDep,
-    start: Instant | None = None, end: Instant | None = None,
+    start: Instant | None = None, end: Instant | None = None, enterprise: OwnerQ = None,
 ) -> list[dict[str, object]]:
     """The audit trail of a meter: every value a later batch replaced, with who and when."""
     if start is not None and end is not None:
         check_window(start, end)
-    meter = core_repo.get_meter(session, principal, code)
+    meter = core_repo.get_meter(session, principal, code, enterprise)
     return repo.revisions(session.connection(), meter.id, start, end)

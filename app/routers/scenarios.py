@@ -55,7 +55,7 @@ def queue_scenario(body: Annotated[Any, Body(description="a scenario (simulation
     ``load: {kind: readings, year, zone?, enterprises?}`` takes the load from the readings.
     ``sensitivity=true`` adds ``kpis.sensitivity``, ``/sensitivity`` (CSV) and the tornado
     plots ``tornado_<metric>``."""
-    scenario = validate_posted(resolve_readings_load(session, body))
+    scenario = validate_posted(resolve_readings_load(session, body), session)
     if sensitivity:
         scenario[SENSITIVITY_KEY] = True
     run = repo.queue_run(session, scenario["name"], scenario, principal.key_id)

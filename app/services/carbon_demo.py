@@ -50,7 +50,8 @@ def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
             mcode = f"{code}-{carrier}-daily"
             if mcode not in ctx.meters:
                 spec = carrier_spec(carrier)
-                meter = ctx.session.scalar(select(Meter).where(Meter.code == mcode))
+                meter = ctx.session.scalar(select(Meter).where(
+                    Meter.code == mcode, Meter.enterprise_id == ent.id))
                 if meter is None:
                     meter = Meter(code=mcode, enterprise_id=ent.id, carrier=carrier,
                                   unit=spec.canonical_unit, canonical_unit=spec.canonical_unit,

@@ -15,6 +15,7 @@ Weather sources (``weather=``):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -108,7 +109,12 @@ class Weather:
 
 
 def station_for(session: Session, array: PvArray) -> WeatherStation | None:
-    return array.weather_station or repo.default_station(session)
+    """The array's station if it may use it (shared, or of the array's enterprise), else the
+    park's first shared station: an array never reads another enterprise's private weather."""
+    st = array.weather_station
+    if st is not None and (st.shared or st.enterprise_id == array.enterprise_id):
+        return st
+    return repo.default_station(session)
 
 
 def load_weather(session: Session, kind: str, a: pd.Timestamp, b: pd.Timestamp, resolution: str,
@@ -328,14 +334,15 @@ def park_estimate(session: Session, principal: Principal, start: datetime, end: 
     for r in rows:
         st = station_for(session, r) if weather == "measured" else None
         by_station.setdefault(st.id if st else None, (st, []))[1].append(r)
-    parts = [estimate([library_array(r) for r in members],
+    # keyed by row id: array codes are unique per enterprise only
+    parts = [estimate([dataclasses.replace(library_array(r), code=str(r.id)) for r in members],
                       load_weather(session, weather, a, b, resolution, st), a, b, resolution)
              for st, members in by_station.values()]
     zones = []
     if parts:
         energy = pd.concat(parts, axis=1)
-        zone_of = {r.code: r.enterprise.zone for r in rows}
-        capacity = {r.code: r.capacity_kwp for r in rows}
+        zone_of = {str(r.id): r.enterprise.zone for r in rows}
+        capacity = {str(r.id): r.capacity_kwp for r in rows}
         for zone, cols in energy.columns.to_series().groupby(energy.columns.map(zone_of)):
             series = energy[list(cols)].sum(axis=1)
             zones.append(ZoneEstimate(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.problems import Problem
 from app.repositories import scenarios as repo
-from energy.tariffs import TARIFF_DIR
+from app.services import registry
 from simulations import (
     PLOT_NAMES,
     ScenarioError,
@@ -40,14 +40,69 @@ log = logging.getLogger(__name__)
 Artifacts = dict[str, tuple[str, bytes]]
 
 
-def shipped_tariffs() -> list[str]:
-    return sorted(p.stem for p in TARIFF_DIR.glob("*.yaml"))
+def _resolve_registry_names(data: dict[str, Any], session: Session | None
+                            ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Replace the tariff and accounting-policy names of a posted scenario by their registry
+    content (shipped or uploaded), so the worker needs neither files nor the database for them.
+    A field that would name a server file is an error, whatever exists there."""
+    errors: list[dict[str, str]] = []
+    out = dict(data)
+    conn = session.connection() if session is not None else None
+
+    def lookup(kind: str, name: object, field: str) -> dict[str, Any] | None:
+        if conn is None:  # no database: shipped entries only
+            shipped = (registry.shipped_tariffs() if kind == registry.TARIFF
+                       else registry.shipped_policies())
+            if isinstance(name, str) and name in shipped:
+                return (registry.shipped_tariff_document(name) if kind == registry.TARIFF
+                        else registry.shipped_policy_document(name))
+            raise registry.unknown(kind, field)
+        return registry.document(conn, kind, name, field)
+
+    tariff = data.get("tariff", "example_tou_illustrative")
+    if not isinstance(tariff, str):
+        errors.append({"field": "tariff", "message": "give a tariff name (GET /v1/tariffs)"})
+    else:
+        try:
+            doc = lookup(registry.TARIFF, tariff, "tariff")
+        except Problem as exc:
+            errors.extend({"field": e["field"], "message": e["message"]} for e in exc.errors or [])
+        else:
+            if tariff not in registry.shipped_tariffs():
+                out["tariff"] = doc  # an uploaded tariff travels as content
+    policy = data.get("accounting_policy")
+    if isinstance(policy, dict):
+        settings = dict(policy)
+        if "path" in settings:
+            errors.append({"field": "accounting_policy.path",
+                           "message": "server files cannot be named through the API; choose a "
+                                      "policy by name (accounting_policy.policy, GET "
+                                      "/v1/accounting-policies)"})
+        elif "policy" in settings:
+            name = settings.pop("policy")
+            try:
+                doc = lookup(registry.POLICY, name, "accounting_policy.policy")
+                resolved = registry.parse_policy(doc).to_dict()
+            except Problem as exc:
+                errors.extend({"field": e["field"], "message": e["message"]}
+                              for e in exc.errors or [])
+            except registry.PolicyError as exc:
+                errors.append({"field": "accounting_policy.policy", "message": str(exc)})
+            else:
+                unknown = sorted(set(settings) - set(resolved))
+                if unknown:
+                    errors.append({"field": "accounting_policy",
+                                   "message": f"unknown policy settings: {unknown}"})
+                out["accounting_policy"] = {**resolved, **settings}
+    return out, errors
 
 
-def validate_posted(data: Any) -> dict[str, Any]:
+def validate_posted(data: Any, session: Session | None = None) -> dict[str, Any]:
     """Validate a scenario posted to the API; return it with defaults filled (JSON-ready).
     Server files cannot be named through the API: the load comes inline (``values_kw``) or
-    synthetic, the tariff by a shipped name. Raises a 422 problem naming each bad field."""
+    synthetic, the tariff and the accounting policy by registry name (``GET /v1/tariffs``,
+    ``accounting_policy: {policy: <name>, ...overrides}``). Raises a 422 problem naming each
+    bad field."""
     if not isinstance(data, dict):
         raise Problem(422, "The scenario must be a JSON object.", kind="validation",
                       errors=[{"field": "", "message": "expected an object"}])
@@ -56,10 +111,8 @@ def validate_posted(data: Any) -> dict[str, Any]:
     if isinstance(load, dict) and load.get("csv") is not None:
         errors.append({"field": "load.csv", "message": "server files cannot be read through "
                                                        "the API; send the series as values_kw"})
-    tariff = data.get("tariff")
-    if isinstance(tariff, str) and tariff not in shipped_tariffs():
-        errors.append({"field": "tariff",
-                       "message": f"unknown tariff {tariff!r}; shipped: {shipped_tariffs()}"})
+    data, name_errors = _resolve_registry_names(data, session)
+    errors.extend(name_errors)
     if not errors:
         try:
             scenario = parse_scenario(data)

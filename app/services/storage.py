@@ -24,6 +24,7 @@ from app.models.storage import TELEMETRY_QUANTITIES
 from app.problems import Problem
 from app.repositories import storage as repo
 from app.schemas_storage import DispatchIn, StorageIn
+from app.services import registry
 from app.services.jobs import once
 from energy.storage import (
     BatterySpec,
@@ -35,7 +36,7 @@ from energy.storage import (
     rule_based_dispatch,
 )
 from energy.storage.safety import SafetyWindow, safety_window
-from energy.tariffs import Tariff, load_tariff
+from energy.tariffs import Tariff
 from energy.units import carrier_spec
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -72,17 +73,15 @@ def station_window(asset: StorageAsset, battery: BatterySpec | None = None) -> S
     return safety_window(battery or station_battery(asset)).with_overrides(asset.safety)
 
 
-def get_tariff(name: str, field_name: str = "tariff") -> Tariff:
-    try:
-        return load_tariff(name)
-    except (FileNotFoundError, OSError, KeyError, ValueError):
-        raise _invalid(field_name, f"unknown or invalid tariff {name!r}") from None
+def get_tariff(conn: Connection, name: str, field_name: str = "tariff") -> Tariff:
+    """Tariff ``name`` from the registry (shipped or uploaded); never a file path."""
+    return registry.tariff(conn, name, field_name)
 
 
 def register_station(session: Session, body: StorageIn) -> StorageAsset:
     """Create a station and its three telemetry meters (power MW, SOC %, temperature degC)."""
     battery = make_battery(body.battery)
-    get_tariff(body.tariff)
+    get_tariff(session.connection(), body.tariff)
     bad = sorted(set(body.safety) - set(SafetyWindow.__dataclass_fields__))
     if bad:
         raise _invalid("safety", f"unknown safety fields {bad}")
@@ -175,18 +174,18 @@ def _series(values: list[float] | float | None, n: int, field_name: str
     return arr
 
 
-def _prices(body: DispatchIn, asset: StorageAsset, n: int
+def _prices(conn: Connection, body: DispatchIn, asset: StorageAsset, n: int
             ) -> tuple[np.ndarray | None, Tariff | None, dict[str, Any]]:
     price = _series(body.price_yuan_per_mwh, n, "price_yuan_per_mwh")
     if price is not None:
         return np.asarray(price), None, {"price": "inline"}
-    tariff = get_tariff(body.tariff or asset.tariff)
+    tariff = get_tariff(conn, body.tariff or asset.tariff)
     return None, tariff, {"price": "tariff", "tariff": tariff.name, "tariff_version":
                           tariff.version}
 
 
-def inline_inputs(body: DispatchIn, asset: StorageAsset, now: datetime, max_steps: int
-                  ) -> DispatchInputs:
+def inline_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: datetime,
+                  max_steps: int) -> DispatchInputs:
     """Inputs posed in the request (``load_mw`` and the other arrays of the same length)."""
     assert body.load_mw is not None
     n = len(body.load_mw)
@@ -197,7 +196,7 @@ def inline_inputs(body: DispatchIn, asset: StorageAsset, now: datetime, max_step
     start = _start(body, now)
     index = pd.date_range(start, periods=n, freq=f"{body.step_minutes}min")
     pv = _series(body.pv_mw, n, "pv_mw")
-    price, tariff, prov = _prices(body, asset, n)
+    price, tariff, prov = _prices(conn, body, asset, n)
     temps = _series(body.temperature_c, n, "temperature_c")
     return DispatchInputs(
         index=index, load_mw=pd.Series(np.asarray(load), index=index),
@@ -257,7 +256,7 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
         pv = _pv_model_mw(index, body.pv_capacity_kwp, body.step_minutes)
     else:
         pv = np.zeros(n)
-    price, tariff, prov = _prices(body, asset, n)
+    price, tariff, prov = _prices(conn, body, asset, n)
     load_fc = pv_fc = None
     if body.strategy == "rolling" and mode == "actual":
         # Plan each window on the week-ago series (seasonal naive), realise on the actuals.
@@ -314,7 +313,7 @@ def _stored_load_pv(conn: Connection, asset: StorageAsset, index: pd.DatetimeInd
 def build_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: datetime,
                  max_steps: int) -> DispatchInputs:
     if body.load_mw is not None:
-        return inline_inputs(body, asset, now, max_steps)
+        return inline_inputs(conn, body, asset, now, max_steps)
     return stored_inputs(conn, body, asset, now, max_steps)
 
 

@@ -534,7 +534,9 @@
     markRendered("enterprise");
   }
   async function showMeter(m, d) {
-    const q = new URLSearchParams({ start: d.start, end: d.end, resolution: METER_RESOLUTION[d.period] });
+    // meter codes are unique per enterprise: name the one being shown
+    const q = new URLSearchParams({ start: d.start, end: d.end, resolution: METER_RESOLUTION[d.period],
+      enterprise: d.enterprise.code });
     const s = await api(`/v1/meters/${encodeURIComponent(m.code)}/readings?${q}`);
     const card = $("#meter-card");
     card.hidden = false;

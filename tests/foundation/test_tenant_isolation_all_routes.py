@@ -97,6 +97,17 @@ def world(client, operator_key, make_key, make_enterprise, make_meter) -> dict[s
         },
     )
     assert r.status_code == 200, r.text
+    b_ws = unique("WSB")
+    r = client.post(
+        "/v1/pv/weather-stations",
+        headers=op,
+        json={
+            "code": b_ws,
+            "ghi_meter": make_meter(b, carrier="ghi")["code"],
+            "temp_air_meter": make_meter(b, carrier="temp_air")["code"],
+        },
+    )
+    assert r.status_code == 201, r.text
     b_alerts = client.get("/v1/alerts", headers=op, params={"meter": b_meter}).json()
     assert b_alerts, "setup: B's meter should have a missing-data alert"
     return {
@@ -109,12 +120,14 @@ def world(client, operator_key, make_key, make_enterprise, make_meter) -> dict[s
         "b_station": b_station,
         "b_alert": b_alerts[0]["id"],
         "b_instrument": b_instrument,
+        "b_ws": b_ws,
+        "b_ws_meters": list(r.json()["meters"].values()),
     }
 
 
 def b_markers(w: dict[str, Any]) -> list[str]:
     return [w["b"], w["b_meter"], w["b_pv_meter"], w["b_array"], w["b_station"],
-            w["b_instrument"]]
+            w["b_instrument"], w["b_ws"], *w["b_ws_meters"]]
 
 
 # GET routes an enterprise may call on its own scope: (path, params). Nothing of B's may appear.
@@ -140,6 +153,10 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/v1/overview", {"period": "day", "date": DAY}),
     ("/v1/overview", {"period": "year", "date": DAY}),
     ("/v1/overview/modules", {"period": "day", "date": DAY}),
+    ("/v1/tariffs", {}),
+    ("/v1/tariffs/example_tou_illustrative", {}),
+    ("/v1/accounting-policies", {}),
+    ("/v1/accounting-policies/default", {}),
 ]
 
 
@@ -214,6 +231,19 @@ def b_writes(w: dict[str, Any], key: dict[str, str]) -> list[tuple[str, str, dic
             "/v1/pv/arrays",
             {
                 "json": {"code": unique("PV"), "enterprise": b, "capacity_kwp": 5, "tilt_deg": 10},
+                "headers": key,
+            },
+        ),
+        (
+            "post",
+            "/v1/pv/arrays",
+            {
+                "json": {
+                    "code": unique("PV"),
+                    "capacity_kwp": 5,
+                    "tilt_deg": 10,
+                    "weather_station": w["b_ws"],
+                },
                 "headers": key,
             },
         ),
@@ -324,6 +354,7 @@ OPERATOR_ONLY: list[tuple[str, str, dict[str, Any]]] = [
         "/v1/pv/weather-stations",
         {"json": {"code": "WS", "ghi_meter": "x", "temp_air_meter": "y"}},
     ),
+    ("patch", "/v1/pv/weather-stations/WS", {"json": {"shared": True}}),
     ("post", "/v1/pv/performance/check", {}),
     ("post", "/v1/storage", {"json": {"code": "S", "name": "s", "zone": "A区"}}),
     ("post", "/v1/scenarios", {"json": {"name": "x"}}),
@@ -336,6 +367,12 @@ OPERATOR_ONLY: list[tuple[str, str, dict[str, Any]]] = [
     ("get", "/v1/scenarios/999999/series", {}),
     ("get", "/v1/scenarios/999999/sensitivity", {}),
     ("get", "/v1/scenarios/999999/plots/typical_week", {}),
+    ("post", "/v1/tariffs", {"json": {"name": "t", "content": {}}}),
+    ("post", "/v1/accounting-policies", {"json": {"name": "p", "content": {}}}),
+    ("get", "/v1/keys", {}),
+    ("post", "/v1/keys", {"json": {"role": "operator"}}),
+    ("post", "/v1/keys/999999/revoke", {}),
+    ("post", "/v1/keys/999999/rotate", {}),
 ]
 
 
@@ -367,7 +404,11 @@ def _concrete(path: str, w: dict[str, Any]) -> str:
         .replace("/v1/pv/arrays/{code}", f"/v1/pv/arrays/{w['b_array']}")
         .replace("/v1/storage/{code}", f"/v1/storage/{w['b_station']}")
         .replace("/v1/alerts/{alert_id}", f"/v1/alerts/{w['b_alert']}")
+        .replace("/v1/pv/weather-stations/{code}", "/v1/pv/weather-stations/WS")
         .replace("{run_id}", "999999")
+        .replace("{key_id}", "999999")
+        .replace("{tariff}", "example_tou_illustrative")
+        .replace("{policy}", "default")
         .replace("{name}", "typical_week")
         .replace("{period}", "2026-03")
     )
