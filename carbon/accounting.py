@@ -47,6 +47,11 @@ class Ledger:
     energy_by_carrier: dict[str, dict[str, Any]]
     energy_tce: float
     energy_tce_excl_renewable_electricity: float
+    energy_tce_assessed: float
+    """Energy as assessed under the policy's ``energy_assessment_rule``: the total less the
+    deducted renewable electricity (113号 and 1258号); equal to ``energy_tce`` under 'none'."""
+    energy_tce_for_intensity_assessed: float
+    """The numerator of the assessed intensity: deducted under 113号 only."""
     electricity_consumed_kwh: float
     clean_energy_tce: float
     clean_energy_by_source_tce: dict[str, float]
@@ -364,6 +369,11 @@ def compute_ledger(
         energy_by_carrier=carriers,
         energy_tce=energy_tce,
         energy_tce_excl_renewable_electricity=energy_tce - renewable_elec_kwh * k_elec,
+        energy_tce_assessed=energy_tce - (
+            0.0 if policy.energy_assessment_rule == "none" else renewable_elec_kwh * k_elec),
+        energy_tce_for_intensity_assessed=energy_tce - (
+            renewable_elec_kwh * k_elec if policy.energy_assessment_rule == "non_fossil_2024"
+            else 0.0),
         electricity_consumed_kwh=consumed_kwh,
         clean_energy_tce=sum(clean_by_source.values()),
         clean_energy_by_source_tce=clean_by_source,

@@ -25,6 +25,8 @@ class Indicators:
     value_added_10k_yuan: float | None
     energy_intensity_tce_per_10k_yuan: float | None
     energy_intensity_excl_renewable_electricity_tce_per_10k_yuan: float | None
+    energy_intensity_assessed_tce_per_10k_yuan: float | None
+    """Intensity as assessed under the policy's rule (113号: renewable electricity deducted)."""
     energy_intensity_base_tce_per_10k_yuan: float | None
     energy_intensity_change_vs_base_pct: float | None
     co2_per_energy_t_per_tce: float | None  # core indicator (co2_t, policy's scope-2 method)
@@ -63,6 +65,7 @@ def compute_indicators(
         base_intensity = _ratio(base.energy_tce, base.inputs["activity"]["value_added_10k_yuan"])
     else:
         base_intensity = base
+    assessed = _ratio(ledger.energy_tce_for_intensity_assessed, va)
     change = None
     if intensity is not None and base_intensity is not None and base_intensity > 0:
         change = (intensity / base_intensity - 1.0) * 100.0
@@ -85,6 +88,7 @@ def compute_indicators(
         energy_intensity_excl_renewable_electricity_tce_per_10k_yuan=_ratio(
             ledger.energy_tce_excl_renewable_electricity, va
         ),
+        energy_intensity_assessed_tce_per_10k_yuan=assessed,
         energy_intensity_base_tce_per_10k_yuan=base_intensity,
         energy_intensity_change_vs_base_pct=change,
         co2_per_energy_t_per_tce=_ratio(ledger.co2_t, energy),
@@ -102,6 +106,7 @@ def compute_indicators(
 _NEEDS: dict[str, str] = {
     "value_added_10k_yuan": "value_added_10k_yuan not recorded for the whole period",
     "energy_intensity_tce_per_10k_yuan": "needs value_added_10k_yuan for the whole period",
+    "energy_intensity_assessed_tce_per_10k_yuan": "needs value_added_10k_yuan for the whole period",
     "energy_intensity_excl_renewable_electricity_tce_per_10k_yuan":
         "needs value_added_10k_yuan for the whole period",
     "energy_intensity_base_tce_per_10k_yuan":

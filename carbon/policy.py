@@ -17,6 +17,10 @@ ELECTRICITY_TCE_BASES = ("equivalent", "coal_equivalent_of_generation")
 ELECTRICITY_METHODS = ("market_based", "location_based")
 INSTRUMENTS = ("direct_green_supply", "green_power_trades", "green_certificates")
 CLEAN_SOURCES = ("onsite_pv", "green_electricity", "natural_gas", "heat")
+ASSESSMENT_RULES = ("non_fossil_2024", "new_renewable_2022", "none")
+"""How renewable electricity is deducted in the energy-consumption assessment (see
+policy_default.yaml): from total and intensity (发改环资〔2024〕113号), from the total only
+(发改运行〔2022〕1258号), or not at all."""
 
 
 class PolicyError(ValueError):
@@ -48,6 +52,7 @@ class AccountingPolicy:
     milestone_rule: str
     trend_method: str
     pool_instruments_in_park: bool = False
+    energy_assessment_rule: str = "non_fossil_2024"
 
     def __post_init__(self) -> None:
         def check(field: str, value: Any, options: tuple[str, ...]) -> None:
@@ -60,6 +65,7 @@ class AccountingPolicy:
         check("fuel_factor_method", self.fuel_factor_method, ("cn_default", "ipcc_2006"))
         check("milestone_rule", self.milestone_rule, ("linear_from_base", "none"))
         check("trend_method", self.trend_method, ("compound", "linear"))
+        check("energy_assessment_rule", self.energy_assessment_rule, ASSESSMENT_RULES)
         for inst in self.deductible_instruments:
             check("deductible_instruments", inst, INSTRUMENTS)
         for src in self.clean_energy_sources:

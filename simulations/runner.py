@@ -482,6 +482,9 @@ def run_scenario(scenario: Scenario, *, keep_series: bool = True) -> ScenarioRes
             "co2_market_based_t": ledger.co2_market_based_t,
             "value_added_10k_yuan": activity.value_added_10k_yuan or 0.0,
             "energy_intensity_tce_per_10k_yuan": ind.energy_intensity_tce_per_10k_yuan or np.nan,
+            "energy_tce_assessed": ledger.energy_tce_assessed,
+            "energy_intensity_assessed_tce_per_10k_yuan":
+                ind.energy_intensity_assessed_tce_per_10k_yuan or np.nan,
             "co2_per_energy_t_per_tce": ind.co2_per_energy_t_per_tce or np.nan,
             "clean_energy_share_pct": ind.clean_energy_share_pct or 0.0,
             **shares,
@@ -556,6 +559,8 @@ def _kpis(scenario: Scenario, yearly: pd.DataFrame, targets: pd.DataFrame,
         "final_year_energy_tce": float(last["energy_tce"]),
         "final_year_energy_intensity_tce_per_10k_yuan":
             _clean(last["energy_intensity_tce_per_10k_yuan"]),
+        "final_year_energy_intensity_assessed_tce_per_10k_yuan":
+            _clean(last["energy_intensity_assessed_tce_per_10k_yuan"]),
         "final_year_co2_per_energy_t_per_tce": _clean(last["co2_per_energy_t_per_tce"]),
         "final_year_clean_energy_share_pct": float(last["clean_energy_share_pct"]),
         "final_year_renewable_electricity_share_pct":

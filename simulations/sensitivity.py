@@ -28,8 +28,8 @@ from simulations.sweep import run_cases
 METRICS = ("final_year_co2_per_energy_t_per_tce", "final_year_energy_intensity_tce_per_10k_yuan",
            "total_cost_yuan")
 METRIC_TITLES = {
-    "final_year_co2_per_energy_t_per_tce": ("末年单位能耗碳排放，tCO₂/tce",
-                                            "Final-year CO₂ per energy, tCO₂/tce"),
+    "final_year_co2_per_energy_t_per_tce": ("末年单位能耗碳排放，tCO2/tce",
+                                            "Final-year CO2 per energy, tCO2/tce"),
     "final_year_energy_intensity_tce_per_10k_yuan": ("末年单位增加值能耗，tce/万元",
                                                      "Final-year energy intensity, tce/10k yuan"),
     "total_cost_yuan": ("总成本，百万元", "Total cost, million yuan"),

@@ -46,6 +46,7 @@ SUMMARY_COLUMNS = (
     "total_cost_yuan", "investment_yuan", "total_energy_cost_yuan", "total_co2_t",
     "total_co2_location_based_t",
     "final_year_co2_t", "final_year_energy_intensity_tce_per_10k_yuan",
+    "final_year_energy_intensity_assessed_tce_per_10k_yuan",
     "final_year_co2_per_energy_t_per_tce", "final_year_clean_energy_share_pct",
     "final_year_renewable_electricity_share_pct", "pv_capacity_final_kwp",
     "storage_energy_final_mwh", "pv_curtailed_total_mwh", "targets_achieved",

@@ -13,7 +13,7 @@ from carbon import (
     target_status,
 )
 
-EI = "energy_intensity_tce_per_10k_yuan"
+EI = "energy_intensity_assessed_tce_per_10k_yuan"  # the indicator of the plan's energy targets
 CS = "clean_energy_share_pct"
 
 

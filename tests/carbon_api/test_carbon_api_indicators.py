@@ -73,7 +73,12 @@ def test_each_indicator_by_hand(client, firm):
     assert ind["waste_heat_utilisation_pct"] == pytest.approx(20 / 50 * 100)
     assert ind["water_reuse_pct"] == pytest.approx(900 / (900 + 300) * 100)
     assert ind["cod_intensity_kg_per_10k_yuan"] == pytest.approx(2 / 25)
-    assert {t["value"] for t in ans["targets"]["energy_intensity_tce_per_10k_yuan"]} >= {0.07}
+    # as assessed (发改环资〔2024〕113号): the instrument-evidenced renewable electricity (1,000 kWh
+    # on-site PV + 2,000 kWh of certificates, each claimed once) is deducted from the energy
+    assert ind["energy_intensity_assessed_tce_per_10k_yuan"] == pytest.approx(
+        (energy - 3_000 * K_ELEC) / 25)
+    assert {t["value"] for t in ans["targets"]["energy_intensity_assessed_tce_per_10k_yuan"]} \
+        >= {0.07}
     assert {t["value"] for t in ans["targets"]["solid_waste_utilisation_pct"]} == {97, 80}
     # A month lacks the yearly value added: intensity is None, never a fake 0.
     june = _indicators(client, firm["key"], "2026-06", firm["code"])["indicators"]
@@ -87,7 +92,8 @@ def test_target_status_per_phase(client, firm):
     assert ans["as_of_year"] == 2026 and sorted(ans["history"]) == ["2025", "2026"]
     rows = {(r["target_id"], r["phase"]): r for r in ans["status"]}
     i25 = 10_000 * K_ELEC / 20
-    i26 = ((8_000 + 1_000) * K_ELEC + 0.133) / 25
+    # judged on the assessed intensity: 3,000 kWh of evidenced renewables deducted (2025 has none)
+    i26 = ((8_000 + 1_000 - 3_000) * K_ELEC + 0.133) / 25
     r = rows[("energy_intensity_reduction_2026_2027", "phase_1")]
     target = i25 * (1 - 0.20)
     assert r["target_value"] == pytest.approx(target) and r["evaluation_year"] == 2027
