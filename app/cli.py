@@ -59,9 +59,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
         engine = make_engine(settings.database_url)
         migrations.upgrade(engine, use_timescale=settings.timescale)
         if demo:
-            from app.demo import load_demo_park
+            from app.demo import demo_state, load_demo_park
 
             with Session(engine) as session:
+                typer.echo(demo_state(session).message)
                 key = load_demo_park(session, engine=engine, settings=settings)
                 session.commit()
             typer.echo(f"demo park loaded; operator key (shown once): {key}")

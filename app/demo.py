@@ -110,11 +110,27 @@ def load_readings(ctx: DemoContext) -> None:
                             for carrier, mean, kind in meters}, local, f"{code}-{YEAR}")
 
 
+def _digest(tag: str) -> str:
+    return hashlib.sha256(f"demo-{tag}".encode()).hexdigest()
+
+
+def batch_loaded(ctx: DemoContext, tag: str) -> bool:
+    """Whether the demo batch ``tag`` is stored already (a restart reloads nothing)."""
+    from app.models.readings import IngestBatch
+
+    return ctx.session.scalar(select(IngestBatch.id).where(
+        IngestBatch.content_type == "demo", IngestBatch.payload_sha256 == _digest(tag))
+        .limit(1)) is not None
+
+
 def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.DatetimeIndex,
-                  tag: str) -> None:
+                  tag: str) -> bool:
     """Ingest one value array per meter code, all on the interval starts ``local`` (tz-aware),
     as one batch through the API's ingest path; values rounded to 4 decimals. ``tag`` names the
-    batch (its digest is that of ``demo-<tag>``)."""
+    batch (its digest is that of ``demo-<tag>``); a batch stored already is not sent again.
+    Returns whether it was sent."""
+    if batch_loaded(ctx, tag):
+        return False
     n = len(local)
     # Asia/Shanghai keeps UTC+8 all year (no daylight saving), so the offset is fixed.
     shanghai = local.tz_convert("Asia/Shanghai")
@@ -129,8 +145,8 @@ def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.Dat
                                 for v in series.values()]),
     )
     ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
-    digest = hashlib.sha256(f"demo-{tag}".encode()).hexdigest()
-    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
+    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=_digest(tag))
+    return True
 
 
 def _timescale(ctx: DemoContext) -> bool:
@@ -168,9 +184,52 @@ DEMO_LOADERS[1:1] = [carbon_demo.load_carbon_base_year]  # older readings before
 DEMO_LOADERS.append(carbon_demo.load_carbon_demo)
 
 
+@dataclass(frozen=True)
+class DemoState:
+    """What a database holds before the demo is loaded into it."""
+
+    demo_enterprises: int
+    """How many of the demo park's enterprises are there already."""
+    other_enterprises: list[str]
+    """Codes of enterprises that are not the demo's."""
+
+    @property
+    def message(self) -> str:
+        """What ``serve --demo`` is going to do, for the person who started it."""
+        total = len(demo_enterprise_codes())
+        if self.other_enterprises:
+            shown = ", ".join(self.other_enterprises[:5])
+            more = f" and {len(self.other_enterprises) - 5} more" if len(
+                self.other_enterprises) > 5 else ""
+            return (f"this database holds {len(self.other_enterprises)} enterprise(s) that are "
+                    f"not the demo's ({shown}{more}): they are left untouched; the demo park's "
+                    f"{total} enterprises and their data are added next to them, so park totals "
+                    f"will include both. Use an empty database (or unset --demo) to avoid this.")
+        if self.demo_enterprises:
+            return ("demo park found in this database: keeping its data and loading only what "
+                    "is missing")
+        return (f"empty database: loading the demo park ({total} enterprises, PV, storage, "
+                f"carbon data)")
+
+
+def demo_enterprise_codes() -> set[str]:
+    from app.demo_pv import OPS
+    from app.services.storage import PARK_OWNER
+
+    return {code for code, *_ in ENTERPRISES} | {OPS[0], PARK_OWNER[0]}
+
+
+def demo_state(session: Session) -> DemoState:
+    """Which enterprises of the demo (and which others) the database holds."""
+    codes = set(session.scalars(select(Enterprise.code)))
+    demo = demo_enterprise_codes()
+    return DemoState(demo_enterprises=len(codes & demo), other_enterprises=sorted(codes - demo))
+
+
 def load_demo_park(session: Session, *, engine: Engine | None = None,
                    settings: Settings | None = None) -> str:
-    """Create the demo park (idempotent) and return a new operator key.
+    """Create the demo park and return a new operator key. Idempotent: what is stored already
+    (enterprises, meters, reading batches, activity, plans) is kept and not sent again.
 
     ``engine`` defaults to the session's bind, ``settings`` to the environment's."""
     if engine is None:
@@ -250,13 +309,13 @@ def load_storage_station(ctx: DemoContext) -> None:
             "soc_pct": np.round(100.0 * sched["soc_mwh"].to_numpy() / energy_mwh, 2).astype(str),
             "temperature_c": np.round(temp, 2).astype(str),
         }))
-    if not frames:
+    tag = f"storage-{YEAR}"
+    if not frames or batch_loaded(ctx, tag):
         return
     rows = pd.concat(frames, ignore_index=True)
     raw, _rows, _cols = telemetry_batch(STORAGE_CODE, rows)
     ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
-    digest = hashlib.sha256(f"demo-storage-{YEAR}".encode()).hexdigest()
-    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=digest)
+    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=_digest(tag))
     start = pd.Timestamp(STORAGE_TELEMETRY_DAYS[0], tz="Asia/Shanghai")
     safety_check(session, asset, start.to_pydatetime(),
                  (start + pd.Timedelta(days=len(STORAGE_TELEMETRY_DAYS))).to_pydatetime())

@@ -135,7 +135,8 @@ def load_pv_park(ctx: DemoContext) -> None:
             progress = np.clip((local - t0) / (t1 - t0), 0.0, 1.0)
             factor = factor * (1.0 - (1.0 - SOILING_FACTOR_AT_END / 0.96) * progress)
         series[gen[a.code]] = np.clip(expected[a.code].to_numpy() * factor, 0.0, None)
-    ingest_series(ctx, series, local, f"pv-gen-{YEAR}")
+    if not ingest_series(ctx, series, local, f"pv-gen-{YEAR}"):
+        return  # loaded before, alerts included
     check_performance(ctx.session, pd.Timestamp(SOILING_FROM).date(),
                       pd.Timestamp(f"{YEAR}-12-31").date())
     ctx.session.commit()
