@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from app.config import Settings, get_settings
@@ -34,6 +37,54 @@ ROUTERS: list[APIRouter] = [
     dashboard.router,
 ]
 """Every router of the service; another domain adds its own here."""
+
+
+DOCS_ASSETS = "/static-docs"
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+            "'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; font-src 'self' data:")
+"""The docs pages load nothing from outside this service."""
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+BLANK_IMAGE = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with their scripts, styles and favicon served from
+    the ``fastapi-offline`` wheel, so they render without internet access."""
+    assets = resources.files("fastapi_offline") / "static"
+    # ReDoc's sidebar shows a logo from its CDN; the copy served here points at a blank image.
+    redoc_js = (assets / "redoc.standalone.js").read_text(encoding="utf-8").replace(
+        REDOC_CDN_LOGO, BLANK_IMAGE)
+
+    @app.get(f"{DOCS_ASSETS}/redoc.standalone.js", include_in_schema=False)
+    def redoc_script() -> Response:
+        return Response(redoc_js, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
+    favicon = f"{DOCS_ASSETS}/favicon.png"
+    title = app.title
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=root + openapi_url, title=f"{title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=root + favicon)
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_redoc_html(
+            openapi_url=root + openapi_url, title=f"{title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=root + favicon, with_google_fonts=False)
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -63,6 +114,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         summary="Energy and carbon service of the Lhasa ETDZ zero-carbon industrial park",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     with engine.connect() as conn:
         timescale = readings_on_timescale(conn)
@@ -76,6 +129,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
+    add_offline_docs(app)
 
     @app.get("/health", tags=["health"])
     def health(request: Request) -> JSONResponse:
