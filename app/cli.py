@@ -43,7 +43,8 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 @cli.command()
 def serve(host: str = "127.0.0.1", port: int = 8000,
-          demo: bool = typer.Option(False, help="load the demo park (2026), print a key"),
+          demo: bool = typer.Option(False, help="load the demo park (1 Jan 2026 to now, kept "
+                                    "up to date while running), print a key"),
           ) -> None:
     """Migrate the database, then serve the API (embedded PostgreSQL without DATABASE_URL)."""
     import uvicorn
@@ -69,6 +70,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             typer.echo(f"try: curl -H 'Authorization: Bearer {key}' "
                        f"'http://{host}:{port}/v1/park/energy?start=2026-01-01T00:00:00%2B08:00"
                        f"&end=2027-01-01T00:00:00%2B08:00&by=zone'")
+            # keep the demo going: the scheduler adds each ended quarter-hour's readings
+            settings = settings.model_copy(update={"demo_readings": True})
         app = create_app(settings, engine=engine)
         uvicorn.run(app, host=host, port=port)
         engine.dispose()

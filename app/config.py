@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     """Longest a scenario run may take; a running row past its lease is claimed again."""
     scenario_executor: Literal["process", "inline"] = "process"
     """process: runs in a worker process next to the scheduler; inline: in the job's thread."""
+    demo_readings: bool = False
+    """Set by ``zcpark serve --demo``: the scheduler adds the demo meters' readings every 15
+    minutes, so the demo keeps running up to the present."""
     dask_scheduler_address: str | None = None
     """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
 

@@ -8,14 +8,16 @@ Extend it by appending a loader to :data:`DEMO_LOADERS`: ``loader(ctx: DemoConte
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal, create_api_key
@@ -27,7 +29,37 @@ from app.services.readings import IngestContext, ingest_frame
 from energy.units import carrier_spec
 
 YEAR = 2026
+"""The demo's history starts on 1 January of this year and runs to the moment it is loaded."""
 SEED = 20260101
+TZ = "Asia/Shanghai"
+START = pd.Timestamp(f"{YEAR}-01-01", tz=TZ)
+STEP = pd.Timedelta(minutes=15)
+
+
+def demo_end(now: datetime | None = None) -> pd.Timestamp:
+    """End (exclusive) of the demo's readings: the last quarter-hour boundary at or before
+    ``now`` (default: the current time), in Asia/Shanghai."""
+    t = pd.Timestamp(now if now is not None else datetime.now(UTC))
+    if t.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return t.tz_convert(TZ).floor("15min")
+
+
+def steady_values(key: str, local: pd.DatetimeIndex, make: Callable[[pd.DatetimeIndex,
+                  np.random.Generator], np.ndarray]) -> np.ndarray:
+    """Values of one demo series on the interval starts ``local``, each depending only on
+    (``key``, calendar year, time): ``make`` draws a whole year with a generator seeded by both,
+    so a value is the same whether loaded at start or added later by the demo job."""
+    out = np.empty(len(local))
+    years = local.tz_convert(TZ).year.to_numpy()
+    for year in np.unique(years):
+        full = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="15min",
+                             inclusive="left", tz=TZ)
+        rng = np.random.default_rng([SEED, int(year), zlib.crc32(key.encode())])
+        values = make(full, rng)
+        mask = years == year
+        out[mask] = values[full.get_indexer(local[mask])]
+    return out
 
 # code, name, zone, industry, meters: (carrier, mean per 15 min in canonical unit, daily shape)
 ENTERPRISES: list[tuple[str, str, str, str, list[tuple[str, float, str]]]] = [
@@ -59,6 +91,8 @@ class DemoContext:
     rng: np.random.Generator
     enterprises: dict[str, Enterprise] = field(default_factory=dict)
     meters: dict[str, Meter] = field(default_factory=dict)
+    end: pd.Timestamp = field(default_factory=demo_end)
+    """Readings stop here (exclusive): the moment the demo is loaded."""
 
 
 def _shape(kind: str, local: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
@@ -101,13 +135,38 @@ def load_enterprises_and_meters(ctx: DemoContext) -> None:
     ctx.session.commit()
 
 
+def missing_range(ctx: DemoContext, codes: list[str]) -> pd.DatetimeIndex:
+    """Interval starts from the earliest of ``codes``' latest stored readings (or the demo's
+    start) up to ``ctx.end``: what a (re)start or the demo job has to add."""
+    from app.repositories.readings import last_starts
+
+    meters = ctx.session.scalars(select(Meter).where(Meter.code.in_(codes))).all()
+    with ctx.engine.connect() as conn:
+        last = last_starts(conn, [m.id for m in meters])
+    if len(last) < len(codes):
+        first = START
+    else:
+        first = max(START, pd.Timestamp(min(last.values())).tz_convert(TZ) + STEP)
+    return pd.date_range(first, max(first, ctx.end), freq="15min", inclusive="left")
+
+
+def _stamp(local: pd.DatetimeIndex) -> str:
+    return f"{local[0]:%Y%m%dT%H%M}-{local[-1]:%Y%m%dT%H%M}"
+
+
 def load_readings(ctx: DemoContext) -> None:
-    """One year of 15-minute readings per meter, through the same ingest path as the API."""
-    local = pd.date_range(f"{YEAR}-01-01", f"{YEAR + 1}-01-01", freq="15min", inclusive="left",
-                          tz="Asia/Shanghai")
+    """15-minute readings per meter from the demo's start to ``ctx.end``, through the same
+    ingest path as the API; a restart adds only what is missing."""
     for code, _name, _zone, _industry, meters in ENTERPRISES:
-        ingest_series(ctx, {f"{code}-{carrier}": mean * _shape(kind, local, ctx.rng)
-                            for carrier, mean, kind in meters}, local, f"{code}-{YEAR}")
+        codes = [f"{code}-{carrier}" for carrier, _mean, _kind in meters]
+        local = missing_range(ctx, codes)
+        if not len(local):
+            continue
+        ingest_series(ctx, {
+            mcode: steady_values(mcode, local,
+                                 lambda full, rng, m=mean, k=kind: m * _shape(k, full, rng))
+            for mcode, (_carrier, mean, kind) in zip(codes, meters, strict=True)},
+            local, f"{code}-{_stamp(local)}")
 
 
 def _digest(tag: str) -> str:
@@ -227,10 +286,11 @@ def demo_state(session: Session) -> DemoState:
 
 
 def load_demo_park(session: Session, *, engine: Engine | None = None,
-                   settings: Settings | None = None) -> str:
+                   settings: Settings | None = None, now: datetime | None = None) -> str:
     """Create the demo park and return a new operator key. Idempotent: what is stored already
     (enterprises, meters, reading batches, activity, plans) is kept and not sent again.
 
+    Readings run from 1 January of :data:`YEAR` to ``now`` (default: the current time).
     ``engine`` defaults to the session's bind, ``settings`` to the environment's."""
     if engine is None:
         bind = session.get_bind()
@@ -246,7 +306,7 @@ def load_demo_park(session: Session, *, engine: Engine | None = None,
     assert key_id is not None
     ctx = DemoContext(session=session, engine=engine, settings=settings,
                       principal=Principal(key_id=key_id, role="operator"),
-                      rng=np.random.default_rng(SEED))
+                      rng=np.random.default_rng(SEED), end=demo_end(now))
     for loader in DEMO_LOADERS:
         loader(ctx)
     return key
@@ -254,18 +314,25 @@ def load_demo_park(session: Session, *, engine: Engine | None = None,
 
 # --- storage station (issue 7) ---------------------------------------------------------------
 STORAGE_CODE = "ETDZ-BESS-01"
-STORAGE_PLAN_DAYS = pd.date_range(f"{YEAR}-11-20", f"{YEAR}-12-03", freq="D")
-"""Days with a published day-ahead plan (seasonal-naive inputs from the demo readings)."""
-STORAGE_TELEMETRY_DAYS = pd.date_range(f"{YEAR}-11-20", f"{YEAR}-11-26", freq="D")
-STORAGE_HOT_SPELL = (f"{YEAR}-11-23T14:00:00+08:00", f"{YEAR}-11-23T14:30:00+08:00")
-"""A simulated HVAC fault: enclosure at 46-47 degC, which opens a storage_safety alert."""
+STORAGE_TELEMETRY_DAYS = 7
+"""Telemetry for the week before the demo is loaded; day-ahead plans for that week, today and
+tomorrow (seasonal-naive inputs from the demo readings)."""
+STORAGE_HOT_SPELL_DAY, STORAGE_HOT_SPELL = 3, ("14:00", "14:30")
+"""A simulated HVAC fault on the week's fourth day: enclosure at 46-47 degC, which opens a
+storage_safety alert."""
+
+
+def storage_days(end: pd.Timestamp) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """(plan days, telemetry days) for a demo loaded at ``end``."""
+    today = end.tz_convert(TZ).normalize().tz_localize(None)
+    telemetry = pd.date_range(today - pd.Timedelta(days=STORAGE_TELEMETRY_DAYS),
+                              periods=STORAGE_TELEMETRY_DAYS, freq="D")
+    return pd.date_range(telemetry[0], today + pd.Timedelta(days=1), freq="D"), telemetry
 
 
 def load_storage_station(ctx: DemoContext) -> None:
     """The 63 MW / 252 MWh station (default spec), day-ahead plans for the demo period, and
     telemetry following the plans (with one hot spell) through the meters' ingest path."""
-    from datetime import UTC, datetime
-
     from app.models import StorageAsset
     from app.repositories import storage as storage_repo
     from app.schemas_storage import StorageIn
@@ -273,15 +340,17 @@ def load_storage_station(ctx: DemoContext) -> None:
     from app.services.storage_ops import safety_check, telemetry_batch
 
     session = ctx.session
+    plan_days, telemetry_days = storage_days(ctx.end)
     asset = session.scalar(select(StorageAsset).where(StorageAsset.code == STORAGE_CODE))
-    if asset is None:
-        asset = storage_svc.register_station(session, StorageIn(
-            code=STORAGE_CODE, name="经开区 63 MW / 252 MWh 储能电站", zone="B区",
-            commissioned_on=STORAGE_TELEMETRY_DAYS[0].date()))
-        session.commit()
+    if asset is not None:
+        return  # loaded before: the job publishes the plans from here on
+    asset = storage_svc.register_station(session, StorageIn(
+        code=STORAGE_CODE, name="经开区 63 MW / 252 MWh 储能电站", zone="B区",
+        commissioned_on=telemetry_days[0].date()))
+    session.commit()
     # Published "the afternoon before" each day: seasonal-naive inputs (the week-ago readings).
     plans = []
-    for day in STORAGE_PLAN_DAYS:
+    for day in plan_days:
         plan = storage_repo.current_plan(session, asset.id, day.date())
         if plan is None:
             plan = storage_svc.publish_plan(
@@ -292,15 +361,16 @@ def load_storage_station(ctx: DemoContext) -> None:
     energy_mwh = storage_svc.station_battery(asset).energy_mwh
     frames = []
     for plan in plans:
-        if pd.Timestamp(plan.day) not in STORAGE_TELEMETRY_DAYS:
+        if pd.Timestamp(plan.day) not in telemetry_days:
             continue
         sched = storage_svc.plan_schedule_frame(plan)
         n = len(sched)
         local = sched.index.tz_convert("Asia/Shanghai")
         hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
         temp = 22.0 + 3.0 * np.sin(2 * np.pi * (hour - 9.0) / 24.0) + ctx.rng.normal(0, 0.3, n)
-        hot = (sched.index >= pd.Timestamp(STORAGE_HOT_SPELL[0])) & (
-            sched.index < pd.Timestamp(STORAGE_HOT_SPELL[1]))
+        hot_day = f"{telemetry_days[STORAGE_HOT_SPELL_DAY]:%Y-%m-%d}"
+        hot = (local >= pd.Timestamp(f"{hot_day} {STORAGE_HOT_SPELL[0]}", tz=TZ)) & (
+            local < pd.Timestamp(f"{hot_day} {STORAGE_HOT_SPELL[1]}", tz=TZ))
         temp = np.where(hot, 46.5, temp)
         power = (sched["discharge_mw"] - sched["charge_mw"]).to_numpy()
         frames.append(pd.DataFrame({
@@ -309,17 +379,41 @@ def load_storage_station(ctx: DemoContext) -> None:
             "soc_pct": np.round(100.0 * sched["soc_mwh"].to_numpy() / energy_mwh, 2).astype(str),
             "temperature_c": np.round(temp, 2).astype(str),
         }))
-    tag = f"storage-{YEAR}"
+    tag = f"storage-{telemetry_days[0]:%Y%m%d}"
     if not frames or batch_loaded(ctx, tag):
         return
     rows = pd.concat(frames, ignore_index=True)
     raw, _rows, _cols = telemetry_batch(STORAGE_CODE, rows)
     ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
     ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=_digest(tag))
-    start = pd.Timestamp(STORAGE_TELEMETRY_DAYS[0], tz="Asia/Shanghai")
+    start = pd.Timestamp(telemetry_days[0], tz=TZ)
     safety_check(session, asset, start.to_pydatetime(),
-                 (start + pd.Timedelta(days=len(STORAGE_TELEMETRY_DAYS))).to_pydatetime())
+                 (start + pd.Timedelta(days=len(telemetry_days))).to_pydatetime())
     session.commit()
 
 
 DEMO_LOADERS.append(load_storage_station)
+
+
+def add_demo_readings(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
+    """The demo job (``serve --demo``, every 15 minutes): the demo meters' readings from their
+    latest stored ones up to ``now``, the same values a load at ``now`` would have sent.
+    Idempotent: a second run finds nothing missing. Returns the number of batches sent."""
+    from app.demo_pv import fill_pv
+
+    with Session(engine) as session:
+        key_id = session.scalar(select(ApiKey.id).where(ApiKey.label == "demo",
+                                                        ApiKey.role == "operator")
+                                .order_by(ApiKey.id))
+        if key_id is None or session.scalar(select(Meter.id).where(
+                Meter.code == f"{ENTERPRISES[0][0]}-{ENTERPRISES[0][4][0][0]}")) is None:
+            return 0  # no demo park in this database
+        ctx = DemoContext(session=session, engine=engine, settings=settings,
+                          principal=Principal(key_id=key_id, role="operator"),
+                          rng=np.random.default_rng(SEED), end=demo_end(now))
+        from app.models.readings import IngestBatch
+
+        before = session.scalar(select(func.count()).select_from(IngestBatch))
+        load_readings(ctx)
+        fill_pv(ctx)
+        return int(session.scalar(select(func.count()).select_from(IngestBatch)) - before)

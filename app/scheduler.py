@@ -84,6 +84,13 @@ def scenario_queue_job(engine: Engine, settings: Settings) -> int:
     return process_queue(engine, settings)
 
 
+def demo_readings_job(engine: Engine, settings: Settings) -> int:
+    """``serve --demo``: add the demo meters' readings of the quarter-hours that have ended."""
+    from app.demo import add_demo_readings
+
+    return add_demo_readings(engine, settings)
+
+
 class SchedulerLeader:
     """Holds the advisory lock and the scheduler when elected."""
 
@@ -122,6 +129,10 @@ class SchedulerLeader:
         sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0, args=[self.engine],
                       id="carbon_close_month", coalesce=True, max_instances=1,
                       misfire_grace_time=6 * 3600)
+        if self.settings.demo_readings:
+            sched.add_job(demo_readings_job, "cron", minute="0,15,30,45", second=20,
+                          args=[self.engine, self.settings], id="demo_readings", coalesce=True,
+                          max_instances=1, misfire_grace_time=600)
         sched.start()
         self.scheduler = sched
         log.info("this process runs the scheduler")
