@@ -27,6 +27,18 @@ RETRY_SECONDS = 60
 log = logging.getLogger(__name__)
 
 
+class _SkippedRunFilter(logging.Filter):
+    """Drops APScheduler's "skipped: maximum number of running instances reached" warning: every
+    job here runs with ``max_instances=1`` on purpose (the scenario worker polls every few
+    seconds while a run takes minutes), so a skipped tick is the design, not a problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
+
+
 def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
     """Check the last whole hours (UTC-aligned, which are Asia/Shanghai hours too)."""
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
