@@ -122,7 +122,8 @@ def overview_modules(request: Request, session: SessionDep, principal: Principal
     answer: dict[str, Any] = {"period": period, "date": day, "modules": modules,
                               "pv": None, "carbon": None}
     if modules["pv"]:
-        answer["pv"] = panels.pv_expected(session, principal, period, day)
+        answer["pv"] = panels.pv_expected(session, principal, period, day,
+                                          timescale=request.app.state.timescale)
     if modules["carbon"]:
         answer["carbon"] = panels.carbon_summary(session, principal, day.year,
                                                  timescale=request.app.state.timescale)

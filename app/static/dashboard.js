@@ -448,10 +448,14 @@
     const node = $("#pv-expected");
     if (!node) return;
     if (!pv || pv.error) { node.textContent = `${t("expected")}: ${pv ? pv.error : t("no_data")}`; return; }
-    const today = d.tiles.today.pv_kwh;
-    node.textContent = `${t("expected")} ${energy(pv.today_expected_kwh)}${pv.today_expected_kwh > 0 ? ` · ${num(100 * today / pv.today_expected_kwh, 0)} % ${t("of_expected")}` : ""}`;
+    // measured and expected of the same (metered) arrays; the tile says how many
+    const today = pv.today_measured_kwh;
+    const covers = t("pv_arrays_covered").replace("{n}", String(pv.arrays));
+    node.textContent = `${t("expected")} ${energy(pv.today_expected_kwh)}${pv.today_expected_kwh > 0 ? ` · ${num(100 * today / pv.today_expected_kwh, 0)} % ${t("of_expected")}` : ""} · ${covers}`;
     node.dataset.kwh = String(pv.today_expected_kwh);
-    $("#pv-expected-month").textContent = `${t("this_month")} ${energy(d.tiles.month.pv_kwh)} / ${t("expected")} ${energy(pv.month_expected_kwh)}`;
+    node.dataset.measuredKwh = String(today);
+    node.dataset.arrays = String(pv.arrays);
+    $("#pv-expected-month").textContent = `${t("this_month")} ${energy(pv.month_measured_kwh)} / ${t("expected")} ${energy(pv.month_expected_kwh)}`;
     if (pv.series) {
       const c = chart("chart-balance");
       const unit = $("#balance-unit").textContent;
