@@ -6,8 +6,11 @@ plot labels in English (tables stay Chinese) and say so."""
 from __future__ import annotations
 
 import io
+import logging
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
@@ -21,6 +24,7 @@ from app.services import carbon as svc
 from app.services.carbon_periods import Period, parse_period
 from carbon import load_targets
 
+log = logging.getLogger(__name__)
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "Noto Sans SC")
 
@@ -114,11 +118,41 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eef3ee}
 """
 
 
-@lru_cache
-def cjk_font() -> str | None:
-    """The first installed CJK font family, or None."""
+CJK_FILE = re.compile(r"cjk|wqy|wenquanyi|sourcehan|simhei|msyh|yahei|notosanssc", re.I)
+
+
+def _known_cjk_font() -> str | None:
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in CJK_FONTS if n in names), None)
+
+
+@lru_cache
+def cjk_font() -> str | None:
+    """The first installed CJK font family, or None. matplotlib lists the fonts it found when it
+    built its cache; a CJK font installed later (``apt-get install fonts-noto-cjk``) is added
+    here from the system's font folders and the cache is saved again, so it is used at once
+    and by every later process."""
+    found = _known_cjk_font()
+    if found is not None:
+        return found
+    added = 0
+    for path in font_manager.findSystemFonts():
+        if CJK_FILE.search(Path(path).name):
+            try:
+                font_manager.fontManager.addfont(path)
+                added += 1
+            except (OSError, RuntimeError, ValueError):
+                log.warning("font %s could not be read", path)
+    found = _known_cjk_font()
+    if added and found is not None:
+        cache = Path(mpl.get_cachedir()) / \
+            f"fontlist-v{font_manager.FontManager.__version__}.json"
+        try:
+            font_manager.json_dump(font_manager.fontManager, cache)
+            log.info("matplotlib font cache rebuilt with %s (%s)", found, cache)
+        except OSError as exc:  # read-only home: this process still uses the font
+            log.warning("could not save matplotlib's font cache %s: %s", cache, exc)
+    return found
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
