@@ -7,6 +7,7 @@ Extend it by appending a loader to :data:`DEMO_LOADERS`: ``loader(ctx: DemoConte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import zlib
 from collections.abc import Callable
@@ -93,6 +94,23 @@ class DemoContext:
     meters: dict[str, Meter] = field(default_factory=dict)
     end: pd.Timestamp = field(default_factory=demo_end)
     """Readings stop here (exclusive): the moment the demo is loaded."""
+    _ingest: IngestContext | None = None
+
+    @property
+    def ingest_context(self) -> IngestContext:
+        """One ingest context for the whole load: on TimescaleDB its single refresher thread
+        refreshes the aggregates batch after batch (never two refreshes at once)."""
+        if self._ingest is None:
+            self._ingest = IngestContext(engine=self.engine, settings=self.settings,
+                                         timescale=_timescale(self))
+        return self._ingest
+
+    def settle(self) -> None:
+        """Wait for the aggregate refreshes of every batch sent (TimescaleDB)."""
+        if self._ingest is not None and self._ingest.refresher is not None:
+            # a failed refresh is logged by the refresher; the hourly policy catches up
+            with contextlib.suppress(Exception):
+                self._ingest.refresher.wait()
 
 
 def _shape(kind: str, local: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
@@ -203,8 +221,8 @@ def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.Dat
         value=pa.chunked_array([pa.array(np.round(v, 4).astype(str), type=pa.string())
                                 for v in series.values()]),
     )
-    ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
-    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=_digest(tag))
+    ingest_frame(ctx.ingest_context, ctx.principal, raw, content_type="demo",
+                 payload_sha256=_digest(tag))
     return True
 
 
@@ -309,6 +327,7 @@ def load_demo_park(session: Session, *, engine: Engine | None = None,
                       rng=np.random.default_rng(SEED), end=demo_end(now))
     for loader in DEMO_LOADERS:
         loader(ctx)
+    ctx.settle()  # figures complete before the service answers
     return key
 
 
@@ -384,8 +403,8 @@ def load_storage_station(ctx: DemoContext) -> None:
         return
     rows = pd.concat(frames, ignore_index=True)
     raw, _rows, _cols = telemetry_batch(STORAGE_CODE, rows)
-    ictx = IngestContext(engine=ctx.engine, settings=ctx.settings, timescale=_timescale(ctx))
-    ingest_frame(ictx, ctx.principal, raw, content_type="demo", payload_sha256=_digest(tag))
+    ingest_frame(ctx.ingest_context, ctx.principal, raw, content_type="demo",
+                 payload_sha256=_digest(tag))
     start = pd.Timestamp(telemetry_days[0], tz=TZ)
     safety_check(session, asset, start.to_pydatetime(),
                  (start + pd.Timedelta(days=len(telemetry_days))).to_pydatetime())
@@ -416,4 +435,5 @@ def add_demo_readings(engine: Engine, settings: Settings, now: datetime | None =
         before = session.scalar(select(func.count()).select_from(IngestBatch))
         load_readings(ctx)
         fill_pv(ctx)
+        ctx.settle()
         return int(session.scalar(select(func.count()).select_from(IngestBatch)) - before)
