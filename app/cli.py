@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
@@ -124,6 +124,55 @@ def _fmt(value: object, scale: float = 1.0, digits: int = 1) -> str:
     return str(value)
 
 
+FORMATS = ("table", "csv", "json")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+
+
+def _print_table(console: Any, title: str, headers: list[str], rows: list[list[str]],
+                 keep: int = 1) -> None:
+    """Print a table that fits the console's width (80 columns in a pipe): when all columns do
+    not fit, the first ``keep`` columns are repeated in as many tables as needed."""
+    from rich.table import Table
+
+    widths = [max([len(h), *(len(_plain(r[i])) for r in rows)]) + 3 for i, h in
+              enumerate(headers)]
+    fixed = sum(widths[:keep]) + 1
+    groups: list[list[int]] = [[]]
+    used = fixed
+    for i in range(keep, len(headers)):
+        if groups[-1] and used + widths[i] > console.width:
+            groups.append([])
+            used = fixed
+        groups[-1].append(i)
+        used += widths[i]
+    for n, group in enumerate(groups, 1):
+        cols = list(range(keep)) + group
+        part = f" ({n}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(title=f"{title}{part}", min_width=0)
+        for i in cols:
+            table.add_column(headers[i], justify="left" if i < keep else "right",
+                             no_wrap=True)
+        for r in rows:
+            table.add_row(*[r[i] for i in cols])
+        console.print(table)
+
+
+def _plain(text: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(text).plain
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
 @cli.command()
 def simulate(
     scenario_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
@@ -132,10 +181,13 @@ def simulate(
                                              "(default: ./out/<scenario name>)")] = None,
     series_format: Annotated[str, typer.Option(help="csv | parquet")] = "csv",
     plots: Annotated[bool, typer.Option(help="draw the PNG plots")] = True,
+    fmt: Annotated[str, typer.Option("--format", help="table (fits the terminal, 80 columns "
+                                     "in a pipe) | csv (yearly results) | json")] = "table",
 ) -> None:
     """Run a scenario: print a summary table, write KPIs, series and plots."""
+    import json
+
     from rich.console import Console
-    from rich.table import Table
 
     from simulations import (
         ScenarioError,
@@ -147,10 +199,11 @@ def simulate(
 
     if series_format not in ("csv", "parquet"):
         raise typer.BadParameter("use csv or parquet", param_hint="--series-format")
+    _check_format(fmt)
     console = Console()
     try:
         scenario = load_scenario(scenario_file)
-        with console.status(f"simulating {scenario.name} {scenario.start_year}-"
+        with Console(stderr=True).status(f"simulating {scenario.name} {scenario.start_year}-"
                             f"{scenario.end_year} ({scenario.dispatch.strategy} dispatch)"):
             result = run_scenario(scenario)
     except (ScenarioError, SimulationError) as exc:
@@ -160,7 +213,16 @@ def simulate(
     paths = write_results(result, folder, series_format=series_format,  # type: ignore[arg-type]
                           plots=plots)
     y = result.yearly
-    table = Table(title=f"{scenario.name}: yearly results")
+    if fmt == "csv":
+        typer.echo(y.to_csv(), nl=False)
+        return
+    if fmt == "json":
+        typer.echo(json.dumps({"scenario": scenario.name, "yearly": _records(y.reset_index()),
+                               "targets": _records(result.targets),
+                               "summary": result.kpis["summary"],
+                               "written": {k: str(p) for k, p in paths.items()}},
+                              ensure_ascii=False, default=str))
+        return
     columns = [("year", None, 0), ("PV MWp", "pv_capacity_kwp", 1e3),
                ("storage MWh", "storage_energy_mwh", 1), ("load GWh", "load_mwh", 1e3),
                ("PV used GWh", "pv_used_mwh", 1e3), ("direct GWh", "direct_delivered_mwh", 1e3),
@@ -170,22 +232,16 @@ def simulate(
                ("CO2 mkt. kt", "co2_market_based_t", 1e3),
                ("tce/10k yuan", "energy_intensity_tce_per_10k_yuan", 1),
                ("cost M yuan", "total_cost_yuan", 1e6)]
-    for title, _, _ in columns:
-        table.add_column(title, justify="right")
-    for year, row in y.iterrows():
-        table.add_row(str(year), *[
-            _fmt(row[col], scale, 4 if col.startswith("energy_intensity") else 1)
-            for _, col, scale in columns[1:]])
-    console.print(table)
-    targets = Table(title="targets (each phase)")
-    for col in ("set", "target", "phase", "year", "target value", "actual", "status"):
-        targets.add_column(col)
+    _print_table(console, f"{scenario.name}: yearly results", [c[0] for c in columns], [
+        [str(year), *[_fmt(row[col], scale, 4 if col.startswith("energy_intensity") else 1)
+                      for _, col, scale in columns[1:]]] for year, row in y.iterrows()])
+    rows = []
     for r in result.targets.itertuples():
         colour = {"achieved": "green", "missed": "red"}.get(r.status, "yellow")
-        targets.add_row(r.target_set, r.target_id, r.phase, str(r.evaluation_year),
-                        _fmt(r.target_value, digits=4), _fmt(r.actual_value, digits=4),
-                        f"[{colour}]{r.status}[/]")
-    console.print(targets)
+        rows.append([r.target_id, f"{r.phase} {r.evaluation_year}", _fmt(r.target_value, digits=4),
+                     _fmt(r.actual_value, digits=4), f"[{colour}]{r.status}[/]", r.target_set])
+    _print_table(console, "targets (each phase)",
+                 ["target", "phase, year", "target value", "actual", "status", "set"], rows)
     s = result.kpis["summary"]
     console.print(f"total cost {_fmt(s['total_cost_yuan'], 1e6)} M yuan (investment "
                   f"{_fmt(s['investment_yuan'], 1e6)} M yuan); CO2 {_fmt(s['total_co2_t'], 1e3)}"
@@ -206,13 +262,17 @@ def sweep(
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address: run on Dask "
                                                   "(default: the sweep file's or the "
                                                   "dask_scheduler_address setting)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table (fits the terminal, 80 columns "
+                                     "in a pipe) | csv | json")] = "table",
 ) -> None:
     """Run a sweep in parallel: print the cases with the cost–carbon Pareto front marked."""
+    import json
+
     from rich.console import Console
-    from rich.table import Table
 
     from simulations import ScenarioError, SimulationError, load_sweep, run_sweep, write_sweep
 
+    _check_format(fmt)
     console = Console()
     try:
         spec = load_sweep(sweep_file)
@@ -223,23 +283,31 @@ def sweep(
     executor = "dask" if (dask or spec.executor == "dask") else "process"
     try:
         table = run_sweep(spec, executor=executor, workers=workers, scheduler_address=address,
-                          progress=True)
+                          progress=fmt == "table")
     except SimulationError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     folder = out or Path("out") / spec.name
     paths = write_sweep(table, folder, spec.name)
     keys = [k for k in table.columns if k in {p.strip() for g in spec.grid for p in g.split(",")}]
-    view = Table(title=f"{spec.name}: {len(table)} cases (* = Pareto front), by cost")
-    for col in ("case", *keys, "cost M yuan", "CO2 kt", "tce/10k yuan (last)", "status"):
-        view.add_column(col, justify="right")
-    for r in table.sort_values("total_cost_yuan", na_position="last").to_dict("records"):
+    ordered = table.sort_values("total_cost_yuan", na_position="last")
+    if fmt == "csv":
+        typer.echo(ordered.to_csv(index=False), nl=False)
+        return
+    if fmt == "json":
+        typer.echo(json.dumps({"sweep": spec.name, "cases": _records(ordered),
+                               "written": {k: str(p) for k, p in paths.items()}},
+                              ensure_ascii=False, default=str))
+        return
+    rows = []
+    for r in ordered.to_dict("records"):
         mark = "*" if r["pareto"] else ""
-        view.add_row(f"{r['case']}{mark}", *[str(r[k]) for k in keys],
+        rows.append([f"{r['case']}{mark}", *[str(r[k]) for k in keys],
                      _fmt(r.get("total_cost_yuan"), 1e6), _fmt(r.get("total_co2_t"), 1e3),
                      _fmt(r.get("final_year_energy_intensity_tce_per_10k_yuan"), digits=4),
-                     r["status"] if r["status"] == "done" else f"[red]{r['error'][:60]}[/]")
-    console.print(view)
+                     r["status"] if r["status"] == "done" else f"[red]{r['error'][:60]}[/]"])
+    _print_table(console, f"{spec.name}: {len(table)} cases (* = Pareto front), by cost",
+                 ["case", *keys, "cost M yuan", "CO2 kt", "tce/10k yuan (last)", "status"], rows)
     console.print(f"results written to {folder}/: {', '.join(p.name for p in paths.values())}")
 
 
