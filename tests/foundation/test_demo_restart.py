@@ -53,7 +53,7 @@ def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, timeout_s
 def _ctrl_c(proc: subprocess.Popen[bytes]) -> int:
     proc.send_signal(signal.SIGINT)
     try:
-        return proc.wait(timeout=60)
+        return proc.wait(timeout=120)
     except subprocess.TimeoutExpired:
         proc.kill()
         raise
