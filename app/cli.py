@@ -26,15 +26,22 @@ cli.add_typer(keys_cli, name="keys")
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
+def database(settings: Settings, *, create: bool = False) -> Iterator[Settings]:
     """Settings with a database URL: the configured one, or an embedded server started here
-    (and stopped on exit)."""
+    (and stopped on exit). Without ``create``, a data folder holding no database is an error
+    naming the folder (only ``serve`` and ``migrate`` create one)."""
     if settings.database_url:
         yield settings
         return
     server = EmbeddedPostgres(settings.data_dir)
+    if not create and not (server.pgdata / "PG_VERSION").exists():
+        typer.echo(f"no zcpark database in {settings.data_dir.absolute()}: start one with "
+                   "`zcpark serve` (or `zcpark migrate`), or point ZCPARK_DATA_DIR or "
+                   "DATABASE_URL at an existing one.", err=True)
+        raise typer.Exit(2)
     url = server.start()
-    typer.echo(f"embedded PostgreSQL running in {server.pgdata}", err=True)
+    typer.echo(f"embedded PostgreSQL running in {server.pgdata} (data folder "
+               f"{settings.data_dir.absolute()}; ZCPARK_DATA_DIR changes it)", err=True)
     try:
         yield settings.model_copy(update={"database_url": url})
     finally:
@@ -55,7 +62,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     # embedded server is stopped by `database()` below instead of the process dying first.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-    with database(get_settings()) as settings:
+    with database(get_settings(), create=True) as settings:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url)
         migrations.upgrade(engine, use_timescale=settings.timescale)
@@ -80,7 +87,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the newest revision."""
-    with database(get_settings()) as settings:
+    with database(get_settings(), create=True) as settings:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url)
         migrations.upgrade(engine, use_timescale=settings.timescale)
