@@ -331,7 +331,7 @@ def load_demo_park(session: Session, *, engine: Engine | None = None,
     return key
 
 
-# --- storage station (issue 7) ---------------------------------------------------------------
+# --- storage station ---------------------------------------------------------------------------
 STORAGE_CODE = "ETDZ-BESS-01"
 STORAGE_TELEMETRY_DAYS = 7
 """Telemetry for the week before the demo is loaded; day-ahead plans for that week, today and

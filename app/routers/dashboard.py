@@ -39,8 +39,8 @@ MODULE_ROUTES: dict[str, tuple[str, ...]] = {
     "carbon": ("/v1/targets/status", "/v1/indicators", "/v1/carbon/"),
     "scenarios": ("/v1/scenarios",),
 }
-"""A module is available when the app serves a route under one of its prefixes (issues 3, 7, 4,
-5); the dashboard shows "not available" for the others instead of figures."""
+"""A module is available when the app serves a route under one of its prefixes; the dashboard
+shows "not available" for the others instead of figures."""
 
 
 def _route_paths(routes: Iterable[Any]) -> Iterator[str]:
@@ -112,8 +112,8 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
 @router.get("/v1/overview/modules")
 def overview_modules(request: Request, session: SessionDep, principal: PrincipalDep,
                      period: PeriodQ = "day", date: DateQ = None) -> dict[str, Any]:
-    """The first screen's slower panels, asked for right after it: PV expected output (issue 3;
-    computed from irradiance per request) and carbon against targets (issue 4; the year's
+    """The first screen's slower panels, asked for right after it: PV expected output
+    (computed from irradiance per request) and carbon against targets (the year's
     ledger, indicators and phase status). ``null`` for a module that is not live."""
     t0 = time.perf_counter()
     day = date or _today(request)

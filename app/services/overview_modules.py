@@ -1,5 +1,5 @@
-"""The overview's panels that come from other modules: the storage station's plan (issue 7), PV
-expected output (issue 3) and carbon indicators against targets (issue 4).
+"""The overview's panels that come from other modules: the storage station's plan, PV
+expected output and carbon indicators against targets.
 
 Each function calls that module's own service code (so the dashboard shows exactly what its API
 answers) and is only called when the module's routes are served (see
@@ -33,7 +33,7 @@ def _guard(fn: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
         return {"error": exc.detail}
 
 
-# --------------------------------------------------------------------------- storage (issue 7)
+# --------------------------------------------------------------------------- storage
 def storage_summary(session: Session, principal: Principal, day: date,
                     now: datetime) -> dict[str, Any] | None:
     """The first station the caller may see: its plan for ``day`` and the planned state of
@@ -77,7 +77,7 @@ def _ts(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-# --------------------------------------------------------------------------- PV (issue 3)
+# --------------------------------------------------------------------------- PV
 def _pv_estimate(session: Session, principal: Principal, start: datetime, end: datetime,
                  resolution: str) -> tuple[str, dict[datetime, float], float]:
     """(weather used, {bucket start: expected kWh}, capacity kWp): the PV API's park estimate
@@ -160,7 +160,7 @@ def pv_expected(session: Session, principal: Principal, period: str,
     return _guard(build)
 
 
-# --------------------------------------------------------------------------- carbon (issue 4)
+# --------------------------------------------------------------------------- carbon
 def carbon_summary(session: Session, principal: Principal, year: int, *,
                    timescale: bool) -> dict[str, Any] | None:
     """The year's CO2 by both scope-2 methods, the headline indicators with their targets, and
