@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
+from app.json_answers import ParkJSONResponse, set_park_zone
 from app.limits import BodySizeLimit
 from app.problems import (
     RETRY_AFTER_SECONDS_OUTAGE,
@@ -116,7 +117,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        default_response_class=ParkJSONResponse,
     )
+    set_park_zone(settings.timezone)
     with engine.connect() as conn:
         timescale = readings_on_timescale(conn)
     app.state.settings = settings
