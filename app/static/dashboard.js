@@ -730,7 +730,7 @@
         el("th", { text: t("target") }), el("th", { text: t("phase") }), el("th", { class: "num", text: t("col_value") }),
         el("th", { class: "num", text: t("target") }), el("th", { text: t("status") }))), el("tbody", {}, targets)))));
     const plots = run.links && run.links.plots ? Object.entries(run.links.plots) : [];
-    const figs = await Promise.all(plots.map(([name, path]) => blobImage(path, name)));
+    const figs = await Promise.all(plots.map(([name, path]) => blobImage(path, known(`plot_${name}`) ? t(`plot_${name}`) : name)));
     box.append(el("h4", { text: t("plots") }), el("div", { class: "plots" }, figs));
   }
 

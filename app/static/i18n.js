@@ -123,6 +123,8 @@ window.ZC_I18N = {
 };
 /* KPI names (storage plans, scenario runs), strategies and target ids, with units. */
 Object.assign(window.ZC_I18N.zh, {
+  plot_energy_balance_week: "典型周电力平衡", plot_soc: "储能荷电状态", plot_monthly_mix: "月度供电结构",
+  plot_carbon_path: "碳排放路径与目标",
   details: "详细信息（诊断）", tile_load_enterprise: "企业负荷（用电量）", s_load_enterprise: "企业负荷",
   strategy_optimal: "最优调度（线性规划）", strategy_rolling: "滚动优化", strategy_rule: "规则调度",
   kpi_cost_yuan: "电费合计（元）", kpi_energy_cost_yuan: "电量电费（元）", kpi_demand_charge_yuan: "需量电费（元）",
@@ -147,6 +149,8 @@ Object.assign(window.ZC_I18N.zh, {
   tg_solid_waste_utilisation: "固废综合利用率", tg_waste_heat_utilisation: "余热利用率", tg_water_reuse: "水重复利用率",
 });
 Object.assign(window.ZC_I18N.en, {
+  plot_energy_balance_week: "Energy balance, sample week", plot_soc: "Storage state of charge",
+  plot_monthly_mix: "Monthly supply mix", plot_carbon_path: "Carbon path and targets",
   details: "Details (diagnostics)", tile_load_enterprise: "Enterprise load (consumption)", s_load_enterprise: "Enterprise load",
   strategy_optimal: "optimal (LP)", strategy_rolling: "rolling horizon", strategy_rule: "rule-based",
   kpi_cost_yuan: "Electricity cost (yuan)", kpi_energy_cost_yuan: "Energy charge (yuan)", kpi_demand_charge_yuan: "Demand charge (yuan)",
