@@ -121,6 +121,44 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eef3ee}
 CJK_FILE = re.compile(r"cjk|wqy|wenquanyi|sourcehan|simhei|msyh|yahei|notosanssc", re.I)
 
 
+TARGET_NAMES: dict[str, dict[str, str]] = {
+    "zh": {"energy_intensity_2030": "2030年单位增加值能耗",
+           "energy_intensity_reduction_2026_2027": "2026–2027年单位能耗下降",
+           "cod_intensity_2030": "2030年单位增加值COD",
+           "solid_waste_utilisation_2030": "2030年工业固废综合利用率",
+           "core_co2_per_energy": "单位能耗碳排放（核心指标）",
+           "clean_energy_share": "清洁能源占比",
+           "solid_waste_utilisation": "固废综合利用率", "waste_heat_utilisation": "余热利用率",
+           "water_reuse": "水重复利用率", "phase_1": "一期", "phase_2": "二期",
+           "achieved": "已达成", "missed": "未达成", "on_track": "在轨", "off_track": "偏离",
+           "no_data": "无数据"},
+    "en": {"energy_intensity_2030": "Energy per value added, 2030",
+           "energy_intensity_reduction_2026_2027": "Intensity reduction 2026–2027",
+           "cod_intensity_2030": "COD per value added, 2030",
+           "solid_waste_utilisation_2030": "Industrial solid waste utilisation, 2030",
+           "core_co2_per_energy": "CO2 per energy (core)",
+           "clean_energy_share": "Clean-energy share",
+           "solid_waste_utilisation": "Solid waste utilisation",
+           "waste_heat_utilisation": "Waste heat utilisation", "water_reuse": "Water reuse",
+           "phase_1": "Phase 1", "phase_2": "Phase 2", "achieved": "achieved", "missed": "missed",
+           "on_track": "on track", "off_track": "off track", "no_data": "no data"},
+}
+"""How the report names targets, phases and statuses (the dashboard's i18n.js has the same)."""
+
+
+def _carrier_name(key: str, lang: str) -> str:
+    """A carrier's name in the report's language (the key itself when it is no carrier)."""
+    from energy.units import UnitError, carrier_spec
+
+    if key == "heat_export":
+        return "热力（外供）" if lang == "zh" else "Heat (supplied out)"
+    try:
+        spec = carrier_spec(key)
+    except UnitError:
+        return key
+    return spec.label_zh if lang == "zh" else spec.label_en
+
+
 def _known_cjk_font() -> str | None:
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in CJK_FONTS if n in names), None)
@@ -242,8 +280,8 @@ def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bo
         (L["co2_per_energy"], _fmt(inds["co2_per_energy_t_per_tce"], 4), "tCO2/tce"),
         (L["clean_share"], _fmt(inds["clean_energy_share_pct"], 1), "%"),
     ]
-    carriers = [(k, _fmt(c.get("quantity", c.get("quantity_t")), 1), c.get("unit", "t"),
-                 _fmt(c["tce"])) for k, c in park["energy_by_carrier"].items()]
+    carriers = [(_carrier_name(k, lang), _fmt(c.get("quantity", c.get("quantity_t")), 1),
+                 c.get("unit", "t"), _fmt(c["tce"])) for k, c in park["energy_by_carrier"].items()]
     src_label = {"fuels": L["fuels"], "electricity": L["electricity_src"], "heat": L["heat"],
                  "process": L["process"]}
     sources = [(src_label.get(k, k), _fmt(v)) for k, v in park["co2_by_source"].items()]
@@ -258,8 +296,11 @@ def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bo
                             "energy": _fmt(led["energy_tce"]), "co2": _fmt(led["co2_t"]),
                             "va": _fmt(va, 1),
                             "intensity": _fmt(led["energy_tce"] / va if va else None, 4)})
-    targets = [{k: (_fmt(v, 4) if isinstance(v, float) or v is None else v)
-                for k, v in t.items()}
+    targets = [{**{k: (_fmt(v, 4) if isinstance(v, float) or v is None else v)
+                   for k, v in t.items()},
+                "target_id": TARGET_NAMES[lang].get(t["target_id"], t["target_id"]),
+                "phase": TARGET_NAMES[lang].get(t["phase"], t["phase"]),
+                "status": TARGET_NAMES[lang].get(t["status"], t["status"])}
                for t in svc.targets_status(conn, park_entity, period.year,
                                            timescale=timescale)["status"]]
     env = Environment(autoescape=True)
