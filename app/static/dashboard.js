@@ -599,11 +599,30 @@
         el("td", {}, el("span", { class: "pill warn", text: t(`kind_${a.kind}`) })),
         el("td", { text: a.enterprise || "–" }), el("td", { class: "muted", text: a.meter || "–" }),
         el("td", { class: "muted", text: `${fmtTime(a.period_start, "datetime")} – ${fmtTime(a.period_end, "datetime")}` }),
-        el("td", { text: a.message }), el("td", { class: "muted", text: fmtTime(a.opened_at, "datetime") }),
+        el("td", { text: alertMessage(a) }), el("td", { class: "muted", text: fmtTime(a.opened_at, "datetime") }),
         status);
     });
     table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
     markRendered("alerts");
+  }
+
+  /** An alert's message in the page's language: the service writes it in English with fixed
+   *  wording per kind, so the Chinese view rebuilds it from the numbers it carries. */
+  function alertMessage(a) {
+    if (state.lang !== "zh") return a.message;
+    let m;
+    if (a.kind === "missing_data" && (m = /: (\d+) of (\d+) intervals missing/.exec(a.message)))
+      return `${m[2]} 个时段中缺少 ${m[1]} 个读数`;
+    if (a.kind === "pv_underperformance"
+      && (m = /: ([\d.]+) kWh measured vs ([\d.]+) kWh expected on (\S+) \(PR ([\d.]+)\)/.exec(a.message)))
+      return `${m[3]} 实测发电 ${m[1]} kWh，预期 ${m[2]} kWh（性能比 ${m[4]}）`;
+    if (a.kind === "storage_safety"
+      && (m = /: (SOC|temperature|power) (\S+) (\S+) (below|above) the safe (?:minimum|maximum) (\S+) \S+ for (\d+) interval/.exec(a.message))) {
+      const what = { SOC: "荷电状态", temperature: "温度", power: "功率" }[m[1]];
+      const unit = m[3] === "degC" ? "°C" : m[3];
+      return `${what} ${m[2]} ${unit}，${m[4] === "below" ? "低于安全下限" : "高于安全上限"} ${m[5]} ${unit}，持续 ${m[6]} 个时段`;
+    }
+    return t(`kind_${a.kind}`);
   }
 
   // ---------------------------------------------------------------- storage & scenarios

@@ -41,3 +41,14 @@ def test_enterprise_view_labels_its_own_load(page, demo_server):
     login(page, demo_server, demo_server.enterprise_key)
     label = page.inner_text("#tile-load .tile-label")
     assert "企业负荷" in label and "园区" not in label
+
+
+def test_zh_alerts_read_in_chinese(page, demo_server):
+    login(page, demo_server)
+    page.click("#nav a[data-view=alerts]")
+    wait_view(page, "alerts")
+    text = page.inner_text("#view-alerts")
+    assert "缺少" in text  # the demo's missing-data alert
+    for english in ("intervals missing", "measured vs", "expected on", "safe maximum",
+                    "safe minimum"):
+        assert english not in text, english
