@@ -48,7 +48,7 @@ def test_zh_alerts_read_in_chinese(page, demo_server):
     page.click("#nav a[data-view=alerts]")
     wait_view(page, "alerts")
     text = page.inner_text("#view-alerts")
-    assert "缺少" in text  # the demo's missing-data alert
+    assert "实测发电" in text and "安全上限" in text  # the demo's PV and storage alerts
     for english in ("intervals missing", "measured vs", "expected on", "safe maximum",
                     "safe minimum"):
         assert english not in text, english
