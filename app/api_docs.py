@@ -7,12 +7,14 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -135,13 +137,17 @@ def install_method_not_allowed(app: FastAPI) -> None:
 
 
 # --- documentation pages ---------------------------------------------------------------------
-DOCS_CSP = ("default-src 'none'; script-src https://cdn.jsdelivr.net {scripts}; "
-            "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-            "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-"""The documentation pages load Swagger UI and ReDoc from jsDelivr (as FastAPI ships them); their
-inline scripts are allowed by hash, nothing else inline runs."""
+DOCS_ASSETS = "/static-docs"
+"""Swagger UI, ReDoc and the favicon, served from the ``fastapi-offline`` wheel: the pages load
+nothing from outside this service."""
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+BLANK_IMAGE = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
+DOCS_CSP = ("default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
+            "font-src 'self' data:; img-src 'self' data:; connect-src 'self'; "
+            "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+            "form-action 'none'")
+"""Everything from this service; the pages' inline scripts are allowed by hash, nothing else
+inline runs."""
 
 
 def csp_for_page(html: str) -> str:
@@ -151,10 +157,10 @@ def csp_for_page(html: str) -> str:
     return DOCS_CSP.format(scripts=" ".join(hashes)).replace("  ", " ")
 
 
-def _with_csp(page: Callable[[str], HTMLResponse]) -> Callable[[Request], Any]:
+def _with_csp(page: Callable[[str, str], HTMLResponse]) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        response = page(root + (request.app.openapi_url or "/openapi.json"))
+        response = page(root + (request.app.openapi_url or "/openapi.json"), root)
         response.headers["Content-Security-Policy"] = csp_for_page(bytes(response.body).decode())
         return response
 
@@ -162,8 +168,26 @@ def _with_csp(page: Callable[[str], HTMLResponse]) -> Callable[[Request], Any]:
 
 
 def install_docs(app: FastAPI) -> None:
-    """/docs (Swagger UI) and /redoc; create the app with ``docs_url=None, redoc_url=None``."""
-    app.add_route("/docs", _with_csp(lambda url: get_swagger_ui_html(
-        openapi_url=url, title=f"{app.title} - Swagger UI")), include_in_schema=False)
-    app.add_route("/redoc", _with_csp(lambda url: get_redoc_html(
-        openapi_url=url, title=f"{app.title} - ReDoc")), include_in_schema=False)
+    """/docs (Swagger UI) and /redoc working offline; create the app with ``docs_url=None,
+    redoc_url=None``."""
+    assets = resources.files("fastapi_offline") / "static"
+    # ReDoc's sidebar shows a logo from its CDN; the copy served here points at a blank image.
+    redoc_js = (assets / "redoc.standalone.js").read_text(encoding="utf-8").replace(
+        REDOC_CDN_LOGO, BLANK_IMAGE)
+
+    async def redoc_script(request: Request) -> Response:
+        return Response(redoc_js, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    app.add_route(f"{DOCS_ASSETS}/redoc.standalone.js", redoc_script, include_in_schema=False)
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
+    app.add_route("/docs", _with_csp(lambda url, root: get_swagger_ui_html(
+        openapi_url=url, title=f"{app.title} - Swagger UI",
+        swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png")), include_in_schema=False)
+    app.add_route("/redoc", _with_csp(lambda url, root: get_redoc_html(
+        openapi_url=url, title=f"{app.title} - ReDoc",
+        redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+        redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png", with_google_fonts=False)),
+        include_in_schema=False)

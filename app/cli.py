@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.orm import Session
@@ -25,15 +25,22 @@ cli.add_typer(keys_cli, name="keys")
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
+def database(settings: Settings, *, create: bool = False) -> Iterator[Settings]:
     """Settings with a database URL: the configured one, or an embedded server started here
-    (and stopped on exit)."""
+    (and stopped on exit). Without ``create``, a data folder holding no database is an error
+    naming the folder (only ``serve`` and ``migrate`` create one)."""
     if settings.database_url:
         yield settings
         return
     server = EmbeddedPostgres(settings.data_dir)
+    if not create and not (server.pgdata / "PG_VERSION").exists():
+        typer.echo(f"no zcpark database in {settings.data_dir.absolute()}: start one with "
+                   "`zcpark serve` (or `zcpark migrate`), or point ZCPARK_DATA_DIR or "
+                   "DATABASE_URL at an existing one.", err=True)
+        raise typer.Exit(2)
     url = server.start()
-    typer.echo(f"embedded PostgreSQL running in {server.pgdata}", err=True)
+    typer.echo(f"embedded PostgreSQL running in {server.pgdata} (data folder "
+               f"{settings.data_dir.absolute()}; ZCPARK_DATA_DIR changes it)", err=True)
     try:
         yield settings.model_copy(update={"database_url": url})
     finally:
@@ -42,7 +49,8 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 @cli.command()
 def serve(host: str = "127.0.0.1", port: int = 8000,
-          demo: bool = typer.Option(False, help="load the demo park (2026), print a key"),
+          demo: bool = typer.Option(False, help="load the demo park (1 Jan 2026 to now, kept "
+                                    "up to date while running), print a key"),
           ) -> None:
     """Migrate the database, then serve the API (embedded PostgreSQL without DATABASE_URL)."""
     import uvicorn
@@ -53,17 +61,20 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     # embedded server is stopped by `database()` below instead of the process dying first.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-    with database(get_settings()) as settings:
+    with database(get_settings(), create=True) as settings:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url)
         migrations.upgrade(engine, use_timescale=settings.timescale)
         if demo:
-            from app.demo import load_demo_park
+            from app.demo import demo_state, load_demo_park
 
             with Session(engine) as session:
+                typer.echo(demo_state(session).message)
                 key = load_demo_park(session, engine=engine, settings=settings)
                 session.commit()
             announce_demo_key(settings, key, host, port)
+            # keep the demo going: the scheduler adds each ended quarter-hour's readings
+            settings = settings.model_copy(update={"demo_readings": True})
         app = create_app(settings, engine=engine)
         uvicorn.run(app, host=host, port=port)
         engine.dispose()
@@ -85,7 +96,7 @@ def announce_demo_key(settings: Settings, key: str, host: str, port: int) -> Pat
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the newest revision."""
-    with database(get_settings()) as settings:
+    with database(get_settings(), create=True) as settings:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url)
         migrations.upgrade(engine, use_timescale=settings.timescale)
@@ -285,6 +296,55 @@ def _fmt(value: object, scale: float = 1.0, digits: int = 1) -> str:
     return str(value)
 
 
+FORMATS = ("table", "csv", "json")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+
+
+def _print_table(console: Any, title: str, headers: list[str], rows: list[list[str]],
+                 keep: int = 1) -> None:
+    """Print a table that fits the console's width (80 columns in a pipe): when all columns do
+    not fit, the first ``keep`` columns are repeated in as many tables as needed."""
+    from rich.table import Table
+
+    widths = [max([len(h), *(len(_plain(r[i])) for r in rows)]) + 3 for i, h in
+              enumerate(headers)]
+    fixed = sum(widths[:keep]) + 1
+    groups: list[list[int]] = [[]]
+    used = fixed
+    for i in range(keep, len(headers)):
+        if groups[-1] and used + widths[i] > console.width:
+            groups.append([])
+            used = fixed
+        groups[-1].append(i)
+        used += widths[i]
+    for n, group in enumerate(groups, 1):
+        cols = list(range(keep)) + group
+        part = f" ({n}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(title=f"{title}{part}", min_width=0)
+        for i in cols:
+            table.add_column(headers[i], justify="left" if i < keep else "right",
+                             no_wrap=True)
+        for r in rows:
+            table.add_row(*[r[i] for i in cols])
+        console.print(table)
+
+
+def _plain(text: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(text).plain
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
 @cli.command()
 def simulate(
     scenario_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
@@ -294,10 +354,13 @@ def simulate(
     series_format: Annotated[str, typer.Option(help="csv | parquet")] = "csv",
     plots: Annotated[bool, typer.Option(help="draw the PNG plots")] = True,
     lang: Annotated[str, typer.Option(help="plot labels: zh (Chinese) | en (English)")] = "zh",
+    fmt: Annotated[str, typer.Option("--format", help="table (fits the terminal, 80 columns "
+                                     "in a pipe) | csv (yearly results) | json")] = "table",
 ) -> None:
     """Run a scenario: print a summary table, write KPIs, series and plots."""
+    import json
+
     from rich.console import Console
-    from rich.table import Table
 
     from simulations import (
         ScenarioError,
@@ -311,10 +374,11 @@ def simulate(
         raise typer.BadParameter("use csv or parquet", param_hint="--series-format")
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use zh or en", param_hint="--lang")
+    _check_format(fmt)
     console = Console()
     try:
         scenario = load_scenario(scenario_file)
-        with console.status(f"simulating {scenario.name} {scenario.start_year}-"
+        with Console(stderr=True).status(f"simulating {scenario.name} {scenario.start_year}-"
                             f"{scenario.end_year} ({scenario.dispatch.strategy} dispatch)"):
             result = run_scenario(scenario)
     except (ScenarioError, SimulationError) as exc:
@@ -324,7 +388,16 @@ def simulate(
     paths = write_results(result, folder, series_format=series_format,  # type: ignore[arg-type]
                           plots=plots, lang=lang)
     y = result.yearly
-    table = Table(title=f"{scenario.name}: yearly results")
+    if fmt == "csv":
+        typer.echo(y.to_csv(), nl=False)
+        return
+    if fmt == "json":
+        typer.echo(json.dumps({"scenario": scenario.name, "yearly": _records(y.reset_index()),
+                               "targets": _records(result.targets),
+                               "summary": result.kpis["summary"],
+                               "written": {k: str(p) for k, p in paths.items()}},
+                              ensure_ascii=False, default=str))
+        return
     columns = [("year", None, 0), ("PV MWp", "pv_capacity_kwp", 1e3),
                ("storage MWh", "storage_energy_mwh", 1), ("load GWh", "load_mwh", 1e3),
                ("PV used GWh", "pv_used_mwh", 1e3), ("direct GWh", "direct_delivered_mwh", 1e3),
@@ -334,22 +407,16 @@ def simulate(
                ("CO2 mkt. kt", "co2_market_based_t", 1e3),
                ("tce/10k yuan", "energy_intensity_tce_per_10k_yuan", 1),
                ("cost M yuan", "total_cost_yuan", 1e6)]
-    for title, _, _ in columns:
-        table.add_column(title, justify="right")
-    for year, row in y.iterrows():
-        table.add_row(str(year), *[
-            _fmt(row[col], scale, 4 if col.startswith("energy_intensity") else 1)
-            for _, col, scale in columns[1:]])
-    console.print(table)
-    targets = Table(title="targets (each phase)")
-    for col in ("set", "target", "phase", "year", "target value", "actual", "status"):
-        targets.add_column(col)
+    _print_table(console, f"{scenario.name}: yearly results", [c[0] for c in columns], [
+        [str(year), *[_fmt(row[col], scale, 4 if col.startswith("energy_intensity") else 1)
+                      for _, col, scale in columns[1:]]] for year, row in y.iterrows()])
+    rows = []
     for r in result.targets.itertuples():
         colour = {"achieved": "green", "missed": "red"}.get(r.status, "yellow")
-        targets.add_row(r.target_set, r.target_id, r.phase, str(r.evaluation_year),
-                        _fmt(r.target_value, digits=4), _fmt(r.actual_value, digits=4),
-                        f"[{colour}]{r.status}[/]")
-    console.print(targets)
+        rows.append([r.target_id, f"{r.phase} {r.evaluation_year}", _fmt(r.target_value, digits=4),
+                     _fmt(r.actual_value, digits=4), f"[{colour}]{r.status}[/]", r.target_set])
+    _print_table(console, "targets (each phase)",
+                 ["target", "phase, year", "target value", "actual", "status", "set"], rows)
     s = result.kpis["summary"]
     console.print(f"total cost {_fmt(s['total_cost_yuan'], 1e6)} M yuan (investment "
                   f"{_fmt(s['investment_yuan'], 1e6)} M yuan); CO2 {_fmt(s['total_co2_t'], 1e3)}"
@@ -371,15 +438,19 @@ def sweep(
                                                   "(default: the sweep file's or the "
                                                   "dask_scheduler_address setting)")] = None,
     lang: Annotated[str, typer.Option(help="plot labels: zh (Chinese) | en (English)")] = "zh",
+    fmt: Annotated[str, typer.Option("--format", help="table (fits the terminal, 80 columns "
+                                     "in a pipe) | csv | json")] = "table",
 ) -> None:
     """Run a sweep in parallel: print the cases with the cost–carbon Pareto front marked."""
+    import json
+
     from rich.console import Console
-    from rich.table import Table
 
     from simulations import ScenarioError, SimulationError, load_sweep, run_sweep, write_sweep
 
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use zh or en", param_hint="--lang")
+    _check_format(fmt)
     console = Console()
     try:
         spec = load_sweep(sweep_file)
@@ -390,23 +461,31 @@ def sweep(
     executor = "dask" if (dask or spec.executor == "dask") else "process"
     try:
         table = run_sweep(spec, executor=executor, workers=workers, scheduler_address=address,
-                          progress=True)
+                          progress=fmt == "table")
     except SimulationError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     folder = out or Path("out") / spec.name
     paths = write_sweep(table, folder, spec.name, lang)
     keys = [k for k in table.columns if k in {p.strip() for g in spec.grid for p in g.split(",")}]
-    view = Table(title=f"{spec.name}: {len(table)} cases (* = Pareto front), by cost")
-    for col in ("case", *keys, "cost M yuan", "CO2 kt", "tce/10k yuan (last)", "status"):
-        view.add_column(col, justify="right")
-    for r in table.sort_values("total_cost_yuan", na_position="last").to_dict("records"):
+    ordered = table.sort_values("total_cost_yuan", na_position="last")
+    if fmt == "csv":
+        typer.echo(ordered.to_csv(index=False), nl=False)
+        return
+    if fmt == "json":
+        typer.echo(json.dumps({"sweep": spec.name, "cases": _records(ordered),
+                               "written": {k: str(p) for k, p in paths.items()}},
+                              ensure_ascii=False, default=str))
+        return
+    rows = []
+    for r in ordered.to_dict("records"):
         mark = "*" if r["pareto"] else ""
-        view.add_row(f"{r['case']}{mark}", *[str(r[k]) for k in keys],
+        rows.append([f"{r['case']}{mark}", *[str(r[k]) for k in keys],
                      _fmt(r.get("total_cost_yuan"), 1e6), _fmt(r.get("total_co2_t"), 1e3),
                      _fmt(r.get("final_year_energy_intensity_tce_per_10k_yuan"), digits=4),
-                     r["status"] if r["status"] == "done" else f"[red]{r['error'][:60]}[/]")
-    console.print(view)
+                     r["status"] if r["status"] == "done" else f"[red]{r['error'][:60]}[/]"])
+    _print_table(console, f"{spec.name}: {len(table)} cases (* = Pareto front), by cost",
+                 ["case", *keys, "cost M yuan", "CO2 kt", "tce/10k yuan (last)", "status"], rows)
     console.print(f"results written to {folder}/: {', '.join(p.name for p in paths.values())}")
 
 

@@ -22,6 +22,14 @@ def _default_ceilings() -> dict[str, float]:
     return {str(k): float(v) for k, v in doc["ceilings_per_hour"].items()}
 
 
+def default_data_dir() -> Path:
+    """The user's data folder for zcpark (platformdirs: ~/.local/share/zcpark on Linux,
+    ~/Library/Application Support/zcpark on macOS, %LOCALAPPDATA%\\zcpark on Windows)."""
+    import platformdirs
+
+    return platformdirs.user_data_path("zcpark", appauthor=False)
+
+
 class Settings(BaseSettings):
     """All settings of the service; every field can be set as ``ZCPARK_<NAME>``."""
 
@@ -31,7 +39,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "ZCPARK_DATABASE_URL")
     )
     """PostgreSQL URL; None starts the embedded server in ``data_dir``."""
-    data_dir: Path = Path(".zcpark")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Folder of the embedded server's data: one per user (the platform's user data folder,
+    e.g. ~/.local/share/zcpark), whatever folder a command is started from."""
     max_batch_rows: int = 2_000_000
     max_body_bytes: int = 200 * 1024 * 1024
     upload_earliest: date = date(2000, 1, 1)
@@ -98,6 +108,9 @@ class Settings(BaseSettings):
     """Rate at which an address earns back failed attempts."""
     pg_bin_dir: Path | None = None
     """Folder of the pg_dump / pg_restore that `zcpark backup` / `restore` try first."""
+    demo_readings: bool = False
+    """Set by ``zcpark serve --demo``: the scheduler adds the demo meters' readings every 15
+    minutes, so the demo keeps running up to the present."""
     dask_scheduler_address: str | None = None
     """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
 

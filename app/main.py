@@ -15,6 +15,7 @@ from app.api_docs import install_docs, install_method_not_allowed, install_opena
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, readings_on_timescale
 from app.edge import InputGuard, SecurityHeaders
+from app.json_answers import ParkJSONResponse, set_park_zone
 from app.limits import BodySizeLimit
 from app.metrics import RequestMetrics, metrics_response, watch_engine
 from app.params import reject_bad_text
@@ -94,7 +95,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies=[Depends(reject_bad_text)],
         docs_url=None,
         redoc_url=None,
+        default_response_class=ParkJSONResponse,
     )
+    set_park_zone(settings.timezone)
     with engine.connect() as conn:
         timescale = readings_on_timescale(conn)
     app.state.settings = settings

@@ -54,6 +54,18 @@ CLOSE_MONTH_LEASE_SECONDS = 3600.0
 log = logging.getLogger(__name__)
 
 
+class _SkippedRunFilter(logging.Filter):
+    """Drops APScheduler's "skipped: maximum number of running instances reached" warning: every
+    job here runs with ``max_instances=1`` on purpose (the scenario worker polls every few
+    seconds while a run takes minutes), so a skipped tick is the design, not a problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
+
+
 def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
     """Check the last whole hours (UTC-aligned, which are Asia/Shanghai hours too). Once per
     window end (``job_runs`` key ``completeness`` / ``2026-11-30T13:00Z``); returns new alerts."""
@@ -168,6 +180,13 @@ def _keepalive_args(lease_seconds: float) -> dict[str, Any]:
             "keepalives_count": 3, "tcp_user_timeout": int(lease_seconds * 1000),
             "connect_timeout": max(2, int(lease_seconds)),
             "application_name": "zcpark-scheduler-lock"}
+
+
+def demo_readings_job(engine: Engine, settings: Settings) -> int:
+    """``serve --demo``: add the demo meters' readings of the quarter-hours that have ended."""
+    from app.demo import add_demo_readings
+
+    return add_demo_readings(engine, settings)
 
 
 class SchedulerLeader:
@@ -287,6 +306,10 @@ class SchedulerLeader:
         sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0,
                       args=[self.engine, None, s.timezone], id="carbon_close_month",
                       coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)
+        if s.demo_readings:
+            sched.add_job(demo_readings_job, "cron", minute="0,15,30,45", second=20,
+                          args=[self.engine, s], id="demo_readings", coalesce=True,
+                          max_instances=1, misfire_grace_time=600)
         return sched
 
     # --- keeping the lead ----------------------------------------------------------------

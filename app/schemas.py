@@ -1,4 +1,4 @@
-"""Pydantic shapes of the API (issue 2); fields may be added, never renamed."""
+"""Pydantic shapes of the API; fields may be added, never renamed."""
 
 from __future__ import annotations
 

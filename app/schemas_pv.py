@@ -1,4 +1,4 @@
-"""Pydantic shapes of the PV API (issue 3); fields may be added, never renamed."""
+"""Pydantic shapes of the PV API; fields may be added, never renamed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pydantic shapes of the storage API (issue 7)."""
+"""Pydantic shapes of the storage API."""
 
 from __future__ import annotations
 

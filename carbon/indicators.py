@@ -1,4 +1,5 @@
-"""Park indicators from a ledger (formulas: carbon-reference.md §2.3 and §7, items 5, 6, 12, 14–17).
+"""Park indicators from a ledger (formulas: GB/T 2589-2020 and the zero-carbon park notice's
+附件3 and 附件4, see carbon/README.md).
 
 An indicator whose inputs were not recorded is None, never a fake 0.
 """

@@ -6,8 +6,9 @@ Python loop runs per reading. Timestamps are tz-aware UTC; intervals are half-op
 Quality flags a stored reading may carry (one per reading, the most severe wins, in this order):
 ``implausible`` > ``rollover`` > ``reset`` > ``after_gap`` > ``estimated`` > ``ok``.
 
-Register semantics (the practice of OED, Home Assistant and emoncms, see
-shared/reference/platform-reference.md §0):
+Register semantics (the practice of the Open Energy Dashboard, https://openenergydashboard.org;
+Home Assistant's energy statistics, https://www.home-assistant.io/docs/energy/; and emoncms,
+https://docs.openenergymonitor.org/emoncms/):
 - a cumulative reading at time t closes the interval [t - interval, t);
 - a decrease is a *rollover* when the register wrapping at ``rollover_at`` explains it with a step
   shorter than half the register's range (the shorter way round the dial), otherwise a *reset*

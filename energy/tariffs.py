@@ -1,7 +1,7 @@
 """Time-of-use electricity tariffs as configuration (YAML under energy/data/tariffs/).
 
 Periods and prices are data, never code: Tibet's official periods were not found
-(carbon-reference.md section 4.1), so the shipped file is illustrative and says so.
+in any public source consulted, so the shipped file is illustrative and says so.
 """
 
 from __future__ import annotations

@@ -336,3 +336,12 @@ def revisions(conn: Connection, meter_id: int, start: datetime | None,
     keys = ("start", "old_value", "new_value", "old_quality", "new_quality", "old_batch",
             "batch", "revised_by_key", "revised_by_key_prefix", "revised_at")
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def last_starts(conn: Connection, meter_ids: list[int]) -> dict[int, datetime]:
+    """The latest stored interval start of each meter (meters without readings are absent)."""
+    rows = conn.execute(text(
+        "SELECT m.id, (SELECT r.start_ts FROM readings r WHERE r.meter_id = m.id"
+        " ORDER BY r.start_ts DESC LIMIT 1) FROM unnest(CAST(:ids AS bigint[])) AS m(id)"),
+        {"ids": meter_ids}).all()
+    return {int(i): ts for i, ts in rows if ts is not None}

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -26,6 +26,11 @@ from app.params import Day
 from app.problems import Problem
 from app.services import overview as svc
 from app.services import overview_modules as panels
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.auth import Principal
 
 router = APIRouter(tags=["dashboard"])
 
@@ -40,8 +45,8 @@ MODULE_ROUTES: dict[str, tuple[str, ...]] = {
     "carbon": ("/v1/targets/status", "/v1/indicators", "/v1/carbon/"),
     "scenarios": ("/v1/scenarios",),
 }
-"""A module is available when the app serves a route under one of its prefixes (issues 3, 7, 4,
-5); the dashboard shows "not available" for the others instead of figures."""
+"""A module is available when the app serves a route under one of its prefixes; the dashboard
+shows "not available" for the others instead of figures."""
 
 
 def _route_paths(routes: Iterable[Any]) -> Iterator[str]:
@@ -55,10 +60,25 @@ def _route_paths(routes: Iterable[Any]) -> Iterator[str]:
             yield from _route_paths(inner.routes)
 
 
-def available_modules(request: Request) -> dict[str, bool]:
+def available_modules(request: Request, session: Session | None = None,
+                      principal: Principal | None = None) -> dict[str, bool]:
+    """Which panels have something to show: the module's API is served and, for this key, a PV
+    array (pv) or a storage station (storage) is visible, and scenarios may be run (operators
+    and planners)."""
     paths = list(_route_paths(request.app.routes))
-    return {name: any(p.startswith(prefix) for p in paths for prefix in prefixes)
-            for name, prefixes in MODULE_ROUTES.items()}
+    served = {name: any(p.startswith(prefix) for p in paths for prefix in prefixes)
+              for name, prefixes in MODULE_ROUTES.items()}
+    if session is None or principal is None:
+        return served
+    from app.repositories import pv as pv_repo
+    from app.repositories import storage as storage_repo
+
+    return {
+        "pv": served["pv"] and bool(pv_repo.list_arrays(session, principal)),
+        "storage": served["storage"] and bool(storage_repo.list_assets(session, principal)),
+        "carbon": served["carbon"],
+        "scenarios": served["scenarios"] and principal.role in ("operator", "planner"),
+    }
 
 
 def _today(request: Request) -> date:
@@ -100,7 +120,7 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
     read from rollups only. An enterprise key gets its own enterprise only."""
     t0 = time.perf_counter()
     day = date or _today(request)
-    modules = available_modules(request)
+    modules = available_modules(request, session, principal)
     answer = svc.build_overview(session, principal, period, day,
                                 timescale=request.app.state.timescale, modules=modules)
     if modules["storage"]:
@@ -113,17 +133,18 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
 @router.get("/v1/overview/modules")
 def overview_modules(request: Request, session: SessionDep, principal: PrincipalDep,
                      period: PeriodQ = "day", date: DateQ = None) -> dict[str, Any]:
-    """The first screen's slower panels, asked for right after it: PV expected output (issue 3;
-    computed from irradiance per request) and carbon against targets (issue 4; the year's
+    """The first screen's slower panels, asked for right after it: PV expected output
+    (computed from irradiance per request) and carbon against targets (the year's
     ledger, indicators and phase status). ``null`` for a module that is not live."""
     t0 = time.perf_counter()
     day = date or _today(request)
     svc.period_window(period, day)  # validates period
-    modules = available_modules(request)
+    modules = available_modules(request, session, principal)
     answer: dict[str, Any] = {"period": period, "date": day, "modules": modules,
                               "pv": None, "carbon": None}
     if modules["pv"]:
-        answer["pv"] = panels.pv_expected(session, principal, period, day)
+        answer["pv"] = panels.pv_expected(session, principal, period, day,
+                                          timescale=request.app.state.timescale)
     if modules["carbon"]:
         answer["carbon"] = panels.carbon_summary(session, principal, day.year,
                                                  timescale=request.app.state.timescale)

@@ -1,4 +1,4 @@
-"""The storage station (issue 7): register, dispatch, published plans, telemetry, health,
+"""The storage station: register, dispatch, published plans, telemetry, health,
 resilience. Enterprise keys see only stations of their own enterprise (others read as 404)."""
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ plot labels in English (tables stay Chinese) and say so."""
 from __future__ import annotations
 
 import io
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
@@ -22,6 +25,7 @@ from app.services.carbon_periods import Period, parse_period
 from carbon import load_targets
 from energy.units import carrier_spec
 
+log = logging.getLogger(__name__)
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "Noto Sans SC")
 
@@ -157,6 +161,9 @@ L.restated }} ({{ L.latest }}: {{ latest }})</strong>{% endif %}</p>{% endif %}
 """
 
 
+CJK_FILE = re.compile(r"cjk|wqy|wenquanyi|sourcehan|simhei|msyh|yahei|notosanssc", re.I)
+
+
 def _carrier_name(key: str, lang: str, L: dict[str, Any]) -> str:
     try:
         spec = carrier_spec(key)
@@ -165,11 +172,38 @@ def _carrier_name(key: str, lang: str, L: dict[str, Any]) -> str:
         return L["carriers"].get(key, key)
 
 
-@lru_cache
-def cjk_font() -> str | None:
-    """The first installed CJK font family, or None."""
+def _known_cjk_font() -> str | None:
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in CJK_FONTS if n in names), None)
+
+
+@lru_cache
+def cjk_font() -> str | None:
+    """The first installed CJK font family, or None. matplotlib lists the fonts it found when it
+    built its cache; a CJK font installed later (``apt-get install fonts-noto-cjk``) is added
+    here from the system's font folders and the cache is saved again, so it is used at once
+    and by every later process."""
+    found = _known_cjk_font()
+    if found is not None:
+        return found
+    added = 0
+    for path in font_manager.findSystemFonts():
+        if CJK_FILE.search(Path(path).name):
+            try:
+                font_manager.fontManager.addfont(path)
+                added += 1
+            except (OSError, RuntimeError, ValueError):
+                log.warning("font %s could not be read", path)
+    found = _known_cjk_font()
+    if added and found is not None:
+        cache = Path(mpl.get_cachedir()) / \
+            f"fontlist-v{font_manager.FontManager.__version__}.json"
+        try:
+            font_manager.json_dump(font_manager.fontManager, cache)
+            log.info("matplotlib font cache rebuilt with %s (%s)", found, cache)
+        except OSError as exc:  # read-only home: this process still uses the font
+            log.warning("could not save matplotlib's font cache %s: %s", cache, exc)
+    return found
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

@@ -1,5 +1,5 @@
-"""The overview's panels that come from other modules: the storage station's plan (issue 7), PV
-expected output (issue 3) and carbon indicators against targets (issue 4).
+"""The overview's panels that come from other modules: the storage station's plan, PV
+expected output and carbon indicators against targets.
 
 Each function calls that module's own service code (so the dashboard shows exactly what its API
 answers) and is only called when the module's routes are served (see
@@ -33,7 +33,7 @@ def _guard(fn: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
         return {"error": exc.detail}
 
 
-# --------------------------------------------------------------------------- storage (issue 7)
+# --------------------------------------------------------------------------- storage
 def storage_summary(session: Session, principal: Principal, day: date,
                     now: datetime) -> dict[str, Any] | None:
     """The first station the caller may see: its plan for ``day`` and the planned state of
@@ -77,17 +77,19 @@ def _ts(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-# --------------------------------------------------------------------------- PV (issue 3)
+# --------------------------------------------------------------------------- PV
 def _pv_estimate(session: Session, principal: Principal, start: datetime, end: datetime,
                  resolution: str) -> tuple[str, dict[datetime, float], float]:
     """(weather used, {bucket start: expected kWh}, capacity kWp): the PV API's park estimate
-    with measured weather (the arrays' stations), the typical year when none is measured."""
+    of the metered arrays with measured weather (the arrays' stations), the typical year when
+    none is measured."""
     from app.services.pv import park_estimate
 
     last: Problem | None = None
     for weather in ("measured", "typical"):
         try:
-            answer = park_estimate(session, principal, start, end, resolution, weather)
+            answer = park_estimate(session, principal, start, end, resolution, weather,
+                                   metered_only=True)
         except Problem as exc:
             last = exc
             continue
@@ -103,22 +105,50 @@ def _pv_estimate(session: Session, principal: Principal, start: datetime, end: d
 PV_RESOLUTION = {"hour": "hour", "day": "day", "month": "month"}
 
 
+def _measured_kwh(session: Session, meter_ids: list[int | None], start: datetime,
+                  end: datetime, timescale: bool) -> dict[datetime, float]:
+    """{local day start: kWh} summed over the given generation meters."""
+    from app.repositories.readings import meter_series
+
+    out: dict[datetime, float] = {}
+    conn = session.connection()
+    for meter_id in meter_ids:
+        if meter_id is None:
+            continue
+        for bucket, value, _quality, _n in meter_series(conn, meter_id, start, end, "day",
+                                                         timescale=timescale):
+            key = _ts(bucket).astimezone(TZ)
+            out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
 def pv_expected(session: Session, principal: Principal, period: str,
-                day: date) -> dict[str, Any] | None:
-    """Expected PV output: today's, this month's, and one value per balance bucket (day, week
-    and month periods; the year's would need a year of irradiance per request)."""
+                day: date, *, timescale: bool = False) -> dict[str, Any] | None:
+    """Expected PV output of the metered arrays, and their measured output: today's, this
+    month's, and one expected value per balance bucket (day, week and month periods; the
+    year's would need a year of irradiance per request). ``arrays`` says how many arrays both
+    cover."""
 
     def build() -> dict[str, Any] | None:
+        from app.repositories import pv as pv_repo
+
         month = period_window("month", day)
         weather, by_day, capacity = _pv_estimate(session, principal, month.start, month.end,
                                                  "day")
         if not capacity:
             return None
         today = datetime(day.year, day.month, day.day, tzinfo=TZ)
+        # measured on the same arrays as expected: their generation meters only (a PV meter
+        # without a registered array has nothing to be compared with)
+        arrays = [r for r in pv_repo.list_arrays(session, principal) if r.meter_id is not None]
+        measured = _measured_kwh(session, [r.meter_id for r in arrays], month.start, month.end,
+                                 timescale)
         out: dict[str, Any] = {
-            "weather": weather, "capacity_kwp": capacity,
+            "weather": weather, "capacity_kwp": capacity, "arrays": len(arrays),
             "today_expected_kwh": by_day.get(today, 0.0),
-            "month_expected_kwh": sum(by_day.values()), "series": None}
+            "month_expected_kwh": sum(by_day.values()),
+            "today_measured_kwh": measured.get(today, 0.0),
+            "month_measured_kwh": sum(measured.values()), "series": None}
         window: Window = period_window(period, day)
         if period != "year":
             series = by_day if period == "month" else _pv_estimate(
@@ -130,7 +160,7 @@ def pv_expected(session: Session, principal: Principal, period: str,
     return _guard(build)
 
 
-# --------------------------------------------------------------------------- carbon (issue 4)
+# --------------------------------------------------------------------------- carbon
 def carbon_summary(session: Session, principal: Principal, year: int, *,
                    timescale: bool) -> dict[str, Any] | None:
     """The year's CO2 by both scope-2 methods, the headline indicators with their targets, and

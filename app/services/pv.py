@@ -323,13 +323,16 @@ def estimate_points(series: pd.Series) -> list[EstimatePoint]:
 
 
 def park_estimate(session: Session, principal: Principal, start: datetime, end: datetime,
-                  resolution: str, weather: str) -> ParkEstimateOut:
-    """Expected AC energy (kWh per bucket) of every array ``principal`` may see, by zone.
+                  resolution: str, weather: str, *, metered_only: bool = False
+                  ) -> ParkEstimateOut:
+    """Expected AC energy (kWh per bucket) of every array ``principal`` may see (with
+    ``metered_only``: every such array that has a generation meter), by zone.
 
     Arrays sharing a weather station are computed together on that station's weather.
     """
     a, b = check_window(start, end, resolution)
-    rows = list(repo.list_arrays(session, principal))
+    rows = [r for r in repo.list_arrays(session, principal)
+            if not metered_only or r.meter_id is not None]
     by_station: dict[int | None, tuple[WeatherStation | None, list[PvArray]]] = {}
     for r in rows:
         st = station_for(session, r) if weather == "measured" else None

@@ -91,7 +91,7 @@ def parse_body(body: bytes, content_type: str) -> RawBatch:
 def ingest(
     ctx: IngestContext, principal: Principal, body: bytes, content_type: str
 ) -> dict[str, Any]:
-    """Store one batch all-or-nothing; returns the upload answer of issue 2."""
+    """Store one batch all-or-nothing; returns the upload answer."""
     raw = parse_body(body, content_type)
     if len(raw) > ctx.settings.max_batch_rows:
         raise Problem(413, f"A batch may hold at most {ctx.settings.max_batch_rows} rows; "

@@ -221,7 +221,8 @@
     const box = $("#tiles");
     box.replaceChildren();
     const [lv, lu] = energyParts(today.load_kwh);
-    box.append(tile("tile-load", `${t("today")} · ${t("tile_load")}`, lv, lu,
+    const own = state.scope && state.scope.role === "enterprise";  // an enterprise sees its own load
+    box.append(tile("tile-load", `${t("today")} · ${t(own ? "tile_load_enterprise" : "tile_load")}`, lv, lu,
       [`${t("this_month")} ${energy(month.load_kwh)}`], today.load_kwh));
     const [pv, pu] = energyParts(today.pv_kwh);
     const pvSub = el("span", { id: "pv-expected", text: `${t("expected")}: ${m.pv ? t("loading") : t("not_available")}` });
@@ -267,7 +268,7 @@
           data: pts.map((p) => r(p.pv_kwh)) },
         { name: t("s_export"), type: "bar", stack: "supply", color: COLORS.export,
           data: pts.map((p) => -r(p.grid_export_kwh)) },
-        { name: t("s_load"), type: "line", smooth: true, symbol: "none", color: COLORS.load,
+        { name: t(state.scope && state.scope.role === "enterprise" ? "s_load_enterprise" : "s_load"), type: "line", smooth: true, symbol: "none", color: COLORS.load,
           lineStyle: { width: 2 }, data: pts.map((p) => r(p.load_kwh)) },
       ],
     };
@@ -288,7 +289,7 @@
     const tot = d.balance.totals;
     const box = $("#balance-totals");
     box.replaceChildren(
-      ...[["s_load", tot.load_kwh, "load"], ["s_grid_import", tot.grid_import_kwh, "grid"],
+      ...[[state.scope && state.scope.role === "enterprise" ? "s_load_enterprise" : "s_load", tot.load_kwh, "load"], ["s_grid_import", tot.grid_import_kwh, "grid"],
         ["s_pv", tot.pv_kwh, "pv"], ["s_export", tot.grid_export_kwh, "export"]].map(([k, v, c]) =>
         el("div", { class: "total", "data-series": c, "data-kwh": v },
           el("span", { class: `dot ${c}` }), el("span", { class: "muted", text: t(k) }),
@@ -448,10 +449,14 @@
     const node = $("#pv-expected");
     if (!node) return;
     if (!pv || pv.error) { node.textContent = `${t("expected")}: ${pv ? pv.error : t("no_data")}`; return; }
-    const today = d.tiles.today.pv_kwh;
-    node.textContent = `${t("expected")} ${energy(pv.today_expected_kwh)}${pv.today_expected_kwh > 0 ? ` · ${num(100 * today / pv.today_expected_kwh, 0)} % ${t("of_expected")}` : ""}`;
+    // measured and expected of the same (metered) arrays; the tile says how many
+    const today = pv.today_measured_kwh;
+    const covers = t("pv_arrays_covered").replace("{n}", String(pv.arrays));
+    node.textContent = `${t("expected")} ${energy(pv.today_expected_kwh)}${pv.today_expected_kwh > 0 ? ` · ${num(100 * today / pv.today_expected_kwh, 0)} % ${t("of_expected")}` : ""} · ${covers}`;
     node.dataset.kwh = String(pv.today_expected_kwh);
-    $("#pv-expected-month").textContent = `${t("this_month")} ${energy(d.tiles.month.pv_kwh)} / ${t("expected")} ${energy(pv.month_expected_kwh)}`;
+    node.dataset.measuredKwh = String(today);
+    node.dataset.arrays = String(pv.arrays);
+    $("#pv-expected-month").textContent = `${t("this_month")} ${energy(pv.month_measured_kwh)} / ${t("expected")} ${energy(pv.month_expected_kwh)}`;
     if (pv.series) {
       const c = chart("chart-balance");
       const unit = $("#balance-unit").textContent;
@@ -596,11 +601,30 @@
         el("td", {}, el("span", { class: "pill warn", text: t(`kind_${a.kind}`) })),
         el("td", { text: a.enterprise || "–" }), el("td", { class: "muted", text: a.meter || "–" }),
         el("td", { class: "muted", text: `${fmtTime(a.period_start, "datetime")} – ${fmtTime(a.period_end, "datetime")}` }),
-        el("td", { text: a.message }), el("td", { class: "muted", text: fmtTime(a.opened_at, "datetime") }),
+        el("td", { text: alertMessage(a) }), el("td", { class: "muted", text: fmtTime(a.opened_at, "datetime") }),
         status);
     });
     table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
     markRendered("alerts");
+  }
+
+  /** An alert's message in the page's language: the service writes it in English with fixed
+   *  wording per kind, so the Chinese view rebuilds it from the numbers it carries. */
+  function alertMessage(a) {
+    if (state.lang !== "zh") return a.message;
+    let m;
+    if (a.kind === "missing_data" && (m = /: (\d+) of (\d+) intervals missing/.exec(a.message)))
+      return `${m[2]} 个时段中缺少 ${m[1]} 个读数`;
+    if (a.kind === "pv_underperformance"
+      && (m = /: ([\d.]+) kWh measured vs ([\d.]+) kWh expected on (\S+) \(PR ([\d.]+)\)/.exec(a.message)))
+      return `${m[3]} 实测发电 ${m[1]} kWh，预期 ${m[2]} kWh（性能比 ${m[4]}）`;
+    if (a.kind === "storage_safety"
+      && (m = /: (SOC|temperature|power) (\S+) (\S+) (below|above) the safe (?:minimum|maximum) (\S+) \S+ for (\d+) interval/.exec(a.message))) {
+      const what = { SOC: "荷电状态", temperature: "温度", power: "功率" }[m[1]];
+      const unit = m[3] === "degC" ? "°C" : m[3];
+      return `${what} ${m[2]} ${unit}，${m[4] === "below" ? "低于安全下限" : "高于安全上限"} ${m[5]} ${unit}，持续 ${m[6]} 个时段`;
+    }
+    return t(`kind_${a.kind}`);
   }
 
   // ---------------------------------------------------------------- storage & scenarios
@@ -624,9 +648,29 @@
   }
   /** KPIs as a grid of small cards: the name as the API spells it (unit in the name), the value
    * formatted with that unit. */
+  /** KPIs with a label (zh/en, unit in the label) first; solver diagnostics and any KPI without
+   *  a label go behind a closed "details" toggle, so no raw key is on screen. */
+  const known = (k) => (window.ZC_I18N.zh[k] !== undefined);
   function kpiTable(obj) {
-    return el("div", { class: "kpis" }, Object.entries(obj || {}).map(([k, v]) => el("div", { class: "kpi", "data-kpi": k },
-      el("div", { class: "kpi-name mono", text: k }), el("div", { class: "kpi-value", text: kpiValue(k, v) }))));
+    const entries = Object.entries(obj || {});
+    const shown = entries.filter(([k]) => known(`kpi_${k}`));
+    const diag = entries.filter(([k]) => !known(`kpi_${k}`));
+    const box = el("div", { class: "kpis" }, shown.map(([k, v]) => el("div", { class: "kpi", "data-kpi": k },
+      el("div", { class: "kpi-name", text: t(`kpi_${k}`) }), el("div", { class: "kpi-value", text: kpiText(k, v) }))));
+    if (!diag.length) return box;
+    return el("div", {}, box, el("details", { class: "diagnostics" }, el("summary", { class: "muted small", text: t("details") }),
+      el("div", { class: "kpis" }, diag.map(([k, v]) => el("div", { class: "kpi", "data-kpi": k },
+        el("div", { class: "kpi-name mono", text: k }), el("div", { class: "kpi-value", text: kpiValue(k, v) }))))));
+  }
+  function kpiText(k, v) {
+    if (k === "strategy") return t(`strategy_${v}`);
+    if (Array.isArray(v) && k === "binding_targets_missed") return v.length ? v.map(targetLabel).join(", ") : "–";
+    return kpiValue(k, v);
+  }
+  /** A target "id" or "id@phase" as people read it. */
+  function targetLabel(id) {
+    const [name, phase] = String(id).split("@");
+    return `${known(`tg_${name}`) ? t(`tg_${name}`) : name}${phase ? ` (${t(phase)})` : ""}`;
   }
   async function blobImage(path, alt) {
     const r = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` } });
@@ -658,7 +702,7 @@
     c.resize();
     const done = painted(c);
     c.setOption(storageOption(sch, false), true);
-    box.append(el("p", { class: "muted small", text: `${t("plan_day")} ${plan.day} · ${plan.strategy} · ${t("published")} ${fmtTime(plan.created_at, "datetime")}` }));
+    box.append(el("p", { class: "muted small", text: `${t("plan_day")} ${plan.day} · ${t(`strategy_${plan.strategy}`)} · ${t("published")} ${fmtTime(plan.created_at, "datetime")}` }));
     const kpis = el("div", { id: "storage-kpis" }, kpiTable(plan.kpis));
     const old = $("#storage-kpis");
     if (old) old.remove();
@@ -676,7 +720,7 @@
     const detail = el("div", { id: "scenario-detail" });
     const head = el("tr", {}, el("th", { text: "#" }), el("th", { text: t("scenario_name") }),
       el("th", { text: t("status_label") }), el("th", { text: t("col_opened") }),
-      el("th", { class: "num", text: "total_cost_yuan" }), el("th", { class: "num", text: "total_co2_t" }));
+      el("th", { class: "num", text: t("kpi_total_cost_yuan") }), el("th", { class: "num", text: t("kpi_total_co2_t") }));
     const rows = runs.map((r) => el("tr", { "data-run": r.id, "data-status": r.status,
       onclick: () => showRun(r.id, detail) },
       el("td", { class: "muted", text: r.id }), el("td", {}, el("button", { type: "button", class: "link", text: r.name })),
@@ -696,7 +740,7 @@
     if (run.status !== "done") { box.append(el("p", { class: "muted", text: t(`run_${run.status}`) })); return; }
     const k = run.kpis || {};
     const targets = (k.targets || []).map((r) => el("tr", {},
-      el("td", { class: "mono", text: r.target_id || r.name || "" }), el("td", { text: `${t(r.phase)} ${r.evaluation_year || ""}` }),
+      el("td", { text: targetLabel(r.target_id || r.name || "") }), el("td", { text: `${t(r.phase)} ${r.evaluation_year || ""}` }),
       el("td", { class: "num", text: kpiValue(r.indicator || "", r.actual_value) }),
       el("td", { class: "num", text: r.target_value === null || r.target_value === undefined ? "–"
         : `${r.comparator === "<=" ? "≤" : r.comparator === ">=" ? "≥" : r.comparator || ""} ${kpiValue(r.indicator || "", r.target_value)}` }),
@@ -707,7 +751,7 @@
         el("th", { text: t("target") }), el("th", { text: t("phase") }), el("th", { class: "num", text: t("col_value") }),
         el("th", { class: "num", text: t("target") }), el("th", { text: t("status") }))), el("tbody", {}, targets)))));
     const plots = run.links && run.links.plots ? Object.entries(run.links.plots) : [];
-    const figs = await Promise.all(plots.map(([name, path]) => blobImage(path, name)));
+    const figs = await Promise.all(plots.map(([name, path]) => blobImage(path, known(`plot_${name}`) ? t(`plot_${name}`) : name)));
     box.append(el("h4", { text: t("plots") }), el("div", { class: "plots" }, figs));
   }
 

@@ -25,6 +25,9 @@ when a curtailment penalty pays for burning surplus in losses. Such steps are co
 
 from __future__ import annotations
 
+import os
+import sys
+
 import highspy
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +35,27 @@ import scipy.sparse as sp
 from energy.storage.problem import Problem
 
 INF = highspy.kHighsInf
+_banner_shown = False
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS instance. The first one of a process prints a copyright banner straight to
+    file descriptor 1 (before any option can be set); it goes to /dev/null here, not into the
+    service's log or a command's output."""
+    global _banner_shown
+    if _banner_shown:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _banner_shown = True
+    return h
 
 
 class DispatchLp:
@@ -54,7 +78,7 @@ class DispatchLp:
         self.num_row = 2 * n + (2 * n if rolling_peaks else n if n_months else 0)
         self.C, self.D, self.S, self.I, self.E, self.K = (j * n for j in range(6))
         self.P = 6 * n
-        self.highs = highspy.Highs()
+        self.highs = new_highs()
         self.highs.setOptionValue("output_flag", False)
         # Measured on this LP (benchmarks/dispatch.py): dual simplex without presolve is faster.
         self.highs.setOptionValue("presolve", "off")

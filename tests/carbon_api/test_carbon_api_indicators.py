@@ -137,6 +137,9 @@ def test_report_without_a_cjk_font_falls_back_to_english_plot_labels(
     monkeypatch.setattr(font_manager.fontManager, "ttflist",
                         [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name
                          and f.name not in carbon_report.CJK_FONTS])
+    # and none in the system's font folders either (the report looks there when the cache
+    # lacks one)
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *args, **kwargs: [])
     carbon_report.cjk_font.cache_clear()
     try:
         r = client.get("/v1/carbon/report", params={"period": "2023-02", "lang": "zh"},

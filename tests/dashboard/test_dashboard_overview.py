@@ -214,16 +214,18 @@ def test_overview_reads_rollups_not_raw_readings(client, engine, timescale, site
         assert raw == [], raw
 
 
-def test_modules_are_flagged_live_exactly_when_their_api_is_served(client, site):
-    paths = list(client.get("/openapi.json").json()["paths"])
-    expected = {
-        "pv": any(p.startswith("/v1/pv/") for p in paths),
-        "storage": any(p.startswith("/v1/storage") for p in paths),
-        "carbon": any(p.startswith(("/v1/targets/status", "/v1/indicators", "/v1/carbon/"))
-                      for p in paths),
-        "scenarios": any(p.startswith("/v1/scenarios") for p in paths),
-    }
+def test_modules_are_flagged_live_exactly_when_the_key_has_something_to_show(
+        client, site, operator_key):
+    # an enterprise with neither PV arrays nor a storage station, and no scenario rights
+    expected = {"pv": False, "storage": False, "carbon": True, "scenarios": False}
     assert overview(client, site["key"])["modules"] == expected
     r = client.get("/v1/overview/modules", headers=auth(site["key"]),
                    params={"date": DAY.isoformat()})
     assert r.status_code == 200 and r.json()["modules"] == expected
+    assert r.json()["pv"] is None
+    # the same enterprise once it has a PV array
+    r = client.post("/v1/pv/arrays", headers=auth(operator_key), json={
+        "code": f"PV-{site['code']}", "enterprise": site["code"], "capacity_kwp": 50.0,
+        "tilt_deg": 20.0})
+    assert r.status_code == 201, r.text
+    assert overview(client, site["key"])["modules"]["pv"] is True

@@ -36,7 +36,8 @@ def test_demo_park_pv(database_url):
             key_id = session.query(ApiKey.id).filter_by(label="demo").scalar()
             ctx = DemoContext(session=session, engine=engine, settings=settings,
                               principal=Principal(key_id=key_id, role="operator"),
-                              rng=np.random.default_rng(SEED))
+                              rng=np.random.default_rng(SEED),
+                              end=pd.Timestamp("2027-01-01", tz="Asia/Shanghai"))
             load_enterprises_and_meters(ctx)
             load_pv_park(ctx)
         with TestClient(create_app(settings, engine=engine)) as client:

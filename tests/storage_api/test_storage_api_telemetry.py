@@ -34,8 +34,9 @@ def test_temperature_out_of_window_raises_one_storage_safety_alert(client, opera
     assert len(alerts) == 1
     a = alerts[0]
     assert a["kind"] == "storage_safety" and "47 degC above the safe maximum 45" in a["message"]
-    assert a["period_start"].startswith("2026-01-05T02:15:00")  # 10:15 +08:00 in UTC
-    assert a["period_end"].startswith("2026-01-05T02:45:00")
+    # 02:15 UTC, shown with the park's offset like every timestamp of an answer
+    assert a["period_start"] == "2026-01-05T10:15:00+08:00"
+    assert a["period_end"] == "2026-01-05T10:45:00+08:00"
     # idempotent upload, and the scheduled check does not duplicate the alert
     again = _post(client, operator_key, st["code"], _csv(rows))
     assert again.json()["unchanged"] == 12 and again.json()["safety_alerts_opened"] == 0

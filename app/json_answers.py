@@ -1,0 +1,61 @@
+"""JSON answers in one form: every timestamp in ISO 8601 with the park's offset (never ``Z`` next
+to ``+08:00`` in one answer), every float without binary noise (``35.2``, not
+``35.199999999999996``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.responses import JSONResponse
+
+SIGNIFICANT_DIGITS = 12
+"""Floats keep 12 significant digits: far below any meter's resolution, far above float noise."""
+_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$")
+_TZ = ZoneInfo("Asia/Shanghai")
+_FIXED_SUFFIX: str | None = "+08:00"
+"""The zone's offset when it never changes (no daylight saving): strings ending in it are kept."""
+
+
+def set_park_zone(name: str) -> None:
+    """The zone answers show their timestamps in (``Settings.timezone``)."""
+    global _TZ, _FIXED_SUFFIX
+    _TZ = ZoneInfo(name)
+    offsets = {datetime(2026, m, 1, tzinfo=_TZ).isoformat()[-6:] for m in (1, 7)}
+    _FIXED_SUFFIX = offsets.pop() if len(offsets) == 1 else None
+
+
+def tidy(value: Any) -> Any:
+    """``value`` (JSON-able: dicts, lists, str, numbers) with timestamps in the park's offset and
+    floats rounded to :data:`SIGNIFICANT_DIGITS`."""
+    if isinstance(value, float):
+        # only long representations can carry noise (35.2 prints as 35.2 already)
+        if len(repr(value)) > SIGNIFICANT_DIGITS + 2 and math.isfinite(value):
+            return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+        return value
+    if isinstance(value, str):
+        if _FIXED_SUFFIX is not None and value.endswith(_FIXED_SUFFIX):
+            return value
+        if len(value) >= 16 and value[4:5] == "-" and _ISO.match(value):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(_TZ) \
+                .isoformat()
+        return value
+    if isinstance(value, dict):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [tidy(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(_TZ).isoformat()
+    return value
+
+
+class ParkJSONResponse(JSONResponse):
+    """The service's JSON answers (see the module docstring)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(tidy(content), ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":")).encode("utf-8")
