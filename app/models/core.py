@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -60,6 +61,7 @@ class RegistryDocument(Base):
     """A tariff or accounting policy an operator uploaded as content (chosen by name)."""
 
     __tablename__ = "registry_documents"
+    __table_args__ = (UniqueConstraint("kind", "name", name="registry_documents_kind_name_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))
@@ -77,11 +79,13 @@ class Meter(Base):
     __tablename__ = "meters"
     __table_args__ = (UniqueConstraint("enterprise_id", "code",
                                        name="meters_enterprise_code_key"),
+                      Index("meters_code_idx", "code"),
+                      Index("meters_enterprise_idx", "enterprise_id"),
                       *finite_checks("rollover_at", "density_kg_per_l", "normal_volume_factor",
                                      "max_per_hour"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), index=True)
+    code: Mapped[str] = mapped_column(String(64))
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     carrier: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(16))
