@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, finite_checks
+from app.models.base import Base, check, finite_checks, one_of
 
 
 class ActivityBatch(Base):
@@ -46,6 +46,8 @@ class ActivityRecord(Base):
     __table_args__ = (UniqueConstraint("enterprise_id", "period", "quantity",
                                        name="carbon_activity_enterprise_id_period_quantity_key"),
                       Index("carbon_activity_span_idx", "period_start", "period_end"),
+                      one_of("carbon_activity", "months", (1, 3, 12)),
+                      check("carbon_activity", "value", "value >= 0"),
                       *finite_checks("value"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -81,6 +83,7 @@ class CarbonPeriod(Base):
     """A month whose ledgers are closed (frozen) or were reopened."""
 
     __tablename__ = "carbon_periods"
+    __table_args__ = (one_of("carbon_periods", "status", ("closed", "open")),)
 
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     status: Mapped[str] = mapped_column(String(8))
@@ -93,7 +96,8 @@ class PeriodEvent(Base):
     """Audit trail of closing and reopening a period."""
 
     __tablename__ = "carbon_period_events"
-    __table_args__ = (Index("carbon_period_events_idx", "period", "id"),)
+    __table_args__ = (Index("carbon_period_events_idx", "period", "id"),
+                      one_of("carbon_period_events", "action", ("close", "reopen")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     period: Mapped[str] = mapped_column(String(7))
@@ -111,6 +115,7 @@ class FrozenLedger(Base):
     """One entity's ledger as frozen by one close (version) of a month; never deleted."""
 
     __tablename__ = "carbon_frozen_ledgers"
+    __table_args__ = (one_of("carbon_frozen_ledgers", "scope", ("park", "enterprise")),)
 
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="1")
@@ -142,7 +147,10 @@ class Instrument(Base):
 
     __tablename__ = "carbon_instruments"
     __table_args__ = (Index("carbon_instruments_span_idx", "period_start", "period_end"),
-                      Index("carbon_instruments_ent_idx", "enterprise_id", "period"))
+                      Index("carbon_instruments_ent_idx", "enterprise_id", "period"),
+                      one_of("carbon_instruments", "kind",
+                             ("direct_supply", "green_power_trade", "gec")),
+                      check("carbon_instruments", "mwh", "mwh > 0 AND mwh < 'Infinity'"))
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, one_of
 
 
 class ScenarioRun(Base):
@@ -29,7 +29,8 @@ class ScenarioRun(Base):
 
     __tablename__ = "scenario_runs"
     __table_args__ = (Index("scenario_runs_pending", "created_at", "id",
-                            postgresql_where=text("status IN ('queued', 'running')")),)
+                            postgresql_where=text("status IN ('queued', 'running')")),
+                      one_of("scenario_runs", "status", ("queued", "running", "done", "failed")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(Text)

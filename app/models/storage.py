@@ -21,7 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, finite_checks
+from app.models.base import Base, check, finite_checks, one_of
+from app.models.core import ZONES
 
 TELEMETRY_QUANTITIES: dict[str, str] = {
     "power": "battery_power",
@@ -33,7 +34,8 @@ TELEMETRY_QUANTITIES: dict[str, str] = {
 
 class StorageAsset(Base):
     __tablename__ = "storage_assets"
-    __table_args__ = (Index("storage_assets_enterprise_idx", "enterprise_id"),)
+    __table_args__ = (Index("storage_assets_enterprise_idx", "enterprise_id"),
+                      one_of("storage_assets", "zone", ZONES))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -52,6 +54,7 @@ class StorageAsset(Base):
 
 class StorageMeter(Base):
     __tablename__ = "storage_meters"
+    __table_args__ = (one_of("storage_meters", "quantity", TELEMETRY_QUANTITIES),)
 
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"), primary_key=True)
     quantity: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -92,6 +95,8 @@ class StoragePlan(Base):
 class StorageCapacityTest(Base):
     __tablename__ = "storage_capacity_tests"
     __table_args__ = (Index("storage_capacity_tests_asset_idx", "asset_id", "tested_on"),
+                      check("storage_capacity_tests", "measured_capacity_mwh",
+                            "measured_capacity_mwh > 0"),
                       *finite_checks("measured_capacity_mwh"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
