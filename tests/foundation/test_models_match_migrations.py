@@ -5,9 +5,11 @@ types, nullability, server defaults, primary/foreign keys, indexes incl. partial
 constraints); any difference is a model to fix. Only what the models cannot describe is allowed,
 in ``ALLOWED`` below. Not compared by autogenerate at all, hence not listed: the continuous
 aggregates (materialized views are not reflected as tables), TimescaleDB's own schemas and
-compression settings (only ``public`` is compared), and SQL functions. CHECK constraints are not
-compared by autogenerate either; ``test_models_declare_the_finite_checks_the_database_has``
-(tests/reliability/test_finite_numbers.py) checks the finite guards.
+compression settings (only ``public`` is compared), and SQL functions.
+
+Autogenerate also ignores CHECK constraints and an index's WHERE clause and sort order, so
+``definition_differences`` builds the models' CHECKs and indexes on empty copies of the tables
+and compares PostgreSQL's own rendering of each (``pg_get_constraintdef``, ``pg_get_indexdef``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import CheckConstraint, Engine, text
+from sqlalchemy.schema import AddConstraint, CreateIndex
 
 from app import migrate
 from app.db import make_engine, readings_on_timescale
@@ -91,8 +94,54 @@ def schema_differences(engine: Engine) -> list[str]:
             if not any(allowed(d, layout) for _, allowed in ALLOWED)]
 
 
+CHECKS = """
+SELECT r.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+JOIN pg_class r ON r.oid = c.conrelid
+WHERE c.contype = 'c' AND r.relnamespace = {schema} AND r.relname = ANY(:tables)
+  AND NOT r.relispartition
+"""
+INDEXES = """
+SELECT t.relname, i.relname,
+       regexp_replace(pg_get_indexdef(i.oid), ' ON \\S+ ', ' ON ' || t.relname || ' ')
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+WHERE t.relnamespace = {schema} AND t.relname = ANY(:tables) AND i.relname = ANY(:indexes)
+"""
+
+
+def definition_differences(engine: Engine) -> list[str]:
+    """CHECK constraints and index definitions: the models' vs the database's."""
+    tables = list(Base.metadata.tables)
+    indexes = [i.name for t in Base.metadata.tables.values() for i in t.indexes]
+    params = {"tables": tables, "indexes": indexes}
+    public = "'public'::regnamespace"
+    temp = "pg_my_temp_schema()"
+    with engine.connect() as conn, conn.begin():
+        database = {
+            "CHECK": set(conn.execute(text(CHECKS.format(schema=public)), params).all()),
+            "index": set(conn.execute(text(INDEXES.format(schema=public)), params).all())}
+        # Empty copies (columns and NOT NULL only) in the session's temporary schema, which
+        # comes first in the search path: the models' DDL then builds on the copies.
+        for table in Base.metadata.sorted_tables:
+            conn.execute(text(f'CREATE TEMP TABLE "{table.name}" (LIKE public."{table.name}")'))
+            for constraint in table.constraints:
+                if isinstance(constraint, CheckConstraint):
+                    conn.execute(AddConstraint(constraint))
+            for index in table.indexes:
+                conn.execute(CreateIndex(index))
+        models = {
+            "CHECK": set(conn.execute(text(CHECKS.format(schema=temp)), params).all()),
+            "index": set(conn.execute(text(INDEXES.format(schema=temp)), params).all())}
+        conn.rollback()
+    return sorted(
+        [f"{kind} {t}.{name}: only in the database: {sql}"
+         for kind in database for t, name, sql in database[kind] - models[kind]]
+        + [f"{kind} {t}.{name}: only in the model: {sql}"
+           for kind in models for t, name, sql in models[kind] - database[kind]])
+
+
 def _assert_match(engine: Engine) -> None:
-    differences = schema_differences(engine)
+    # The definitions are built on copies of the tables the models name, so tables come first.
+    differences = schema_differences(engine) or definition_differences(engine)
     assert not differences, (
         "app/models and the migrations disagree; make the models declare what the migrations "
         "build:\n  " + "\n  ".join(differences))
