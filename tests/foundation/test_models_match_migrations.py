@@ -153,7 +153,8 @@ def test_models_match_the_migrated_database(engine: Engine) -> None:
 
 
 def test_models_match_the_migrations_on_the_other_layout(engine: Engine) -> None:
-    """A fresh database migrated with the other layout, with two reading partitions."""
+    """A fresh database migrated with the other layout (two monthly reading partitions on the
+    plain one)."""
     with engine.connect() as conn:
         other = "off" if readings_on_timescale(conn) else "auto"
     with scratch_database(os.environ.get("DATABASE_URL"), "zcpark_models") as url:
