@@ -16,6 +16,7 @@ from app.models.carbon import (
 from app.models.core import ApiKey, Enterprise, Meter, RegistryDocument
 from app.models.jobs import JobRun, SchedulerLeaderRow
 from app.models.pv import PvArray, Roof, WeatherStation
+from app.models.quarantine import QuarantinedRow
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
 from app.models.simulations import ScenarioArtifact, ScenarioRun
 from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
@@ -39,6 +40,7 @@ __all__ = [
     "MeterDay",
     "PeriodEvent",
     "PvArray",
+    "QuarantinedRow",
     "Reading",
     "ReadingRevision",
     "RegistryDocument",

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -19,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, finite_checks
+from app.models.base import Base, check, finite_checks, one_of
 
 ZONES: tuple[str, ...] = ("A区", "B区", "综合保税区", "聂当工业园")
 ROLES: tuple[str, ...] = ("operator", "enterprise", "planner")
@@ -28,6 +29,7 @@ REGISTERS: tuple[str, ...] = ("interval", "cumulative")
 
 class Enterprise(Base):
     __tablename__ = "enterprises"
+    __table_args__ = (one_of("enterprises", "zone", ZONES),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -39,6 +41,9 @@ class Enterprise(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = (one_of("api_keys", "role", ROLES),
+                      check("api_keys", None,
+                            "(role = 'enterprise') = (enterprise_id IS NOT NULL)"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -60,6 +65,8 @@ class RegistryDocument(Base):
     """A tariff or accounting policy an operator uploaded as content (chosen by name)."""
 
     __tablename__ = "registry_documents"
+    __table_args__ = (UniqueConstraint("kind", "name", name="registry_documents_kind_name_key"),
+                      one_of("registry_documents", "kind", ("tariff", "accounting_policy")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))
@@ -77,11 +84,16 @@ class Meter(Base):
     __tablename__ = "meters"
     __table_args__ = (UniqueConstraint("enterprise_id", "code",
                                        name="meters_enterprise_code_key"),
+                      Index("meters_code_idx", "code"),
+                      Index("meters_enterprise_idx", "enterprise_id"),
+                      one_of("meters", "register", REGISTERS),
+                      check("meters", "interval_minutes",
+                            "interval_minutes > 0 AND 1440 % interval_minutes = 0"),
                       *finite_checks("rollover_at", "density_kg_per_l", "normal_volume_factor",
                                      "max_per_hour"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), index=True)
+    code: Mapped[str] = mapped_column(String(64))
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     carrier: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(16))

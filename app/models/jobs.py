@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, Uniqu
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, check, one_of
 
 
 class JobRun(Base):
@@ -18,7 +18,8 @@ class JobRun(Base):
     does nothing. ``running`` rows only exist for jobs spanning several transactions."""
 
     __tablename__ = "job_runs"
-    __table_args__ = (UniqueConstraint("job", "period_key", name="job_runs_once"),)
+    __table_args__ = (UniqueConstraint("job", "period_key", name="job_runs_once"),
+                      one_of("job_runs", "status", ("running", "done", "failed")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     job: Mapped[str] = mapped_column(String(64))
@@ -38,6 +39,8 @@ class SchedulerLeaderRow(Base):
     """Who leads the scheduler (``holder``, None after a clean step-down) and its lease."""
 
     __tablename__ = "scheduler_leader"
+    __table_args__ = (check("scheduler_leader", "lease_seconds",
+                            "lease_seconds > 0 AND lease_seconds < 'Infinity'"),)
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str | None] = mapped_column(Text)

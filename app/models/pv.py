@@ -10,16 +10,18 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, finite_checks
+from app.models.base import Base, check, finite_checks, one_of
 from app.models.core import Enterprise, Meter
 
 WEATHER_QUANTITIES: tuple[str, ...] = ("ghi", "temp_air", "wind_speed", "dni", "dhi")
@@ -58,11 +60,19 @@ class PvArray(Base):
     __tablename__ = "pv_arrays"
     __table_args__ = (UniqueConstraint("enterprise_id", "code",
                                        name="pv_arrays_enterprise_code_key"),
+                      UniqueConstraint("meter_id", name="pv_arrays_meter_id_key"),
+                      Index("pv_arrays_code_idx", "code"),
+                      Index("pv_arrays_enterprise_idx", "enterprise_id"),
+                      check("pv_arrays", "capacity_kwp", "capacity_kwp > 0"),
+                      check("pv_arrays", "ac_kw", "ac_kw > 0"),
+                      check("pv_arrays", "tilt_deg", "tilt_deg BETWEEN 0 AND 90"),
+                      check("pv_arrays", "azimuth_deg", "azimuth_deg >= 0 AND azimuth_deg <= 360"),
+                      one_of("pv_arrays", "mounting", ("roof_flush", "open_rack")),
                       *finite_checks("capacity_kwp", "ac_kw", "tilt_deg", "azimuth_deg",
                                      "gamma_pdc_per_c", "degradation_pct_per_year"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), index=True)
+    code: Mapped[str] = mapped_column(String(64))
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     name: Mapped[str | None] = mapped_column(Text)
     capacity_kwp: Mapped[float] = mapped_column(Float)
@@ -70,7 +80,8 @@ class PvArray(Base):
     tilt_deg: Mapped[float] = mapped_column(Float)
     azimuth_deg: Mapped[float] = mapped_column(Float)
     mounting: Mapped[str] = mapped_column(String(16))
-    losses_pct: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    losses_pct: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict,
+                                                      server_default=text("'{}'::jsonb"))
     """Overrides of ``pvlib.pvsystem.pvwatts_losses`` defaults, percent."""
     gamma_pdc_per_c: Mapped[float] = mapped_column(Float)
     degradation_pct_per_year: Mapped[float] = mapped_column(Float)
@@ -88,7 +99,13 @@ class Roof(Base):
     """A roof of an enterprise, for the phase-1 "every usable roof" potential."""
 
     __tablename__ = "pv_roofs"
-    __table_args__ = finite_checks("roof_area_m2", "usable_share", "tilt_deg", "azimuth_deg")
+    __table_args__ = (UniqueConstraint("enterprise_id", "name",
+                                       name="pv_roofs_enterprise_id_name_key"),
+                      check("pv_roofs", "roof_area_m2", "roof_area_m2 > 0"),
+                      check("pv_roofs", "usable_share", "usable_share BETWEEN 0 AND 1"),
+                      check("pv_roofs", "tilt_deg", "tilt_deg BETWEEN 0 AND 90"),
+                      check("pv_roofs", "azimuth_deg", "azimuth_deg >= 0 AND azimuth_deg <= 360"),
+                      *finite_checks("roof_area_m2", "usable_share", "tilt_deg", "azimuth_deg"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))

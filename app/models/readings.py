@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, finite_checks
@@ -22,7 +33,7 @@ class Reading(Base):
     start_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     original_unit: Mapped[str] = mapped_column(String(16))
-    quality: Mapped[str] = mapped_column(String(16))
+    quality: Mapped[str] = mapped_column(String(16), server_default="ok")
     register_value: Mapped[float | None] = mapped_column(Float)
     """For cumulative registers: the register reading at the interval's end (canonical unit)."""
     batch_id: Mapped[int] = mapped_column(BigInteger)
@@ -49,7 +60,8 @@ class ReadingRevision(Base):
     """Audit trail: the value an interval had before a later batch changed it."""
 
     __tablename__ = "reading_revisions"
-    __table_args__ = finite_checks("old_value", "new_value")
+    __table_args__ = (Index("reading_revisions_meter_idx", "meter_id", "start_ts"),
+                      *finite_checks("old_value", "new_value"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     meter_id: Mapped[int] = mapped_column(Integer)

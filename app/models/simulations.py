@@ -5,11 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, one_of
 
 
 class ScenarioRun(Base):
@@ -17,6 +28,9 @@ class ScenarioRun(Base):
     lease has passed (its worker died) is claimed again."""
 
     __tablename__ = "scenario_runs"
+    __table_args__ = (Index("scenario_runs_pending", "created_at", "id",
+                            postgresql_where=text("status IN ('queued', 'running')")),
+                      one_of("scenario_runs", "status", ("queued", "running", "done", "failed")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(Text)

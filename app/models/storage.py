@@ -5,11 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, finite_checks
+from app.models.base import Base, check, finite_checks, one_of
+from app.models.core import ZONES
 
 TELEMETRY_QUANTITIES: dict[str, str] = {
     "power": "battery_power",
@@ -21,6 +34,8 @@ TELEMETRY_QUANTITIES: dict[str, str] = {
 
 class StorageAsset(Base):
     __tablename__ = "storage_assets"
+    __table_args__ = (Index("storage_assets_enterprise_idx", "enterprise_id"),
+                      one_of("storage_assets", "zone", ZONES))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -31,7 +46,7 @@ class StorageAsset(Base):
     """``energy.storage.BatterySpec`` fields (MW, MWh, %, degC)."""
     tariff: Mapped[str] = mapped_column(Text)
     """Name of a tariff in the registry (shipped or uploaded; GET /v1/tariffs)."""
-    safety: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    safety: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     """Overrides of the safe operating window (energy/storage/data/safety_window_lfp.yaml)."""
     commissioned_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -39,6 +54,7 @@ class StorageAsset(Base):
 
 class StorageMeter(Base):
     __tablename__ = "storage_meters"
+    __table_args__ = (one_of("storage_meters", "quantity", TELEMETRY_QUANTITIES),)
 
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"), primary_key=True)
     quantity: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -47,7 +63,11 @@ class StorageMeter(Base):
 
 class StoragePlan(Base):
     __tablename__ = "storage_plans"
-    __table_args__ = finite_checks("objective")
+    __table_args__ = (Index("storage_plans_current_idx", "asset_id", "day", text("created_at DESC"),
+                            text("id DESC")),
+                      Index("storage_plans_one_current_idx", "asset_id", "day", unique=True,
+                            postgresql_where=text("superseded_at IS NULL")),
+                      *finite_checks("objective"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"))
@@ -74,7 +94,10 @@ class StoragePlan(Base):
 
 class StorageCapacityTest(Base):
     __tablename__ = "storage_capacity_tests"
-    __table_args__ = finite_checks("measured_capacity_mwh")
+    __table_args__ = (Index("storage_capacity_tests_asset_idx", "asset_id", "tested_on"),
+                      check("storage_capacity_tests", "measured_capacity_mwh",
+                            "measured_capacity_mwh > 0"),
+                      *finite_checks("measured_capacity_mwh"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("storage_assets.id"))
