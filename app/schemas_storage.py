@@ -11,6 +11,9 @@ from app.schemas import FiniteFloat, InputModel, Zone
 
 Strategy = Literal["optimal", "rolling", "rule"]
 
+TARIFF_NAME_MAX_CHARS = 4096
+"""Longest tariff field read; unknown names of any length get the registry's one 422."""
+
 
 class StorageIn(InputModel):
     code: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -19,7 +22,9 @@ class StorageIn(InputModel):
     enterprise: str | None = Field(None, description="Owner enterprise code; none = the park's")
     battery: dict[str, FiniteFloat | None] = Field(default_factory=dict, description=(
         "energy.storage.BatterySpec fields overriding the 63 MW / 252 MWh default station"))
-    tariff: str = Field("example_tou_illustrative", max_length=64,
+    # A name longer than any tariff's is answered like any unknown name by the registry (one
+    # 422 whatever exists on the server); the bound only keeps absurd strings out.
+    tariff: str = Field("example_tou_illustrative", max_length=TARIFF_NAME_MAX_CHARS,
                         description="tariff name (GET /v1/tariffs)")
     safety: dict[str, FiniteFloat] = Field(default_factory=dict, description=(
         "overrides of the safe window: soc_min_pct, soc_max_pct, temperature_min_c, "
@@ -56,7 +61,7 @@ class DispatchIn(InputModel):
     load_mw: list[FiniteFloat] | None = None
     pv_mw: list[FiniteFloat] | None = None
     price_yuan_per_mwh: list[FiniteFloat] | None = None
-    tariff: str | None = Field(None, max_length=64,
+    tariff: str | None = Field(None, max_length=TARIFF_NAME_MAX_CHARS,
                                description="tariff name (GET /v1/tariffs); default the station's")
     export_price_yuan_per_mwh: FiniteFloat | list[FiniteFloat] | None = None
     demand_charge_yuan_per_kw_month: FiniteFloat | None = Field(None, ge=0)
