@@ -356,8 +356,12 @@ def simulate(
     lang: Annotated[str, typer.Option(help="plot labels: zh (Chinese) | en (English)")] = "zh",
     fmt: Annotated[str, typer.Option("--format", help="table (fits the terminal, 80 columns "
                                      "in a pipe) | csv (yearly results) | json")] = "table",
+    sensitivity: Annotated[bool, typer.Option(
+        help="also run the one-at-a-time sensitivity: sensitivity.csv and tornado plots")
+    ] = False,
 ) -> None:
-    """Run a scenario: print a summary table, write KPIs, series and plots."""
+    """Run a scenario: print a summary table, write KPIs, series and plots. Implausible inputs
+    are warned about (stderr, and kpis.json)."""
     import json
 
     from rich.console import Console
@@ -387,6 +391,15 @@ def simulate(
     folder = out or Path("out") / scenario.name
     paths = write_results(result, folder, series_format=series_format,  # type: ignore[arg-type]
                           plots=plots, lang=lang)
+    warn = Console(stderr=True)
+    for w in result.kpis.get("warnings", []):
+        warn.print(f"[yellow]warning[/] {w['field']}: {w['message']}", soft_wrap=True)
+    if sensitivity:
+        from simulations.sensitivity import run_sensitivity, write_sensitivity
+
+        with warn.status("sensitivity: one-at-a-time cases"):
+            table = run_sensitivity(scenario, workers=None)
+        paths.update(write_sensitivity(table, folder, lang))
     y = result.yearly
     if fmt == "csv":
         typer.echo(y.to_csv(), nl=False)

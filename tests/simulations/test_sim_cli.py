@@ -59,3 +59,20 @@ def test_sweep_writes_the_table_and_the_pareto_plot(tmp_path: Path) -> None:
     assert list(table["pv_scale"]) == [0, 2]
     assert table["pareto"].any()
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_simulate_warns_of_implausible_inputs_and_writes_the_sensitivity(tmp_path: Path) -> None:
+    """The default station's 89.8 % round trip with no auxiliary load is flagged on stderr and
+    in kpis.json; --sensitivity writes the table and the tornado plots."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(SCENARIO), encoding="utf-8")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["simulate", str(path), "--out", str(out), "--no-plots",
+                                 "--sensitivity"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "warning storage.0.parameters" in r.output  # CliRunner mixes stderr in
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert [w["field"] for w in kpis["warnings"]] == ["storage.0.parameters"]
+    table = pd.read_csv(out / "sensitivity.csv")
+    assert table.loc[0, "parameter"] == "base" and "storage_efficiency" in set(table["parameter"])
+    assert (out / "tornado_total_cost_yuan.png").read_bytes()[:4] == b"\x89PNG"
