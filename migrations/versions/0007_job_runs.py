@@ -11,7 +11,7 @@
 Same on both storage layouts (no readings tables involved).
 
 Revision ID: 0007_job_runs
-Revises: 0005_carbon_api
+Revises: 0006_finite_guards
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def test_legacy_green_activity_becomes_instruments():
                     " ledger) VALUES ('2026-03', 'park', 'park', 1, 'h', '{}')"))
             with eng.begin() as conn:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "0010_mrv")
+                command.upgrade(cfg, "0008_mrv")
             with eng.connect() as conn:
                 got = conn.execute(text("SELECT kind, period, mwh FROM carbon_instruments"
                                         " ORDER BY kind")).all()

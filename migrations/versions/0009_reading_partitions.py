@@ -5,8 +5,8 @@
 taken only when a partition is missing, and a partition is attached with ATTACH PARTITION (SHARE
 UPDATE EXCLUSIVE on ``readings``), so uploads into existing months go on meanwhile.
 
-Revision ID: 0008_reading_partitions
-Revises: 0005_carbon_api
+Revision ID: 0009_reading_partitions
+Revises: 0008_mrv
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import text
 
-revision = "0008_reading_partitions"
-down_revision = "0010_mrv"
+revision = "0009_reading_partitions"
+down_revision = "0008_mrv"
 branch_labels = None
 depends_on = None
 

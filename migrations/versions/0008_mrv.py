@@ -3,15 +3,15 @@ versioned closes of a month (every close keeps its frozen ledgers). Green-instru
 records are copied into instruments (the records stay as history; the ledger no longer reads
 them).
 
-Revision ID: 0010_mrv
-Revises: 0005_carbon_api (chained after main's revisions when merging main)
+Revision ID: 0008_mrv
+Revises: 0007_job_runs
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0010_mrv"
+revision = "0008_mrv"
 down_revision = "0007_job_runs"
 branch_labels = None
 depends_on = None

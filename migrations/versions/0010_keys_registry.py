@@ -9,16 +9,16 @@
 - meters and PV arrays: codes unique per enterprise (no longer park-wide), so creating one never
   tells a key whether another enterprise uses that code.
 
-Revision ID: 0009_keys_registry
-Revises: 0007_job_runs (chained after main's head when main was merged in)
+Revision ID: 0010_keys_registry
+Revises: 0009_reading_partitions
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0009_keys_registry"
-down_revision = "0008_reading_partitions"
+revision = "0010_keys_registry"
+down_revision = "0009_reading_partitions"
 branch_labels = None
 depends_on = None
 
