@@ -209,8 +209,11 @@ def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.Dat
     Returns whether it was sent."""
     if batch_loaded(ctx, tag):
         return False
-    # The service rejects future readings: nothing after the present is sent.
-    keep = np.asarray(local <= pd.Timestamp.now(tz="UTC"))
+    # Readings beyond the service's upload window (now + its clock tolerance) would be refused
+    # as future readings: a demo asked to run past the present stops there.
+    latest = pd.Timestamp.now(tz="UTC") + pd.Timedelta(
+        hours=ctx.settings.upload_future_tolerance_hours)
+    keep = np.asarray(local <= latest)
     if not keep.any():
         return False
     if not keep.all():
