@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -51,8 +52,10 @@ def database(settings: Settings, *, create: bool = False) -> Iterator[Settings]:
 def serve(host: str = "127.0.0.1", port: int = 8000,
           demo: bool = typer.Option(False, help="load the demo park (1 Jan 2026 to now, kept "
                                     "up to date while running), print a key"),
+          workers: int = typer.Option(0, min=0, help="worker processes (0: one per CPU core)"),
           ) -> None:
-    """Migrate the database, then serve the API (embedded PostgreSQL without DATABASE_URL)."""
+    """Migrate the database, then serve the API (embedded PostgreSQL without DATABASE_URL).
+    With several workers the scheduler still runs in one of them (elected in the database)."""
     import uvicorn
 
     from app.main import create_app
@@ -75,9 +78,41 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             announce_demo_key(settings, key, host, port)
             # keep the demo going: the scheduler adds each ended quarter-hour's readings
             settings = settings.model_copy(update={"demo_readings": True})
-        app = create_app(settings, engine=engine)
-        uvicorn.run(app, host=host, port=port)
+        n = workers or os.cpu_count() or 1
+        if n == 1:
+            app = create_app(settings, engine=engine)
+            uvicorn.run(app, host=host, port=port)
+        else:
+            engine.dispose()
+            with multiworker_environment(settings.database_url,
+                                         demo_readings=settings.demo_readings):
+                uvicorn.run("app.main:create_app", factory=True, host=host, port=port,
+                            workers=n)
         engine.dispose()
+
+
+@contextmanager
+def multiworker_environment(database_url: str, *, demo_readings: bool = False
+                            ) -> Iterator[None]:
+    """Environment for worker processes that build the app from their own settings: the
+    database URL (the embedded server's too), whether the demo keeps ticking, and a fresh folder
+    for the metrics of all workers."""
+    import tempfile
+
+    names = ("ZCPARK_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR", "ZCPARK_DEMO_READINGS")
+    saved = {k: os.environ.get(k) for k in names}
+    with tempfile.TemporaryDirectory(prefix="zcpark-metrics-") as metrics_dir:
+        os.environ["ZCPARK_DATABASE_URL"] = database_url
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        os.environ["ZCPARK_DEMO_READINGS"] = "true" if demo_readings else "false"
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def announce_demo_key(settings: Settings, key: str, host: str, port: int) -> Path:

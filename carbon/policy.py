@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +136,16 @@ def parse_policy(raw: Mapping[str, Any], **overrides: Any) -> AccountingPolicy:
 def load_policy(path: str | Path | None = None, **overrides: Any) -> AccountingPolicy:
     """Read a policy file (default: the shipped defaults) and apply keyword overrides. A path is
     for local use (the command line); the API chooses policies by name."""
-    raw = yaml.safe_load(Path(path or DEFAULT_POLICY_FILE).read_text(encoding="utf-8"))
-    return parse_policy(raw, **overrides)
+    file = Path(path or DEFAULT_POLICY_FILE)
+    stat = file.stat()
+    raw = _policy_document(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+    return parse_policy(copy.deepcopy(raw), **overrides)
+
+
+@lru_cache(maxsize=32)
+def _policy_document(path: str, mtime_ns: int, size: int) -> Any:
+    """A policy file's document, parsed once per file version (modification time and size)."""
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
 def policy_by_name(name: str, **overrides: Any) -> AccountingPolicy:

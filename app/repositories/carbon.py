@@ -140,6 +140,34 @@ def reading_batches(conn: Connection, start: date, end: date, enterprise_id: int
     return {int(e): [int(b) for b in ids] for e, ids in rows}
 
 
+def meter_batches(conn: Connection, start: date, end: date) -> dict[int, tuple[int, ...]]:
+    """Per meter, the distinct ingest batches of its readings in [start, end) local days."""
+    rows = conn.execute(text(
+        "SELECT meter_id, array_agg(batch_id ORDER BY batch_id) FROM (SELECT DISTINCT"
+        " r.meter_id, r.batch_id FROM readings r"
+        " WHERE r.start_ts >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
+        " AND r.start_ts < CAST(:b AS timestamp) AT TIME ZONE 'Asia/Shanghai') d GROUP BY 1"),
+        {"a": start, "b": end}).all()
+    return {int(m): tuple(int(b) for b in ids) for m, ids in rows}
+
+
+def meter_enterprises(conn: Connection) -> dict[int, int | None]:
+    """Every meter's enterprise id."""
+    return dict(conn.execute(text("SELECT id, enterprise_id FROM meters")).all())  # type: ignore[arg-type]
+
+
+def readings_version(conn: Connection) -> tuple[object, ...]:
+    """A fingerprint that changes whenever stored readings can have changed: readings are only
+    written by an upload, in the transaction that adds its ``ingest_batches`` row (rows are never
+    deleted), so the count, largest and summed id of the committed batches differ after any
+    commit. The database's oid and the server's start time tell databases and restores apart."""
+    row = conn.execute(text(
+        "SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0),"
+        " (SELECT oid FROM pg_database WHERE datname = current_database()),"
+        " pg_postmaster_start_time(), current_database() FROM ingest_batches")).one()
+    return tuple(row)
+
+
 def enterprise_codes(conn: Connection) -> dict[int, str]:
     return dict(conn.execute(text("SELECT id, code FROM enterprises")).all())  # type: ignore[arg-type]
 

@@ -49,7 +49,8 @@ def meter_bucket_sums(
         trunc = "d.day" if bucket == "day" else "date_trunc('month', d.day)::date"
         sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE 'Asia/Shanghai' AS b, d.meter_id,"
                " sum(d.value), sum(d.n)::int, sum(d.n_flagged)::int"
-               f" FROM {_days_source(timescale)} d JOIN meters m ON m.id = d.meter_id"
+               f" FROM {_days_source(timescale, 'CAST(:da AS date)', 'CAST(:db AS date)')} d"
+               " JOIN meters m ON m.id = d.meter_id"
                " WHERE d.day >= CAST(:da AS date) AND d.day < CAST(:db AS date)"
                f"{where} GROUP BY 1, 2")
         p.update({"da": _local_date(start), "db": _local_date(end)})

@@ -299,10 +299,20 @@ def meter_series(conn: Connection, meter_id: int, start: datetime, end: datetime
     return [tuple(r) for r in conn.execute(text(sql), p).all()]  # type: ignore[misc]
 
 
-def _days_source(timescale: bool) -> str:
+def _days_source(timescale: bool, first_day: str | None = None, end_day: str | None = None
+                 ) -> str:
+    """The meter-day rollup as ``(meter_id, day, value, n, n_flagged)``. ``first_day`` and
+    ``end_day`` (SQL expressions of local dates, end exclusive) bound the TimescaleDB aggregate
+    on its bucket column too, so only the chunks of those days are read (a filter on the
+    computed ``day`` alone reads every chunk); the caller still filters on ``day``."""
     if timescale:
+        bound = ""
+        if first_day is not None and end_day is not None:
+            bound = (f" WHERE bucket >= CAST({first_day} AS timestamp) AT TIME ZONE"
+                     f" 'Asia/Shanghai' AND bucket < CAST({end_day} AS timestamp) AT TIME ZONE"
+                     " 'Asia/Shanghai'")
         return ("(SELECT meter_id, (bucket AT TIME ZONE 'Asia/Shanghai')::date AS day, value, n,"
-                " n_flagged FROM readings_daily)")
+                f" n_flagged FROM readings_daily{bound})")
     return "meter_days"
 
 
@@ -311,11 +321,12 @@ def park_energy(conn: Connection, start: datetime, end: datetime, by: str,
     """Totals per carrier (with unit), zone or enterprise over whole Asia/Shanghai days."""
     key = {"carrier": "m.carrier", "zone": "e.zone", "enterprise": "e.code"}[by]
     scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
+    first_day = "(CAST(:a AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+    end_day = "(CAST(:b AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
     sql = (f"SELECT {key} AS k, m.carrier, m.canonical_unit, sum(d.value), sum(d.n)::bigint"
-           f" FROM {_days_source(timescale)} d JOIN meters m ON m.id = d.meter_id"
-           " JOIN enterprises e ON e.id = m.enterprise_id"
-           " WHERE d.day >= (CAST(:a AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
-           " AND d.day < (CAST(:b AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+           f" FROM {_days_source(timescale, first_day, end_day)} d"
+           " JOIN meters m ON m.id = d.meter_id JOIN enterprises e ON e.id = m.enterprise_id"
+           f" WHERE d.day >= {first_day} AND d.day < {end_day}"
            " AND m.carrier = ANY(:summable)"
            f" {scope} GROUP BY 1, 2, 3 ORDER BY 1, 2")
     summable = [c for c, spec in CARRIERS.items() if spec.summable]

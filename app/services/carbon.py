@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
@@ -110,10 +112,7 @@ def _load(conn: Connection, period: Period, enterprise_id: int | None, *, timesc
                   if r["month"] in live_months]
     batches: dict[int, list[int]] = {}
     if with_batches and live_months:
-        for m in live_months:
-            p = parse_period(m)
-            for ent, ids in repo.reading_batches(conn, p.start, p.end, enterprise_id).items():
-                batches.setdefault(ent, []).extend(ids)
+        batches = _reading_batches(conn, live_months, enterprise_id)
     activity = [r for r in repo.activity_records(conn, period.start, period.end, enterprise_id)
                 if r["quantity"] not in INSTRUMENT_QUANTITIES]
     inst_months = live_months if instrument_months is None else instrument_months
@@ -121,6 +120,50 @@ def _load(conn: Connection, period: Period, enterprise_id: int | None, *, timesc
         else []
     codes = repo.enterprise_codes(conn) if enterprise_id is None else {}
     return _Loaded(energy, activity, batches, instruments, codes)
+
+
+_BATCH_CACHE_MONTHS = 512
+_batch_cache: OrderedDict[tuple[object, ...], dict[int, tuple[int, ...]]] = OrderedDict()
+_batch_cache_lock = threading.Lock()
+
+
+def _month_meter_batches(conn: Connection, month: str, version: tuple[object, ...]
+                         ) -> dict[int, tuple[int, ...]]:
+    """Per meter, the ingest batches of its readings in ``month``; remembered per readings
+    version (:func:`repo.readings_version`, read before the readings), so a repeated ledger
+    does not scan the month's raw readings again until an upload commits."""
+    key = (*version, month)
+    with _batch_cache_lock:
+        hit = _batch_cache.get(key)
+        if hit is not None:
+            _batch_cache.move_to_end(key)
+            return hit
+    p = parse_period(month)
+    found = repo.meter_batches(conn, p.start, p.end)
+    with _batch_cache_lock:
+        _batch_cache[key] = found
+        while len(_batch_cache) > _BATCH_CACHE_MONTHS:
+            _batch_cache.popitem(last=False)
+    return found
+
+
+def _reading_batches(conn: Connection, months: list[str], enterprise_id: int | None
+                     ) -> dict[int, list[int]]:
+    """Per enterprise, the ingest batches of its readings in each of ``months`` (month by
+    month, as provenance lists them), of ``enterprise_id``'s meters only when given."""
+    version = repo.readings_version(conn)
+    owners = repo.meter_enterprises(conn)
+    out: dict[int, list[int]] = {}
+    for m in months:
+        per_ent: dict[int, set[int]] = {}
+        for meter_id, ids in _month_meter_batches(conn, m, version).items():
+            ent = owners.get(meter_id)
+            if enterprise_id is not None and ent != enterprise_id:
+                continue
+            per_ent.setdefault(ent, set()).update(ids)  # type: ignore[arg-type]
+        for ent, ids in per_ent.items():
+            out.setdefault(ent, []).extend(sorted(ids))
+    return out
 
 
 def _instrument(d: dict[str, Any]) -> Instrument:

@@ -6,8 +6,10 @@ cited there).
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -111,5 +113,13 @@ class BatterySpec:
 
 def default_station(path: Path | str = DEFAULT_STATION_FILE) -> BatterySpec:
     """The park's 63 MW / 252 MWh LFP station with parameters from the cited data file."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return BatterySpec.from_dict(raw)
+    file = Path(path)
+    stat = file.stat()
+    raw = _station_document(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+    return BatterySpec.from_dict(copy.deepcopy(raw))
+
+
+@lru_cache(maxsize=16)
+def _station_document(path: str, mtime_ns: int, size: int) -> Any:
+    """A station file's document, parsed once per file version (modification time and size)."""
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
