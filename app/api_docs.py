@@ -154,7 +154,7 @@ def csp_for_page(html: str) -> str:
     """:data:`DOCS_CSP` with the sha256 of each inline ``<script>`` of ``html``."""
     hashes = ["'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
               for s in re.findall(r"<script>(.*?)</script>", html, flags=re.S)]
-    return DOCS_CSP.format(scripts=" ".join(hashes)).replace("  ", " ")
+    return DOCS_CSP.format(scripts=" ".join(hashes)).replace("  ", " ").replace(" ;", ";")
 
 
 def _with_csp(page: Callable[[str, str], HTMLResponse]) -> Callable[[Request], Any]:

@@ -428,7 +428,7 @@ def simulate(
                           plots=plots, lang=lang)
     warn = Console(stderr=True)
     for w in result.kpis.get("warnings", []):
-        warn.print(f"[yellow]warning[/] {w['field']}: {w['message']}", soft_wrap=True)
+        warn.print(f"[yellow]warning[/] {w['field']}: {w['message']}")  # wrapped to the terminal
     if sensitivity:
         from simulations.sensitivity import run_sensitivity, write_sensitivity
 
