@@ -31,7 +31,9 @@ def scratch_database(server_url: str | None, prefix: str = "zcpark_scratch") -> 
         server = EmbeddedPostgres(Path(tmp.name))
         admin_url = server.start()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # pre-ping: the admin connection idles for the whole test session and may have been
+    # closed by the server meanwhile; the drop at the end must not depend on it.
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
