@@ -1,7 +1,10 @@
-"""Reading a JSON upload body that is a list of records (readings, activity data)."""
+"""Reading an upload body that is a list of records: JSON (readings, activity data,
+instruments) or CSV with a header (activity data, instruments)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
@@ -22,3 +25,27 @@ def json_records(body: bytes, wrapper: str) -> list[dict[str, Any]]:
                       kind="malformed-json",
                       errors=[{"row": None, "field": "body", "message": "not a list of objects"}])
     return items
+
+
+def body_records(body: bytes, content_type: str, wrapper: str,
+                 required: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The records of a JSON body (see :func:`json_records`) or of a CSV body with a header
+    holding the ``required`` columns; 422 naming what cannot be read, 415 for other types."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        return json_records(body, wrapper)
+    if kind in ("text/csv", "text/plain", "application/csv", ""):
+        try:
+            reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
+            items = [dict(r) for r in reader]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
+                          errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise Problem(422, f"Missing column(s): {', '.join(missing)}.",
+                          kind="missing-columns",
+                          errors=[{"row": None, "field": c, "message": "column missing"}
+                                  for c in missing])
+        return items
+    raise Problem(415, f"Send text/csv or application/json, not {kind!r}.")

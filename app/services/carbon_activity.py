@@ -6,9 +6,7 @@ only through a reopen."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import math
 from typing import Any
 
@@ -16,7 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.json_records import json_records
+from app.json_records import body_records
 from app.models import Enterprise
 from app.problems import Problem
 from app.repositories import carbon as repo
@@ -27,26 +25,6 @@ from app.services.carbon_periods import PeriodError, parse_period
 MAX_ROWS = 100_000
 COLUMNS = ("enterprise", "period", "quantity", "value")
 
-
-def _parse(body: bytes, content_type: str) -> list[dict[str, Any]]:
-    kind = content_type.split(";")[0].strip().lower()
-    if kind == "application/json" or kind.endswith("+json"):
-        return json_records(body, "records")
-    if kind in ("text/csv", "text/plain", "application/csv", ""):
-        try:
-            reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
-            items = [dict(r) for r in reader]
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
-                          errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
-        missing = [c for c in ("period", "quantity", "value") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise Problem(422, f"Missing column(s): {', '.join(missing)}.",
-                          kind="missing-columns",
-                          errors=[{"row": None, "field": c, "message": "column missing"}
-                                  for c in missing])
-        return items
-    raise Problem(415, f"Send text/csv or application/json, not {kind!r}.")
 
 
 def _value(v: Any, max_abs_value: float) -> float | None:
@@ -63,7 +41,7 @@ def record_activity(engine: Engine, principal: Principal, body: bytes, content_t
                     max_abs_value: float = MAX_ABS_VALUE) -> dict[str, Any]:
     """Validate every row, then store the batch in one transaction; returns the counts.
     ``max_abs_value``: the largest value accepted (it keeps every sum of them finite)."""
-    items = _parse(body, content_type)
+    items = body_records(body, content_type, "records", ("period", "quantity", "value"))
     if len(items) > MAX_ROWS:
         raise Problem(413, f"A batch may hold at most {MAX_ROWS} records.",
                       kind="batch-too-large")

@@ -9,9 +9,7 @@ operator alert says the month needs a reopen to restate); the frozen ledger does
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import math
 from typing import Any
 
@@ -19,7 +17,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.json_records import json_records
+from app.json_records import body_records
 from app.models import Enterprise
 from app.problems import Problem
 from app.repositories import carbon as repo
@@ -30,26 +28,6 @@ MAX_ROWS = 100_000
 COLUMNS = ("id", "kind", "enterprise", "period", "mwh", "bundled_with", "source")
 MAX_SOURCE_CHARS = 500
 
-
-def _parse(body: bytes, content_type: str) -> list[dict[str, Any]]:
-    kind = content_type.split(";")[0].strip().lower()
-    if kind == "application/json" or kind.endswith("+json"):
-        return json_records(body, "instruments")
-    if kind in ("text/csv", "text/plain", "application/csv", ""):
-        try:
-            reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
-            items = [dict(r) for r in reader]
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
-                          errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
-        missing = [c for c in ("id", "kind", "period", "mwh") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise Problem(422, f"Missing column(s): {', '.join(missing)}.",
-                          kind="missing-columns",
-                          errors=[{"row": None, "field": c, "message": "column missing"}
-                                  for c in missing])
-        return items
-    raise Problem(415, f"Send text/csv or application/json, not {kind!r}.")
 
 
 def _mwh(v: Any) -> float | None:
@@ -78,7 +56,7 @@ def closed_periods_touched(conn: Connection, months: list[str], what: str) -> li
 def record_instruments(engine: Engine, principal: Principal, body: bytes, content_type: str
                        ) -> dict[str, Any]:
     """Validate every row, then claim/store the batch in one transaction."""
-    items = _parse(body, content_type)
+    items = body_records(body, content_type, "instruments", ("id", "kind", "period", "mwh"))
     if len(items) > MAX_ROWS:
         raise Problem(413, f"A batch may hold at most {MAX_ROWS} instruments.",
                       kind="batch-too-large")
