@@ -12,7 +12,7 @@ import yaml
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.schemas import MAX_ABS_VALUE
+from app.schemas.core import MAX_ABS_VALUE
 
 
 def _default_ceilings() -> dict[str, float]:

@@ -365,7 +365,7 @@ def load_storage_station(ctx: DemoContext) -> None:
     telemetry following the plans (with one hot spell) through the meters' ingest path."""
     from app.models import StorageAsset
     from app.repositories import storage as storage_repo
-    from app.schemas_storage import StorageIn
+    from app.schemas.storage import StorageIn
     from app.services import storage as storage_svc
     from app.services.storage_ops import safety_check, telemetry_batch
 

@@ -11,7 +11,7 @@ from app.models import Alert, Enterprise, Meter
 from app.params import IdPath, Instant, check_window
 from app.problems import Problem
 from app.repositories import alerts as repo
-from app.schemas import AlertOut, OwnerQ
+from app.schemas.core import AlertOut, OwnerQ
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 MAX_CHECK_DAYS = 366

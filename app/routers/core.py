@@ -8,7 +8,7 @@ from app.auth import OperatorDep, PrincipalDep, SessionDep, WriterDep
 from app.models import Enterprise, Meter
 from app.problems import Problem
 from app.repositories import core as repo
-from app.schemas import EnterpriseIn, EnterpriseOut, MeterIn, MeterOut, OwnerQ
+from app.schemas.core import EnterpriseIn, EnterpriseOut, MeterIn, MeterOut, OwnerQ
 from energy.units import CARRIERS, UnitError, carrier_spec, check_unit_for_carrier
 
 router = APIRouter(prefix="/v1", tags=["enterprises and meters"])

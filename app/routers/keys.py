@@ -12,7 +12,7 @@ from app.auth import OperatorDep, SessionDep
 from app.models import ApiKey
 from app.problems import Problem
 from app.repositories import keys as repo
-from app.schemas import Role
+from app.schemas.core import Role
 from app.services import keys as svc
 
 router = APIRouter(prefix="/v1", tags=["api keys"])

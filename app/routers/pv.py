@@ -15,8 +15,8 @@ from app.params import Day, Instant
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import pv as repo
-from app.schemas import OwnerQ
-from app.schemas_pv import (
+from app.schemas.core import OwnerQ
+from app.schemas.pv import (
     ArrayIn,
     ArrayOut,
     EstimateOut,

@@ -19,7 +19,7 @@ from app.params import Instant, check_window
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
-from app.schemas import OwnerQ, Point, SeriesOut, UploadOut
+from app.schemas.core import OwnerQ, Point, SeriesOut, UploadOut
 from app.services.readings import IngestContext, ingest
 from energy.units import carrier_spec
 

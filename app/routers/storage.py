@@ -18,7 +18,7 @@ from app.models import StorageCapacityTest
 from app.params import Day, Instant
 from app.problems import Problem
 from app.repositories import storage as repo
-from app.schemas_storage import (
+from app.schemas.storage import (
     CapacityTestIn,
     DispatchIn,
     DispatchOut,

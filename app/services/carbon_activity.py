@@ -18,7 +18,7 @@ from app.json_records import body_records
 from app.models import Enterprise
 from app.problems import Problem
 from app.repositories import carbon as repo
-from app.schemas import MAX_ABS_VALUE
+from app.schemas.core import MAX_ABS_VALUE
 from app.services.carbon import ACTIVITY_QUANTITIES, INSTRUMENT_QUANTITIES
 from app.services.carbon_periods import PeriodError, parse_period
 

@@ -20,7 +20,7 @@ import pyarrow.csv as pcsv
 
 from app.json_records import json_records
 from app.problems import Problem
-from app.schemas import MAX_ABS_VALUE
+from app.schemas.core import MAX_ABS_VALUE
 from energy.meter_series import (
     QUALITY_ORDER,
     QUALITY_RANK,

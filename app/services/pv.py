@@ -29,7 +29,7 @@ from app.auth import Principal
 from app.models import Meter, PvArray, Roof, WeatherStation
 from app.problems import Problem
 from app.repositories import pv as repo
-from app.schemas_pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
+from app.schemas.pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
 from app.services.jobs import once
 from energy.pv import PVArray, estimate_energy_kwh, estimate_power_kw, p50_p90
 from energy.pv.arrays import pv_defaults

@@ -23,7 +23,7 @@ from app.models import Enterprise, Meter, StorageAsset, StoragePlan
 from app.models.storage import TELEMETRY_QUANTITIES
 from app.problems import Problem
 from app.repositories import storage as repo
-from app.schemas_storage import DispatchIn, StorageIn
+from app.schemas.storage import DispatchIn, StorageIn
 from app.services import registry
 from app.services.jobs import once
 from energy.storage import (

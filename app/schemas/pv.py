@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas import FiniteFloat, InputModel
+from app.schemas.core import FiniteFloat, InputModel
 
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 Mounting = Literal["roof_flush", "open_rack"]

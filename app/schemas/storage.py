@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas import FiniteFloat, InputModel, Zone
+from app.schemas.core import FiniteFloat, InputModel, Zone
 
 Strategy = Literal["optimal", "rolling", "rule"]
 

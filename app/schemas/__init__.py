@@ -1,0 +1,1 @@
+"""Pydantic request and answer models of the API, one module per domain."""
