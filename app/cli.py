@@ -70,12 +70,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
         migrations.upgrade(engine, use_timescale=settings.timescale)
         if demo:
             from app.demo import demo_state, load_demo_park
+            from app.services.keys import active_key_in_file
 
             with Session(engine) as session:
                 typer.echo(demo_state(session).message)
-                key = load_demo_park(session, engine=engine, settings=settings)
+                # a restart keeps the key its first start wrote while that key is active
+                kept = active_key_in_file(session, settings.data_dir)
+                key = load_demo_park(session, engine=engine, settings=settings, operator_key=kept)
                 session.commit()
-            announce_demo_key(settings, key, host, port)
+            announce_demo_key(settings, key, host, port, kept=kept is not None)
             # keep the demo going: the scheduler adds each ended quarter-hour's readings
             settings = settings.model_copy(update={"demo_readings": True})
         n = workers or os.cpu_count() or 1
@@ -115,13 +118,18 @@ def multiworker_environment(database_url: str, *, demo_readings: bool = False
                     os.environ[k] = v
 
 
-def announce_demo_key(settings: Settings, key: str, host: str, port: int) -> Path:
+def announce_demo_key(settings: Settings, key: str, host: str, port: int, *,
+                      kept: bool = False) -> Path:
     """Write the demo operator key to a file only its owner can read (0600) in the data
-    directory, and say where on the console; the key itself is never printed or logged."""
+    directory (or keep the file when it holds that key), and say where on the console; the key
+    itself is never printed or logged."""
     from app.services.keys import write_key_file
 
     path = write_key_file(settings.data_dir, key)
-    typer.echo(f"demo park loaded; operator key written to {path} (mode 0600)")
+    if kept:
+        typer.echo(f"demo park loaded; the operator key in {path} (mode 0600) still opens it")
+    else:
+        typer.echo(f"demo park loaded; operator key written to {path} (mode 0600)")
     typer.echo(f"try: curl -H \"Authorization: Bearer $(cat {path})\" "
                f"'http://{host}:{port}/v1/park/energy?start=2026-01-01T00:00:00%2B08:00"
                f"&end=2027-01-01T00:00:00%2B08:00&by=zone'")

@@ -315,8 +315,10 @@ def demo_state(session: Session) -> DemoState:
 
 
 def load_demo_park(session: Session, *, engine: Engine | None = None,
-                   settings: Settings | None = None, now: datetime | None = None) -> str:
-    """Create the demo park and return a new operator key. Idempotent: what is stored already
+                   settings: Settings | None = None, now: datetime | None = None,
+                   operator_key: tuple[str, int] | None = None) -> str:
+    """Create the demo park and return its operator key: ``operator_key`` (key, id) when given
+    (an active key from an earlier start), else a new one. Idempotent: what is stored already
     (enterprises, meters, reading batches, activity, plans) is kept and not sent again.
 
     Readings run from 1 January of :data:`YEAR` to ``now`` (default: the current time).
@@ -328,11 +330,15 @@ def load_demo_park(session: Session, *, engine: Engine | None = None,
         from app.config import get_settings
 
         settings = get_settings()
-    key = create_api_key(session, "operator", label="demo")
-    session.commit()
-    key_id = session.scalar(select(ApiKey.id).where(ApiKey.label == "demo")
-                            .order_by(ApiKey.id.desc()))
-    assert key_id is not None
+    if operator_key is not None:
+        key, key_id = operator_key
+    else:
+        key = create_api_key(session, "operator", label="demo")
+        session.commit()
+        found = session.scalar(select(ApiKey.id).where(ApiKey.label == "demo")
+                               .order_by(ApiKey.id.desc()))
+        assert found is not None
+        key_id = found
     ctx = DemoContext(session=session, engine=engine, settings=settings,
                       principal=Principal(key_id=key_id, role="operator"),
                       rng=np.random.default_rng(SEED), end=demo_end(now))

@@ -13,6 +13,7 @@ factors. Two conversions cross dimensions and need a property of the meter:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -30,6 +31,8 @@ class CarrierSpec:
 
     carrier: str
     canonical_unit: str
+    resolution: float
+    """Default smallest step of a reading, canonical unit (what meters of the carrier display)."""
     units: tuple[str, ...]
     summable: bool
     allows_negative: bool
@@ -65,6 +68,7 @@ def _carriers() -> dict[str, CarrierSpec]:
         out[name] = CarrierSpec(
             carrier=name,
             canonical_unit=spec["canonical_unit"],
+            resolution=float(spec["resolution"]),
             units=tuple(str(u) for u in spec["units"]),
             summable=bool(spec["summable"]),
             allows_negative=bool(spec.get("allows_negative", False)),
@@ -160,3 +164,14 @@ def to_canonical_factor(
         density_kg_per_l=density_kg_per_l,
         normal_volume_factor=normal_volume_factor,
     )
+
+
+def round_to_resolution(value: float, resolution: float) -> float:
+    """``value`` rounded to the nearest multiple of ``resolution`` (ties to even; both in one
+    unit), with no more decimals than ``resolution`` has: 35.199999999999996 at 0.01 is 35.2.
+    Non-finite values and non-positive resolutions are returned unchanged."""
+    if not (resolution > 0 and abs(value) < float("inf") and resolution < float("inf")):
+        return value
+    exponent = Decimal(repr(resolution)).normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+    return round(round(value / resolution) * resolution, decimals) + 0.0

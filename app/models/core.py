@@ -89,8 +89,9 @@ class Meter(Base):
                       one_of("meters", "register", REGISTERS),
                       check("meters", "interval_minutes",
                             "interval_minutes > 0 AND 1440 % interval_minutes = 0"),
+                      check("meters", "value_resolution", "value_resolution > 0"),
                       *finite_checks("rollover_at", "density_kg_per_l", "normal_volume_factor",
-                                     "max_per_hour"))
+                                     "max_per_hour", "value_resolution"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64))
@@ -109,6 +110,8 @@ class Meter(Base):
     normal_volume_factor: Mapped[float | None] = mapped_column(Float)
     max_per_hour: Mapped[float | None] = mapped_column(Float)
     """Plausibility ceiling override (canonical unit per hour)."""
+    value_resolution: Mapped[float | None] = mapped_column(Float)
+    """Smallest step of a reading (canonical unit); None: the carrier's default."""
     name: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -31,6 +31,12 @@ def key_by_secret(session: Session, key: str) -> ApiKey:
     return row
 
 
+def find_key_by_secret(session: Session, key: str) -> ApiKey | None:
+    """The stored key whose hash matches ``key``, if any."""
+    return session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).unique() \
+        .first()
+
+
 def set_expiry(session: Session, row: ApiKey, expires_at: datetime | None) -> None:
     row.expires_at = expires_at
     session.flush()

@@ -9,6 +9,7 @@ from app.models import Enterprise, Meter
 from app.problems import Problem
 from app.repositories import core as repo
 from app.schemas.core import EnterpriseIn, EnterpriseOut, MeterIn, MeterOut, OwnerQ
+from app.services.readings import meter_resolution
 from energy.units import CARRIERS, UnitError, carrier_spec, check_unit_for_carrier
 
 router = APIRouter(prefix="/v1", tags=["enterprises and meters"])
@@ -24,7 +25,8 @@ def meter_out(m: Meter) -> MeterOut:
         canonical_unit=m.canonical_unit, register_type=m.register,
         interval_minutes=m.interval_minutes,
         green_direct_supply=m.green_direct_supply, rollover_at=m.rollover_at,
-        density_kg_per_l=m.density_kg_per_l, max_per_hour=m.max_per_hour, name=m.name,
+        density_kg_per_l=m.density_kg_per_l, max_per_hour=m.max_per_hour,
+        value_resolution=meter_resolution(m), name=m.name,
     )
 
 
@@ -68,7 +70,7 @@ def create_meter(body: MeterIn, session: SessionDep, principal: WriterDep) -> Me
         interval_minutes=body.interval_minutes, green_direct_supply=body.green_direct_supply,
         rollover_at=body.rollover_at, density_kg_per_l=body.density_kg_per_l,
         normal_volume_factor=body.normal_volume_factor, max_per_hour=body.max_per_hour,
-        name=body.name,
+        value_resolution=body.value_resolution, name=body.name,
     )
     return meter_out(repo.create_meter(session, meter))
 

@@ -20,8 +20,8 @@ from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.schemas.core import OwnerQ, Point, SeriesOut, UploadOut
-from app.services.readings import IngestContext, ingest
-from energy.units import carrier_spec
+from app.services.readings import IngestContext, ingest, meter_resolution
+from energy.units import carrier_spec, round_to_resolution
 
 router = APIRouter(prefix="/v1", tags=["readings"])
 
@@ -114,9 +114,13 @@ def meter_readings(
     tz = request.app.state.tz
     # Summable carriers (energy, volume, mass) aggregate as sums; weather and telemetry readings
     # are interval means, so their buckets are means of the readings in them.
+    # Readings and sums are rounded to the meter's resolution (a sum of steps is a whole number
+    # of steps); a mean of several readings keeps its digits (it is not a reading).
     summable = carrier_spec(meter.carrier).summable
-    points = [Point(start=s.astimezone(tz), value=v if summable or not n else v / n, quality=q,
-                    count=n) for s, v, q, n in rows]
+    step = meter_resolution(meter)
+    points = [Point(start=s.astimezone(tz),
+                    value=round_to_resolution(v, step) if summable or n <= 1 else v / n,
+                    quality=q, count=n) for s, v, q, n in rows]
     if format == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

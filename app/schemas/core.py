@@ -58,6 +58,10 @@ class MeterIn(InputModel):
     density_kg_per_l: FiniteFloat | None = Field(None, gt=0)
     normal_volume_factor: FiniteFloat | None = Field(None, gt=0)
     max_per_hour: FiniteFloat | None = Field(None, gt=0)
+    value_resolution: FiniteFloat | None = Field(
+        None, gt=0, le=1e6,
+        description="Smallest step of a reading in the carrier's canonical unit (e.g. 0.01 kWh); "
+                    "answers round values to it. Default: the carrier's usual display step.")
     name: str | None = None
 
 
@@ -73,6 +77,7 @@ class MeterOut(BaseModel):
     rollover_at: float | None
     density_kg_per_l: float | None
     max_per_hour: float | None
+    value_resolution: float = Field(description="Step answers round values to (canonical unit)")
     name: str | None
 
 

@@ -196,6 +196,20 @@ class KeyUseRecorder:
 
 # --- the demo key ----------------------------------------------------------------------------
 
+def active_key_in_file(session: Session, folder: Path, role: str = "operator",
+                       name: str = DEMO_KEY_FILE) -> tuple[str, int] | None:
+    """The key held in ``folder/name`` and its id, when it is still an active key of ``role``
+    (not revoked, not expired); None otherwise (no file, unreadable, or no such key)."""
+    try:
+        key = (folder / name).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    row = repo.find_key_by_secret(session, key) if key else None
+    if row is None or row.role != role or key_status(row) != "active":
+        return None
+    return key, row.id
+
+
 def write_key_file(folder: Path, key: str, name: str = DEMO_KEY_FILE) -> Path:
     """Write ``key`` to ``folder/name``, readable by its owner only (mode 0600), and return the
     path. The key never goes to the console or a log."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.config import Settings
+from app.models import Meter
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
@@ -35,6 +36,7 @@ from app.services.ingest import (
     parse_json,
     prepare,
 )
+from energy.units import carrier_spec
 
 log = logging.getLogger(__name__)
 
@@ -262,3 +264,11 @@ def _write(conn: Connection, ctx: IngestContext, principal: Principal, prepared:
                         getattr(exc.orig, "sqlstate", "?"), attempt, attempts)
             time.sleep(random.uniform(0.05, 0.2) * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def meter_resolution(meter: Meter) -> float:
+    """The step a meter's values are rounded to in answers (canonical unit): its own
+    ``value_resolution`` or its carrier's default (energy/data/units.yaml)."""
+    if meter.value_resolution is not None:
+        return meter.value_resolution
+    return carrier_spec(meter.carrier).resolution

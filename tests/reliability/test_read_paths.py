@@ -79,7 +79,7 @@ def test_serve_with_two_workers_elects_one_scheduler_and_reports_all_workers(dat
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180  # two workers start slowly on a loaded machine
             while True:
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 try:

@@ -223,3 +223,25 @@ def test_demo_key_goes_to_an_owner_only_file_and_never_to_the_console(tmp_path, 
     assert path.read_text().strip() == key
     assert str(path) in out.out
     assert key not in out.out and key not in out.err
+
+
+def test_a_restarted_demo_keeps_its_key_file_only_while_that_key_is_active(engine, tmp_path):
+    from sqlalchemy.orm import Session
+
+    from app.auth import create_api_key
+    from app.services.keys import active_key_in_file, revoke_key, write_key_file
+
+    folder = tmp_path / "data"
+    with Session(engine) as session:
+        assert active_key_in_file(session, folder) is None  # no file yet
+        key = create_api_key(session, "operator", label="demo")
+        session.commit()
+        write_key_file(folder, key)
+        found = active_key_in_file(session, folder)
+        assert found is not None and found[0] == key
+        assert active_key_in_file(session, folder, role="planner") is None
+        revoke_key(session, found[1])
+        session.commit()
+        assert active_key_in_file(session, folder) is None  # a revoked key is not kept
+        write_key_file(folder, "zcp_\x00not-a-key")
+        assert active_key_in_file(session, folder) is None

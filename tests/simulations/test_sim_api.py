@@ -36,7 +36,7 @@ def planner(make_key: Callable[..., str]) -> dict[str, str]:
 
 
 def wait_status(client: TestClient, headers: dict[str, str], run_id: int,
-                statuses: set[str], timeout_s: float = 90.0) -> dict[str, Any]:
+                statuses: set[str], timeout_s: float = 300.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         body = client.get(f"/v1/scenarios/{run_id}", headers=headers).json()
