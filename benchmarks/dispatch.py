@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import TABLE_HEADER, machine_line, paired
 from energy.forecast import pv_forecast_with_error, seasonal_naive_forecast
-from energy.storage import default_station, optimize_dispatch, rolling_dispatch
+from energy.storage import DispatchSignals, default_station, optimize_dispatch, rolling_dispatch
 from energy.storage.problem import compute_kpis, make_problem, schedule_frame
 from energy.tariffs import load_tariff, price_series
 
@@ -82,10 +82,14 @@ def ours(
 ) -> tuple[float, float, dict]:
     t0 = time.perf_counter()
     r = optimize_dispatch(
-        inp["load"][sl], inp["pv"][sl], inp["battery"], price_yuan_per_mwh=inp["price"][sl],
-        export_price_yuan_per_mwh=0.0, grid_tco2_per_mwh=inp["tco2"][sl],
-        carbon_price_yuan_per_tco2=CARBON_PRICE, curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY,
-        temperature_c=inp["temp"][sl], warm_start=warm, demand_charge_yuan_per_kw_month=demand,
+        DispatchSignals(
+            inp["load"][sl], inp["pv"][sl], price_yuan_per_mwh=inp["price"][sl],
+            export_price_yuan_per_mwh=0.0, grid_tco2_per_mwh=inp["tco2"][sl],
+            carbon_price_yuan_per_tco2=CARBON_PRICE,
+            curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY, temperature_c=inp["temp"][sl],
+            demand_charge_yuan_per_kw_month=demand,
+        ),
+        inp["battery"], warm_start=warm,
     )
     return time.perf_counter() - t0, r.objective, r.kpis
 
@@ -93,11 +97,13 @@ def ours(
 def ours_rolling(inp: dict, sl: slice, window: int, commit: int) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     r = rolling_dispatch(
-        inp["load"][sl], inp["pv"][sl], inp["battery"], window_steps=window, commit_steps=commit,
-        price_yuan_per_mwh=inp["price"][sl], export_price_yuan_per_mwh=0.0,
-        grid_tco2_per_mwh=inp["tco2"][sl], carbon_price_yuan_per_tco2=CARBON_PRICE,
-        curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY, temperature_c=inp["temp"][sl],
-        compare_perfect=False,
+        DispatchSignals(
+            inp["load"][sl], inp["pv"][sl], price_yuan_per_mwh=inp["price"][sl],
+            export_price_yuan_per_mwh=0.0, grid_tco2_per_mwh=inp["tco2"][sl],
+            carbon_price_yuan_per_tco2=CARBON_PRICE,
+            curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY, temperature_c=inp["temp"][sl],
+        ),
+        inp["battery"], window_steps=window, commit_steps=commit, compare_perfect=False,
     )
     return time.perf_counter() - t0, r.objective, int(r.kpis["solves"])
 
@@ -160,11 +166,15 @@ def pypsa_rolling(inp: dict, sl: slice, window: int, commit: int) -> tuple[float
     elapsed = time.perf_counter() - t0
     # Evaluate PyPSA's realised schedule with our cost function.
     b = inp["battery"]
-    p = make_problem(inp["load"][sl], inp["pv"][sl], b, price_yuan_per_mwh=inp["price"][sl],
-                     export_price_yuan_per_mwh=0.0, grid_tco2_per_mwh=inp["tco2"][sl],
-                     carbon_price_yuan_per_tco2=CARBON_PRICE,
-                     curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY,
-                     temperature_c=inp["temp"][sl])
+    p = make_problem(
+        DispatchSignals(
+            inp["load"][sl], inp["pv"][sl], price_yuan_per_mwh=inp["price"][sl],
+            export_price_yuan_per_mwh=0.0, grid_tco2_per_mwh=inp["tco2"][sl],
+            carbon_price_yuan_per_tco2=CARBON_PRICE,
+            curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY, temperature_c=inp["temp"][sl],
+        ),
+        b,
+    )
     gp = n.generators_t.p
     sched = schedule_frame(
         p.index,
@@ -219,12 +229,15 @@ def forecast_note() -> str:
     hourly = make_inputs("h")
     t0 = time.perf_counter()
     fc = rolling_dispatch(
-        hourly["load"], hourly["pv"], hourly["battery"], window_steps=48, commit_steps=24,
+        DispatchSignals(
+            hourly["load"], hourly["pv"], price_yuan_per_mwh=hourly["price"],
+            export_price_yuan_per_mwh=0.0, grid_tco2_per_mwh=hourly["tco2"],
+            carbon_price_yuan_per_tco2=CARBON_PRICE,
+            curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY, temperature_c=hourly["temp"],
+        ),
+        hourly["battery"], window_steps=48, commit_steps=24,
         pv_forecast_mw=pv_forecast_with_error(hourly["pv"], sigma=0.25, phi=0.8, seed=1),
         load_forecast_mw=seasonal_naive_forecast(hourly["load"], "7D"),
-        price_yuan_per_mwh=hourly["price"], export_price_yuan_per_mwh=0.0,
-        grid_tco2_per_mwh=hourly["tco2"], carbon_price_yuan_per_tco2=CARBON_PRICE,
-        curtailment_penalty_yuan_per_mwh=CURTAIL_PENALTY, temperature_c=hourly["temp"],
     )
     lost = fc.kpis["value_lost_vs_perfect_yuan"]
     return (f"Rolling 48 h / 24 h over the hourly year on forecasts (PV: expected × AR(1) "

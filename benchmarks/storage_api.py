@@ -27,7 +27,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from app.scratch_db import scratch_database
-from energy.storage import default_station, optimize_dispatch
+from energy.storage import DispatchSignals, default_station, optimize_dispatch
 from energy.tariffs import load_tariff, price_series
 
 
@@ -69,10 +69,13 @@ def main() -> None:
                 idx = pd.date_range("2027-01-01", periods=n, freq=f"{step}min",
                                     tz="Asia/Shanghai")
                 t0 = time.perf_counter()
-                lib = optimize_dispatch(pd.Series(data["load_mw"], index=idx),
-                                        np.array(data["pv_mw"]), default_station(),
-                                        price_yuan_per_mwh=np.array(data["price_yuan_per_mwh"]),
-                                        step_h=step / 60)
+                lib = optimize_dispatch(
+                    DispatchSignals(
+                        pd.Series(data["load_mw"], index=idx), np.array(data["pv_mw"]),
+                        price_yuan_per_mwh=np.array(data["price_yuan_per_mwh"]), step_h=step / 60,
+                    ),
+                    default_station(),
+                )
                 t_lib = time.perf_counter() - t0
                 rel = abs(r.json()["objective"] - lib.objective) / abs(lib.objective)
                 assert rel < 1e-9, rel

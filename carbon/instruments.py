@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KWH_PER_MWH: float = 1000.0
+from energy.units import KWH_PER_MWH
+
 KINDS: tuple[str, ...] = ("direct_supply", "green_power_trade", "gec")
 #: instrument kind -> name of the matching policy entry (AccountingPolicy.deductible_instruments)
 POLICY_NAME: dict[str, str] = {"direct_supply": "direct_green_supply",
@@ -144,8 +145,13 @@ def check_instruments(items: Sequence[Instrument],
         else:
             bundled[target.id] = bundled.get(target.id, 0.0) + float(it.mwh)
     # a certificate row names the excess; else the revised trade or direct supply does
-    for pick in (lambda it: it.bundled_with,
-                 lambda it: it.id if it.id in (bundled_elsewhere or {}) else None):
+    def named_by_certificate(it: Instrument) -> str | None:
+        return it.bundled_with
+
+    def revised_target(it: Instrument) -> str | None:
+        return it.id if it.id in (bundled_elsewhere or {}) else None
+
+    for pick in (named_by_certificate, revised_target):
         for i, it in enumerate(items):
             tid = pick(it)
             if tid in bundled and tid in pool and bundled[tid] > pool[tid].mwh + 1e-9:

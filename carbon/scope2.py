@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KWH_PER_MWH: float = 1000.0
+from energy.balance import site_load
+from energy.units import KWH_PER_MWH
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def allocate_electricity(
     figure puts that physical quantity at zero (else the direct_green_supply instrument amount).
     """
     pv_exported = min(export_kwh, pv_generation_kwh)
-    consumed_kwh = import_kwh + pv_generation_kwh - export_kwh
+    consumed_kwh = site_load(import_kwh, pv_generation_kwh, export_kwh)
     if export_netting:
         basis = "net_import"
         grid_kwh = max(0.0, import_kwh - export_kwh)

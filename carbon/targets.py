@@ -208,8 +208,9 @@ def _resolve_final(t: Target, df: pd.DataFrame, ts: TargetSet, as_of_year: int,
         if e >= band.min_energy_tce:
             v = band.value
             if isinstance(v, str):
-                v = float(getattr(policy, v.removeprefix("policy.")))
-                label = f"setting {band.value.removeprefix('policy.')}"
+                setting = v.removeprefix("policy.")
+                v = float(getattr(policy, setting))
+                label = f"setting {setting}"
             else:
                 label = "published threshold"
             return float(v), f"band >= {band.min_energy_tce:,.0f} tce ({e:,.0f} tce in "\
@@ -311,7 +312,7 @@ def _required(actual: float, actual_year: int, target_value: float, eval_year: i
     if met_now:
         return 0.0
     if actual > 0 and target_value > 0 and eval_year > actual_year:
-        return ((target_value / actual) ** (1.0 / (eval_year - actual_year)) - 1.0) * 100.0
+        return float(((target_value / actual) ** (1.0 / (eval_year - actual_year)) - 1.0) * 100.0)
     return None
 
 

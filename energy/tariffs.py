@@ -98,21 +98,19 @@ def parse_tariff(raw: Mapping[str, Any]) -> Tariff:
         prices = raw["prices_yuan_per_mwh"]
         if not isinstance(prices, Mapping) or not prices:
             raise TariffError("prices_yuan_per_mwh: give a mapping of period to price")
-        numbers = {
-            "prices_yuan_per_mwh": {str(k): float(v) for k, v in prices.items()},
-            "demand_charge_yuan_per_kw_month": float(raw.get("demand_charge_yuan_per_kw_month",
-                                                             0.0)),
-            "export_price_yuan_per_mwh": float(raw.get("export_price_yuan_per_mwh", 0.0)),
-        }
-        flat = [*numbers["prices_yuan_per_mwh"].values(),  # type: ignore[union-attr]
-                numbers["demand_charge_yuan_per_kw_month"], numbers["export_price_yuan_per_mwh"]]
+        price_by_period = {str(k): float(v) for k, v in prices.items()}
+        demand_charge = float(raw.get("demand_charge_yuan_per_kw_month", 0.0))
+        export_price = float(raw.get("export_price_yuan_per_mwh", 0.0))
+        flat = [*price_by_period.values(), demand_charge, export_price]
         if not all(np.isfinite(flat)):
             raise TariffError("prices and charges must be finite numbers")
         timezone = str(raw.get("timezone", "Asia/Shanghai"))
         ZoneInfo(timezone)
         return Tariff(name=str(raw["name"]), version=str(raw.get("version", "")),
                       timezone=timezone, periods=periods, source=str(raw.get("source", "")),
-                      **numbers)  # type: ignore[arg-type]
+                      prices_yuan_per_mwh=price_by_period,
+                      demand_charge_yuan_per_kw_month=demand_charge,
+                      export_price_yuan_per_mwh=export_price)
     except TariffError:
         raise
     except KeyError as exc:

@@ -43,7 +43,8 @@ class CarrierSpec:
 @cache
 def _units_data() -> dict[str, Any]:
     text = resources.files("energy").joinpath("data/units.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
 
 
 def units_version() -> str:
@@ -79,6 +80,18 @@ def _carriers() -> dict[str, CarrierSpec]:
 
 
 CARRIERS: dict[str, CarrierSpec] = _carriers()
+
+
+def _factor(from_unit: str, to_unit: str) -> float:
+    """Multiplier between two units of one dimension, from the units table."""
+    dims = _unit_dimension()
+    return dims[from_unit][1] / dims[to_unit][1]
+
+
+KWH_PER_MWH: float = _factor("MWh", "kWh")
+"""kWh in one MWh (1,000; SI, from energy/data/units.yaml)."""
+KW_PER_MW: float = _factor("MW", "kW")
+"""kW in one MW (1,000; SI, from energy/data/units.yaml)."""
 
 
 def carrier_spec(carrier: str) -> CarrierSpec:

@@ -21,7 +21,8 @@ def shape(industry: str, index: pd.DatetimeIndex) -> np.ndarray:
     weekend = np.asarray(index.day_of_week) >= 5
     s = (np.asarray(p["hour_factors"], float)[hours] * np.asarray(p["month_factors"], float)[months]
          * np.where(weekend, float(p["weekend_factor"]), 1.0))
-    return s / s.mean()
+    normalised: np.ndarray = s / s.mean()
+    return normalised
 
 
 @lru_cache(maxsize=8)

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import matplotlib
 from matplotlib import font_manager
+from matplotlib.typing import RcKeyType
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -97,7 +98,7 @@ def check_lang(lang: str) -> Lang:
     """``lang`` if it is 'zh' or 'en', else ValueError naming the choices."""
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}")
-    return lang  # type: ignore[return-value]
+    return lang
 
 
 def text(key: str, lang: Lang, **fields: object) -> str:
@@ -147,5 +148,5 @@ def plot_style(lang: Lang) -> Iterator[None]:
     if family:
         rc["font.family"] = "sans-serif"
         rc["font.sans-serif"] = [family, *matplotlib.rcParams["font.sans-serif"]]
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(cast("dict[RcKeyType, Any]", rc)):
         yield

@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import matplotlib
 
@@ -33,15 +33,21 @@ from simulations.runner import ScenarioResult
 PLOT_NAMES = ("energy_balance_week", "soc", "monthly_mix", "carbon_path")
 
 
+def _times(frame: pd.DataFrame | pd.Series) -> pd.DatetimeIndex:
+    """The DatetimeIndex of a simulated series."""
+    return cast(pd.DatetimeIndex, frame.index)
+
+
 def typical_week(series: pd.DataFrame) -> pd.DataFrame:
     """The week (Monday start) of the last simulated year whose renewable supply is the median of
     that year's full weeks."""
-    last = series[series.index.year == series.index.year.max()]
+    last = series[_times(series).year == _times(series).year.max()]
     renewable = last["pv_mw"] + last["direct_line_mw"]
-    week = last.index.tz_localize(None).to_period("W-SUN")
+    week = _times(last).tz_localize(None).to_period("W-SUN")
     weeks = renewable.groupby(week).agg(["sum", "size"])
     full = weeks[weeks["size"] == weeks["size"].max()].sort_values("sum", kind="stable")
-    return last[week == full.index[len(full) // 2]]
+    week_frame: pd.DataFrame = last[week == full.index[len(full) // 2]]
+    return week_frame
 
 
 def _phases(result: ScenarioResult) -> tuple[Any, ...]:
@@ -69,7 +75,7 @@ def _week_span(t: pd.DatetimeIndex) -> dict[str, str]:
 
 def _balance_week(result: ScenarioResult, lang: Lang) -> Figure:
     w = typical_week(result.series)
-    t = w.index.tz_localize(None)
+    t = _times(w).tz_localize(None)
     fig, ax = plt.subplots(figsize=(11, 4.8))
     supply = {
         text("pv_used", lang): w["pv_mw"] - w["pv_curtailed_mw"],
@@ -97,12 +103,12 @@ def _balance_week(result: ScenarioResult, lang: Lang) -> Figure:
 
 def _soc(result: ScenarioResult, lang: Lang) -> Figure:
     s = result.series
-    last = s[s.index.year == s.index.year.max()]
+    last = s[_times(s).year == _times(s).year.max()]
     w = typical_week(s)
-    year = int(last.index.year[0])
+    year = int(_times(last).year[0])
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 6.5))
     soc = last["soc_mwh"].copy()
-    soc.index = soc.index.tz_localize(None)
+    soc.index = _times(soc).tz_localize(None)
     daily = soc.resample("1D").agg(["min", "max", "mean"])
     a1.fill_between(daily.index, daily["min"], daily["max"], color="#3969ac", alpha=0.3,
                     step="post", label=text("daily_range", lang))
@@ -113,7 +119,7 @@ def _soc(result: ScenarioResult, lang: Lang) -> Figure:
     a1.set_xlabel(text("month_axis", lang, year=year))
     _day_axis(a1, lang, daily=False)
     a1.set_title(text("soc_title", lang, name=result.scenario.name, year=year))
-    tw = w.index.tz_localize(None)
+    tw = _times(w).tz_localize(None)
     a2.step(tw, w["soc_mwh"], where="post", color="#3969ac")
     a2.set_ylabel(text("soc_axis", lang))
     a2.set_xlabel(text("date_axis", lang))
@@ -125,8 +131,8 @@ def _soc(result: ScenarioResult, lang: Lang) -> Figure:
 
 def _monthly_mix(result: ScenarioResult, lang: Lang) -> Figure:
     s = result.series
-    last = s[s.index.year == s.index.year.max()]
-    year = int(last.index.year[0])
+    last = s[_times(s).year == _times(s).year.max()]
+    year = int(_times(last).year[0])
     dt_h = (last.index[1] - last.index[0]) / pd.Timedelta("1h")
     mix = pd.DataFrame({
         text("pv_used", lang): last["pv_mw"] - last["pv_curtailed_mw"],
@@ -134,7 +140,7 @@ def _monthly_mix(result: ScenarioResult, lang: Lang) -> Figure:
         text("grid_import", lang): last["grid_import_mw"],
         text("export", lang): -last["grid_export_mw"],
         text("storage_losses", lang): -(last["charge_mw"] - last["discharge_mw"]),
-    }).groupby(last.index.month).sum() * dt_h / 1000.0
+    }).groupby(_times(last).month).sum() * dt_h / 1000.0
     fig, ax = plt.subplots(figsize=(10, 4.8))
     bottom_pos = np.zeros(len(mix))
     bottom_neg = np.zeros(len(mix))
@@ -145,7 +151,7 @@ def _monthly_mix(result: ScenarioResult, lang: Lang) -> Figure:
         ax.bar(mix.index, v, bottom=base, label=col, color=c)
         bottom_pos += np.maximum(v, 0)
         bottom_neg += np.minimum(v, 0)
-    load = last["load_mw"].groupby(last.index.month).sum() * dt_h / 1000.0
+    load = last["load_mw"].groupby(_times(last).month).sum() * dt_h / 1000.0
     ax.plot(load.index, load.to_numpy(), "k.-", label=text("load", lang))
     ax.set_xticks(range(1, 13), text("month_ticks", lang).split())
     ax.set_xlabel(text("month_axis", lang, year=year))
@@ -165,6 +171,7 @@ def _target_markers(ax: Axes, result: ScenarioResult, indicator: str, lang: Lang
     sel = t[(t["indicator"] == indicator) & t["target_value"].notna()].drop_duplicates(
         ["phase", "evaluation_year", "comparator", "target_value", "binding"])
     last_year = int(result.yearly.index.max())
+    r: Any  # one target row
     for r in sel.itertuples():
         ax.plot([r.evaluation_year], [r.target_value], "rv" if r.binding else "m^", ms=9)
         right = r.evaluation_year >= last_year  # keep the label inside the axes: left, below

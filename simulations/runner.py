@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -41,24 +41,24 @@ from carbon import (
     target_status,
 )
 from carbon.targets import Phase
+from energy.balance import site_load
 from energy.pv import PVArray, estimate_power_kw, pv_yield_kpis
 from energy.pv.arrays import default_ac_kw
 from energy.site import Site, lhasa_etdz
 from energy.storage import (
     BatterySpec,
     DispatchInfeasible,
+    DispatchSignals,
     default_station,
     optimize_dispatch,
     rule_based_dispatch,
 )
 from energy.tariffs import Tariff, load_tariff, parse_tariff, price_series
+from energy.units import KW_PER_MW, KWH_PER_MWH
 from energy.weather import typical_year
 from simulations.load import HOURS_PER_STEP, load_mw
 from simulations.plausibility import input_warnings, yield_warnings
 from simulations.scenario import Scenario, ScenarioError
-
-KWH_PER_MWH = 1000.0
-KW_PER_MW = 1000.0
 
 SERIES_COLUMNS = (
     "load_mw", "storage_aux_mw", "pv_mw", "direct_line_mw", "pv_curtailed_mw",
@@ -240,18 +240,19 @@ def dispatch_year(scenario: Scenario, year: int, load: pd.Series, renewables_mw:
     export_limit = np.inf if g.export_limit_mw is None else g.export_limit_mw
     import_limit = np.inf if g.import_limit_mw is None else g.import_limit_mw
     if battery is None:
-        return _no_storage(load.to_numpy(), renewables_mw, export_limit, import_limit, load.index)
+        return _no_storage(load.to_numpy(), renewables_mw, export_limit, import_limit,
+                           cast(pd.DatetimeIndex, load.index))
     d = scenario.dispatch
-    kwargs: dict[str, Any] = {
-        "tariff": tariff, "grid_tco2_per_mwh": grid_tco2_per_mwh,
-        "carbon_price_yuan_per_tco2": d.carbon_price_yuan_per_tco2,
-        "curtailment_penalty_yuan_per_mwh": d.curtailment_penalty_yuan_per_mwh,
-    }
+    signals = DispatchSignals(
+        load, renewables_mw, tariff=tariff, grid_tco2_per_mwh=grid_tco2_per_mwh,
+        carbon_price_yuan_per_tco2=d.carbon_price_yuan_per_tco2,
+        curtailment_penalty_yuan_per_mwh=d.curtailment_penalty_yuan_per_mwh,
+    )
     try:
         if d.strategy == "optimal":
-            res = optimize_dispatch(load, renewables_mw, battery, fix_simultaneous=True, **kwargs)
+            res = optimize_dispatch(signals, battery, fix_simultaneous=True)
         else:
-            res = rule_based_dispatch(load, renewables_mw, battery, **kwargs)
+            res = rule_based_dispatch(signals, battery)
     except DispatchInfeasible as exc:
         raise SimulationError(f"{year}: dispatch infeasible: {exc.reason}") from exc
     s = res.schedule
@@ -361,7 +362,7 @@ def simulate_year(scenario: Scenario, year: int, site: Site, tariff: Tariff,
         "charge_mw": flows["charge_mw"], "discharge_mw": flows["discharge_mw"],
         "soc_mwh": flows["soc_mwh"], "grid_import_mw": flows["grid_import_mw"],
         "grid_export_mw": flows["grid_export_mw"],
-        "price_yuan_per_mwh": price_series(load.index, tariff).to_numpy(),
+        "price_yuan_per_mwh": price_series(cast(pd.DatetimeIndex, load.index), tariff).to_numpy(),
     }, index=load.index)
 
 
@@ -392,7 +393,7 @@ def electricity_shares(e: dict[str, float]) -> dict[str, float]:
     therefore never exceeds 100 %; exported renewable energy is reported apart.
     """
     renewable = e["pv_used_mwh"] + e["direct_delivered_mwh"]
-    consumed = renewable + e["grid_import_mwh"] - e["grid_export_mwh"]
+    consumed = site_load(e["grid_import_mwh"], renewable, e["grid_export_mwh"])
     on_site = min(max(renewable - e["grid_export_mwh"], 0.0), max(consumed, 0.0))
     return {
         "electricity_consumed_mwh": consumed,
@@ -406,9 +407,11 @@ def year_cost(series: pd.DataFrame, dt_h: float, tariff: Tariff) -> dict[str, fl
     """Energy cost (import × TOU price − export × export price) and the monthly demand charge
     on the peak import, yuan."""
     imp = series["grid_import_mw"]
-    energy = float(dt_h * (series["price_yuan_per_mwh"] @ imp
+    import_cost = cast(float, series["price_yuan_per_mwh"] @ imp)
+    energy = float(dt_h * (import_cost
                            - tariff.export_price_yuan_per_mwh * series["grid_export_mw"].sum()))
-    monthly_peak_mw = imp.groupby([series.index.year, series.index.month]).max()
+    times = cast(pd.DatetimeIndex, series.index)
+    monthly_peak_mw = imp.groupby([times.year, times.month]).max()
     demand = float(monthly_peak_mw.sum() * KW_PER_MW * tariff.demand_charge_yuan_per_kw_month)
     return {"energy_cost_yuan": energy, "demand_charge_yuan": demand,
             "peak_import_mw": float(imp.max())}

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -47,7 +47,9 @@ class ScenarioError(ValueError):
 @cache
 def load_profiles() -> dict[str, Any]:
     """The industry load shapes (simulations/data/load_profiles.yaml)."""
-    return yaml.safe_load((DATA_DIR / "load_profiles.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(
+        (DATA_DIR / "load_profiles.yaml").read_text(encoding="utf-8"))
+    return data
 
 
 class _Model(BaseModel):
@@ -56,7 +58,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-def _finite_tree(value: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def _finite_tree(value: _T) -> _T:
     """``value`` unchanged if every number in it (nested dicts/lists) is finite."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"numbers must be finite, not {value}")

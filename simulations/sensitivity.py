@@ -170,7 +170,7 @@ def _tornado(table: pd.DataFrame, metric: str, zh: bool,
     for name, grp in table[table["parameter"] != "base"].groupby("parameter", sort=False):
         vals = {r.side: float(getattr(r, metric)) * scale for r in grp.itertuples()}
         lo, hi = vals.get("low", base), vals.get("high", base)
-        rows.append((titles[name]["title_zh" if zh else "title_en"], lo, hi))
+        rows.append((titles[str(name)]["title_zh" if zh else "title_en"], lo, hi))
     rows.sort(key=lambda r: abs(r[2] - r[1]))
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.6))
     y = np.arange(len(rows))

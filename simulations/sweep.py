@@ -253,7 +253,7 @@ def mark_pareto(table: pd.DataFrame, cost: str = "total_cost_yuan",
     e = sub[carbon].to_numpy()
     dominated = ((c[None, :] <= c[:, None]) & (e[None, :] <= e[:, None])
                  & ((c[None, :] < c[:, None]) | (e[None, :] < e[:, None]))).any(axis=1)
-    out.loc[sub.index[~dominated], "pareto"] = True
+    out.loc[sub.index[np.flatnonzero(~dominated)], "pareto"] = True
     return out
 
 
@@ -318,7 +318,8 @@ def _pareto_axes(table: pd.DataFrame, title: str, lg: Any) -> Any:
     ax.plot(front["total_cost_yuan"] / 1e6, front["total_co2_t"] / 1e3, "o-", c="#e73f74",
             label=text("front", lg))
     for r in front.to_dict(orient="records"):
-        ax.annotate(case_label(r, lg), (r["total_cost_yuan"] / 1e6, r["total_co2_t"] / 1e3),
+        row = {str(k): v for k, v in r.items()}
+        ax.annotate(case_label(row, lg), (row["total_cost_yuan"] / 1e6, row["total_co2_t"] / 1e3),
                     fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel(text("cost_axis", lg))
     ax.set_ylabel(text("co2_total_axis", lg))

@@ -65,7 +65,6 @@ MIN_FULL_PERIODS = 3
 """Complete years a trend projection needs (fewer: status insufficient_data)."""
 MAX_PROJECTED_CHANGE_PCT = 30.0
 """Largest yearly change a projection may imply (a short steep trend is capped, and says so)."""
-KWH_PER_MWH = 1000.0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from app.models import Enterprise, Meter
 from app.problems import Problem
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
+from energy.balance import site_load
 from energy.units import CARRIERS
 
 Period = Literal["day", "week", "month", "year"]
@@ -127,7 +128,7 @@ def _meters(session: Session, principal: Principal,
 
 def _electricity(by_carrier: dict[str, float]) -> dict[str, float]:
     out = {name: by_carrier.get(c, 0.0) for c, name in ELECTRICITY.items()}
-    out["load_kwh"] = out["grid_import_kwh"] + out["pv_kwh"] - out["grid_export_kwh"]
+    out["load_kwh"] = site_load(out["grid_import_kwh"], out["pv_kwh"], out["grid_export_kwh"])
     return out
 
 

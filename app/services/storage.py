@@ -26,10 +26,12 @@ from app.repositories import storage as repo
 from app.schemas.storage import DispatchIn, StorageIn
 from app.services import registry
 from app.services.jobs import once
+from energy.balance import site_load
 from energy.storage import (
     BatterySpec,
     DispatchInfeasible,
     DispatchResult,
+    DispatchSignals,
     default_station,
     optimize_dispatch,
     rolling_dispatch,
@@ -37,12 +39,11 @@ from energy.storage import (
 )
 from energy.storage.safety import SafetyWindow, safety_window
 from energy.tariffs import Tariff
-from energy.units import carrier_spec
+from energy.units import KWH_PER_MWH, carrier_spec
 
 TZ = ZoneInfo("Asia/Shanghai")
 ORIGIN = pd.Timestamp("2000-01-01 00:00", tz="Asia/Shanghai")
 SEASON = pd.Timedelta(days=7)
-KWH_PER_MWH = 1000.0
 PARK_OWNER = ("PARK-STORAGE", "园区储能电站运营（经开区平台）")
 """Owner enterprise of the telemetry meters of stations registered without an enterprise."""
 
@@ -304,8 +305,8 @@ def _stored_load_pv(conn: Connection, asset: StorageAsset, index: pd.DatetimeInd
         return None, np.zeros(n), {}, int(missing.sum())
     step_h = step_minutes / 60.0
     pv = np.nan_to_num(col["pv_generation"]) / KWH_PER_MWH / step_h
-    load = (col["electricity_import"] - np.nan_to_num(col["electricity_export"])
-            ) / KWH_PER_MWH / step_h + pv
+    load = site_load(col["electricity_import"], np.nan_to_num(col["pv_generation"]),
+                     np.nan_to_num(col["electricity_export"])) / KWH_PER_MWH / step_h
     meters = bins.groupby("carrier")["meters"].max().astype(int).to_dict()
     return load, pv, meters, int(np.isnan(col["pv_generation"]).sum())
 
@@ -320,24 +321,22 @@ def build_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: d
 # --- solving ---------------------------------------------------------------------------------
 def solve(inputs: DispatchInputs, battery: BatterySpec, body: DispatchIn) -> DispatchResult:
     """Run the requested strategy of energy.storage on ``inputs``; infeasible -> 422 problem."""
-    common: dict[str, Any] = dict(
+    signals = DispatchSignals(
+        inputs.load_mw, inputs.pv_mw,
         price_yuan_per_mwh=inputs.price_yuan_per_mwh, tariff=inputs.tariff,
         grid_tco2_per_mwh=inputs.grid_tco2_per_mwh,
         carbon_price_yuan_per_tco2=body.carbon_price_yuan_per_tco2,
         curtailment_penalty_yuan_per_mwh=body.curtailment_penalty_yuan_per_mwh,
         temperature_c=inputs.temperature_c, step_h=body.step_minutes / 60.0,
-    )
-    money: dict[str, Any] = dict(
         export_price_yuan_per_mwh=_series(body.export_price_yuan_per_mwh, len(inputs.index),
                                           "export_price_yuan_per_mwh"),
         demand_charge_yuan_per_kw_month=body.demand_charge_yuan_per_kw_month,
     )
     try:
         if body.strategy == "optimal":
-            return optimize_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common, **money)
+            return optimize_dispatch(signals, battery)
         if body.strategy == "rule":
-            return rule_based_dispatch(inputs.load_mw, inputs.pv_mw, battery, **common,
-                                       **money)
+            return rule_based_dispatch(signals, battery)
         steps_per_h = 60 / body.step_minutes
         window = max(1, round(body.rolling.window_hours * steps_per_h))
         commit = max(1, min(window, round(body.rolling.commit_hours * steps_per_h)))
@@ -346,9 +345,8 @@ def solve(inputs: DispatchInputs, battery: BatterySpec, body: DispatchIn) -> Dis
             fc["load_forecast_mw"] = pd.Series(inputs.load_forecast_mw, index=inputs.index)
         if inputs.pv_forecast_mw is not None:
             fc["pv_forecast_mw"] = pd.Series(inputs.pv_forecast_mw, index=inputs.index)
-        return rolling_dispatch(inputs.load_mw, pd.Series(inputs.pv_mw, index=inputs.index),
-                                battery, window_steps=window, commit_steps=commit, **fc,
-                                **common, **money)
+        return rolling_dispatch(signals.with_(pv_mw=pd.Series(inputs.pv_mw, index=inputs.index)),
+                                battery, window_steps=window, commit_steps=commit, **fc)
     except DispatchInfeasible as exc:
         raise Problem(422, f"No feasible schedule: {exc.reason}", kind="dispatch-infeasible",
                       reason=exc.reason) from None

@@ -18,7 +18,9 @@ Mounting = Literal["roof_flush", "open_rack"]
 @cache
 def pv_defaults() -> dict[str, Any]:
     """The parsed PV defaults data file."""
-    return yaml.safe_load((DATA_DIR / "pv_defaults.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(
+        (DATA_DIR / "pv_defaults.yaml").read_text(encoding="utf-8"))
+    return data
 
 
 def _default_losses() -> dict[str, float]:

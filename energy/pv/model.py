@@ -30,7 +30,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -77,7 +77,7 @@ def _solar_position_cached(site: Site, times: pd.DatetimeIndex,
     if key in _SOLPOS_CACHE:
         _SOLPOS_CACHE.move_to_end(key)
         return _SOLPOS_CACHE[key]
-    solpos = pvlib.solarposition.get_solarposition(
+    solpos: pd.DataFrame = pvlib.solarposition.get_solarposition(
         times, site.latitude_deg, site.longitude_deg, altitude=site.altitude_m,
         pressure=site.pressure_pa, temperature=temp_air_c, method="nrel_numpy")
     _SOLPOS_CACHE[key] = solpos
@@ -105,7 +105,8 @@ def estimate_power_kw(arrays: Sequence[PVArray], weather: pd.DataFrame, site: Si
     inv = pv_defaults()["inverter"]
     eta_nom, eta_ref = float(inv["eta_inv_nom"]), float(inv["eta_inv_ref"])
 
-    times = midpoints(weather.index)
+    index = cast(pd.DatetimeIndex, weather.index)
+    times = midpoints(index)
     temp_air = weather["temp_air"].to_numpy(float)
     solpos = _solar_position_cached(site, times, temp_air)
     app_zenith = solpos["apparent_zenith"].to_numpy()
@@ -162,7 +163,8 @@ def _iam_physical(aoi_deg: np.ndarray) -> np.ndarray:
     i = pos.astype(np.intp)
     frac = pos - i
     lo = table[i]
-    return lo + frac * (table[i + 1] - lo)
+    iam: np.ndarray = lo + frac * (table[i + 1] - lo)
+    return iam
 
 
 def _chunk(t: dict[str, np.ndarray], groups: pd.DataFrame, members: pd.DataFrame, site: Site,
@@ -202,12 +204,12 @@ def estimate_energy_kwh(arrays: Sequence[PVArray], weather: pd.DataFrame, site: 
     start.
     Resolutions finer than the weather's step are not supported (no invented detail)."""
     power_kw = estimate_power_kw(arrays, weather, site, year=year)
-    step = step_of(weather.index)
+    step = step_of(cast(pd.DatetimeIndex, weather.index))
     rule = _RESAMPLE_RULE[resolution]
     if resolution in ("15min", "hour") and pd.Timedelta(rule) < step:
         raise ValueError(f"weather step {step} is coarser than resolution {resolution!r}")
     energy_kwh = power_kw * (step / pd.Timedelta("1h"))
-    energy_kwh.index = energy_kwh.index.tz_convert(tz)
+    energy_kwh.index = cast(pd.DatetimeIndex, energy_kwh.index).tz_convert(tz)
     return energy_kwh.resample(rule).sum()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -39,9 +40,10 @@ def clear_days(weather: pd.DataFrame, site: Site, tz: str = "Asia/Shanghai") -> 
     """True for local days that were clear: daily GHI / Ineichen GHI ≥ the threshold and a steady
     clear-sky index through the day's bright hours (std ≤ threshold). Index = local day start."""
     cfg = _cfg()
-    cs = clearsky_irradiance(site, weather.index)["ghi"].to_numpy()
+    index = cast(pd.DatetimeIndex, weather.index)
+    cs = clearsky_irradiance(site, index)["ghi"].to_numpy()
     ghi = weather["ghi"].to_numpy(float)
-    local = weather.index.tz_convert(tz).normalize()
+    local = index.tz_convert(tz).normalize()
     bright = cs >= cfg["clear_day_min_clearsky_ghi_w_per_m2"]
     k_step = np.where(bright, ghi / np.where(bright, cs, 1.0), np.nan)
     frame = pd.DataFrame({"ghi": ghi, "cs": cs, "k": k_step}, index=local)
@@ -79,7 +81,8 @@ def underperformance_alerts(array: PVArray, daily: pd.DataFrame, clear: pd.Serie
         else:
             reason = (f"output {row['pr']:.0%} of expected on a clear day, below {share:.0%} "
                       "(soiling, snow, shading or a partial outage?)")
-        alerts.append(PerformanceAlert(array.code, pd.Timestamp(day).date(), float(row["pr"]),
+        day_start = pd.Timestamp(cast(pd.Timestamp, day))
+        alerts.append(PerformanceAlert(array.code, day_start.date(), float(row["pr"]),
                                        float(row["expected_kwh"]), float(row["measured_kwh"]),
                                        reason))
     return alerts

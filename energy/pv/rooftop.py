@@ -7,6 +7,8 @@ energy/data/pv_defaults.yaml ('rooftop', with sources and assumptions stated the
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +37,7 @@ def rooftop_arrays(roofs: pd.DataFrame, packing_kwp_per_m2: float | None = None)
         raise ValueError("usable_share must be within 0..1")
     kwp = roofs["roof_area_m2"].astype(float) * usable * packing
     arrays = []
+    idx: Any  # a label of the roofs' index
     for i, (idx, row) in enumerate(roofs.iterrows()):
         if kwp[idx] <= 0:
             continue

@@ -86,7 +86,7 @@ class BatterySpec:
 
     def retention_per_step(self, step_h: float) -> float:
         """Fraction of stored energy kept over one step after self-discharge."""
-        return (1.0 - self.self_discharge_pct_per_day / 100.0) ** (step_h / 24.0)
+        return float((1.0 - self.self_discharge_pct_per_day / 100.0) ** (step_h / 24.0))
 
     def charge_limit_mw(self, temperature_c: np.ndarray | None, n: int) -> np.ndarray:
         """Per-step maximum charge power (MW) from the cell/enclosure temperature (degC)."""
@@ -96,7 +96,8 @@ class BatterySpec:
         t = np.asarray(temperature_c, dtype=float)
         lo, hi = self.charge_block_below_c, self.charge_full_above_c
         frac = np.clip((t - lo) / (hi - lo), 0.0, 1.0) if hi > lo else (t >= lo).astype(float)
-        return full * frac
+        limit_mw: np.ndarray = full * frac
+        return limit_mw
 
     def with_(self, **changes: Any) -> BatterySpec:
         """Copy with some fields changed."""

@@ -60,9 +60,10 @@ def load_ageing_model(path: Path | str = DEGRADATION_FILE) -> AgeingModel:
 def calendar_rate(temperature_c: np.ndarray, soc_frac: np.ndarray, m: AgeingModel) -> np.ndarray:
     """SAM k_cal (fraction per sqrt(day)) at the clamped temperature and SOC fraction."""
     t_k = np.clip(temperature_c, m.temperature_min_c, m.temperature_max_c) + KELVIN
-    return m.a * np.exp(m.b * (1 / t_k - 1 / m.t_ref_k)) * np.exp(
+    rate: np.ndarray = m.a * np.exp(m.b * (1 / t_k - 1 / m.t_ref_k)) * np.exp(
         m.c * (soc_frac / t_k - 1 / m.t_ref_k)
     )
+    return rate
 
 
 def calendar_fade_frac(

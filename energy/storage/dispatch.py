@@ -14,58 +14,31 @@ from energy.storage.lp_model import DispatchLp
 from energy.storage.problem import (
     DispatchInfeasible,
     DispatchResult,
-    ObjectiveWeights,
+    DispatchSignals,
     Problem,
     compute_kpis,
     make_problem,
     schedule_frame,
 )
 from energy.storage.windows import chunked_basis
-from energy.tariffs import Tariff
 
 
 def optimize_dispatch(
-    load_mw: pd.Series,
-    pv_mw: pd.Series | np.ndarray | float | None,
+    signals: DispatchSignals,
     battery: BatterySpec,
     *,
-    price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    tariff: Tariff | None = None,
-    export_price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    demand_charge_yuan_per_kw_month: float | None = None,
-    grid_tco2_per_mwh: pd.Series | np.ndarray | float | None = None,
-    carbon_price_yuan_per_tco2: float = 0.0,
-    curtailment_penalty_yuan_per_mwh: float = 0.0,
-    temperature_c: pd.Series | np.ndarray | float | None = None,
-    weights: ObjectiveWeights | None = None,
-    step_h: float | None = None,
     fix_simultaneous: bool = False,
     warm_start: bool = True,
 ) -> DispatchResult:
-    """Minimum-cost dispatch of ``battery`` serving ``load_mw`` with ``pv_mw`` and the grid.
+    """Minimum-cost dispatch of ``battery`` serving the load with PV and the grid.
 
-    Series are MW per step on ``load_mw``'s regular DatetimeIndex (hourly, 15-min, ...). Prices
-    in yuan/MWh (explicit series, else ``tariff``), demand charge yuan/kW-month on the monthly
-    peak import, CO2 cost = ``carbon_price_yuan_per_tco2`` x ``grid_tco2_per_mwh`` x import,
-    degradation cost per MWh of throughput (charge + discharge), penalty per MWh curtailed.
-    ``temperature_c`` is the cell/enclosure temperature used for the cold charge limit.
+    ``signals`` (see ``DispatchSignals``): load and PV in MW per step, prices, demand charge
+    yuan/kW-month on the monthly peak import, CO2 cost = carbon price x grid factor x import,
+    penalty per MWh curtailed, temperature for the cold charge limit; degradation cost per MWh of
+    throughput (charge + discharge) comes from the battery.
     Raises ``DispatchInfeasible`` with the reason when no schedule meets the constraints.
     """
-    p = make_problem(
-        load_mw,
-        pv_mw,
-        battery,
-        price_yuan_per_mwh=price_yuan_per_mwh,
-        tariff=tariff,
-        export_price_yuan_per_mwh=export_price_yuan_per_mwh,
-        demand_charge_yuan_per_kw_month=demand_charge_yuan_per_kw_month,
-        grid_tco2_per_mwh=grid_tco2_per_mwh,
-        carbon_price_yuan_per_tco2=carbon_price_yuan_per_tco2,
-        curtailment_penalty_yuan_per_mwh=curtailment_penalty_yuan_per_mwh,
-        temperature_c=temperature_c,
-        weights=weights,
-        step_h=step_h,
-    )
+    p = make_problem(signals, battery)
     return solve_problem(p, fix_simultaneous=fix_simultaneous, warm_start=warm_start)
 
 

@@ -112,7 +112,7 @@ class DispatchLp:
             rows += [2 * n + t, 2 * n + t, 3 * n + t, 3 * n + t]
             cols += [self.I + t, np.full(n, self.P), self.I + t, np.full(n, self.P + 1)]
             vals += [ones, -ones, ones, -ones]
-        elif self.m:
+        elif self._month_code is not None:  # self.m > 0
             rows += [2 * n + t, 2 * n + t]
             cols += [self.I + t, self.P + self._month_code]
             vals += [ones, -ones]
@@ -200,7 +200,7 @@ class DispatchLp:
         h = self.highs
         h.changeColsBounds(self.num_col, self._cols, lo, hi)
         h.changeColsCost(self.num_col, self._cols, cost)
-        h.changeRowsBounds(self.num_row, self._rows, rlo, rhi)
+        h.changeRowsBounds(self.num_row, self._rows, rlo, rhi)  # type: ignore[attr-defined]
 
     def solve(self) -> tuple[highspy.HighsModelStatus, float, np.ndarray]:
         """Run HiGHS; returns (status, objective, column values)."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from energy.storage.battery import BatterySpec
 from energy.tariffs import Tariff, price_series
+from energy.units import KW_PER_MW
 
 SCHEDULE_COLUMNS = (
     "charge_mw",
@@ -18,7 +20,6 @@ SCHEDULE_COLUMNS = (
     "grid_export_mw",
     "pv_curtailed_mw",
 )
-KW_PER_MW = 1000.0
 SIMULTANEOUS_TOL_MW = 1e-6
 
 
@@ -39,6 +40,42 @@ class ObjectiveWeights:
     co2: float = 1.0
     degradation: float = 1.0
     curtailment: float = 1.0
+
+
+Signal = pd.Series | np.ndarray | float | None
+"""A per-step input: a Series on the load's index, an array of its length, a constant, or None."""
+
+
+@dataclass(frozen=True)
+class DispatchSignals:
+    """What every dispatch strategy plans on (one object instead of a dozen keyword arguments).
+
+    Series are MW per step on ``load_mw``'s regular DatetimeIndex (hourly, 15-min, ...).
+    Prices in yuan/MWh (explicit series, else ``tariff``, else zero); the export price likewise
+    (else the tariff's); ``demand_charge_yuan_per_kw_month`` on the monthly peak import (None:
+    the tariff's, else zero); CO2 cost = ``carbon_price_yuan_per_tco2`` x ``grid_tco2_per_mwh``
+    x import; ``curtailment_penalty_yuan_per_mwh`` per MWh of PV curtailed; ``temperature_c`` the
+    cell/enclosure temperature of the cold charge limit; ``weights`` of the objective terms;
+    ``step_h`` the step in hours (None: from the index). The grid's import and export limits
+    belong to the station (``BatterySpec``).
+    """
+
+    load_mw: pd.Series
+    pv_mw: Signal = None
+    price_yuan_per_mwh: Signal = None
+    tariff: Tariff | None = None
+    export_price_yuan_per_mwh: Signal = None
+    demand_charge_yuan_per_kw_month: float | None = None
+    grid_tco2_per_mwh: Signal = None
+    carbon_price_yuan_per_tco2: float = 0.0
+    curtailment_penalty_yuan_per_mwh: float = 0.0
+    temperature_c: Signal = None
+    weights: ObjectiveWeights | None = None
+    step_h: float | None = None
+
+    def with_(self, **changes: Any) -> DispatchSignals:
+        """A copy with some fields changed (e.g. a slice of the horizon, another price)."""
+        return replace(self, **changes)
 
 
 @dataclass
@@ -100,7 +137,7 @@ class Problem:
         )
 
 
-def _as_array(x: pd.Series | np.ndarray | float | None, index: pd.DatetimeIndex, default: float,
+def _as_array(x: Signal, index: pd.DatetimeIndex, default: float,
               name: str) -> np.ndarray:
     n = len(index)
     if x is None:
@@ -138,53 +175,44 @@ def month_codes(index: pd.DatetimeIndex) -> np.ndarray:
     return pd.factorize(ym)[0].astype(np.int64)
 
 
-def make_problem(
-    load_mw: pd.Series,
-    pv_mw: pd.Series | np.ndarray | float | None,
-    battery: BatterySpec,
-    *,
-    price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    tariff: Tariff | None = None,
-    export_price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    demand_charge_yuan_per_kw_month: float | None = None,
-    grid_tco2_per_mwh: pd.Series | np.ndarray | float | None = None,
-    carbon_price_yuan_per_tco2: float = 0.0,
-    curtailment_penalty_yuan_per_mwh: float = 0.0,
-    temperature_c: pd.Series | np.ndarray | float | None = None,
-    weights: ObjectiveWeights | None = None,
-    step_h: float | None = None,
-) -> Problem:
+def make_problem(signals: DispatchSignals, battery: BatterySpec) -> Problem:
     """Normalise inputs. Prices: explicit series win; else the tariff; else zero."""
+    load_mw = signals.load_mw
     if not isinstance(load_mw, pd.Series) or not isinstance(load_mw.index, pd.DatetimeIndex):
         raise TypeError("load_mw must be a pandas Series on a DatetimeIndex")
     index = load_mw.index
+    tariff = signals.tariff
+    price_yuan_per_mwh = signals.price_yuan_per_mwh
     if price_yuan_per_mwh is None and tariff is not None:
         price_yuan_per_mwh = price_series(index, tariff)
+    export_price_yuan_per_mwh = signals.export_price_yuan_per_mwh
     if export_price_yuan_per_mwh is None and tariff is not None:
         export_price_yuan_per_mwh = tariff.export_price_yuan_per_mwh
+    demand_charge_yuan_per_kw_month = signals.demand_charge_yuan_per_kw_month
     if demand_charge_yuan_per_kw_month is None:
         demand_charge_yuan_per_kw_month = (
             tariff.demand_charge_yuan_per_kw_month if tariff is not None else 0.0
         )
-    pv = _as_array(pv_mw, index, 0.0, "pv_mw")
+    pv = _as_array(signals.pv_mw, index, 0.0, "pv_mw")
+    temperature_c = signals.temperature_c
     temps = None if temperature_c is None else _as_array(temperature_c, index, 0.0, "temperature_c")
     return Problem(
         index=index,
-        step_h=infer_step_h(index, step_h),
+        step_h=infer_step_h(index, signals.step_h),
         load_mw=_as_array(load_mw, index, 0.0, "load_mw"),
         pv_mw=np.maximum(pv, 0.0),
         price_yuan_per_mwh=_as_array(price_yuan_per_mwh, index, 0.0, "price_yuan_per_mwh"),
         export_price_yuan_per_mwh=_as_array(
             export_price_yuan_per_mwh, index, 0.0, "export_price_yuan_per_mwh"
         ),
-        grid_tco2_per_mwh=_as_array(grid_tco2_per_mwh, index, 0.0, "grid_tco2_per_mwh"),
+        grid_tco2_per_mwh=_as_array(signals.grid_tco2_per_mwh, index, 0.0, "grid_tco2_per_mwh"),
         charge_limit_mw=battery.charge_limit_mw(temps, len(index)),
         month_code=month_codes(index),
         battery=battery,
-        carbon_price_yuan_per_tco2=float(carbon_price_yuan_per_tco2),
+        carbon_price_yuan_per_tco2=float(signals.carbon_price_yuan_per_tco2),
         demand_charge_yuan_per_mw_month=float(demand_charge_yuan_per_kw_month) * KW_PER_MW,
-        curtailment_penalty_yuan_per_mwh=float(curtailment_penalty_yuan_per_mwh),
-        weights=weights or ObjectiveWeights(),
+        curtailment_penalty_yuan_per_mwh=float(signals.curtailment_penalty_yuan_per_mwh),
+        weights=signals.weights or ObjectiveWeights(),
     )
 
 

@@ -66,7 +66,7 @@ def planned_soc_mwh(schedule: pd.DataFrame, start: pd.Timestamp, soc_initial_mwh
     ``schedule.soc_mwh`` holds end-of-interval values, so this is the previous row's value (or the
     initial SOC for the first interval).
     """
-    pos = int(schedule.index.get_indexer([start])[0])
+    pos = int(schedule.index.get_indexer(pd.Index([start]))[0])
     if pos < 0:
         raise KeyError(f"{start} is not an interval start of the schedule")
     return soc_initial_mwh if pos == 0 else float(schedule["soc_mwh"].iloc[pos - 1])

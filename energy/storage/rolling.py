@@ -17,7 +17,7 @@ from energy.storage.lp_model import DispatchLp
 from energy.storage.problem import (
     DispatchInfeasible,
     DispatchResult,
-    ObjectiveWeights,
+    DispatchSignals,
     Problem,
     compute_kpis,
     make_problem,
@@ -25,7 +25,6 @@ from energy.storage.problem import (
     soc_path_mwh,
 )
 from energy.storage.windows import Windows
-from energy.tariffs import Tariff
 
 
 def realise(
@@ -68,27 +67,16 @@ def realise(
 
 
 def rolling_dispatch(
-    load_mw: pd.Series,
-    pv_mw: pd.Series,
+    signals: DispatchSignals,
     battery: BatterySpec,
     *,
     window_steps: int,
     commit_steps: int,
     load_forecast_mw: pd.Series | None = None,
     pv_forecast_mw: pd.Series | None = None,
-    price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    tariff: Tariff | None = None,
-    export_price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    demand_charge_yuan_per_kw_month: float | None = None,
-    grid_tco2_per_mwh: pd.Series | np.ndarray | float | None = None,
-    carbon_price_yuan_per_tco2: float = 0.0,
-    curtailment_penalty_yuan_per_mwh: float = 0.0,
-    temperature_c: pd.Series | np.ndarray | float | None = None,
-    weights: ObjectiveWeights | None = None,
-    step_h: float | None = None,
     compare_perfect: bool = True,
 ) -> DispatchResult:
-    """Receding-horizon dispatch over the actual ``load_mw``/``pv_mw``.
+    """Receding-horizon dispatch over the actual load and PV of ``signals``.
 
     Each window of ``window_steps`` is planned on the forecasts (``None`` = perfect foresight),
     its first ``commit_steps`` are committed and realised against the actual series, and the SOC
@@ -100,19 +88,7 @@ def rolling_dispatch(
     """
     if not 1 <= commit_steps <= window_steps:
         raise ValueError("need 1 <= commit_steps <= window_steps")
-    common = dict(
-        price_yuan_per_mwh=price_yuan_per_mwh,
-        tariff=tariff,
-        export_price_yuan_per_mwh=export_price_yuan_per_mwh,
-        demand_charge_yuan_per_kw_month=demand_charge_yuan_per_kw_month,
-        grid_tco2_per_mwh=grid_tco2_per_mwh,
-        carbon_price_yuan_per_tco2=carbon_price_yuan_per_tco2,
-        curtailment_penalty_yuan_per_mwh=curtailment_penalty_yuan_per_mwh,
-        temperature_c=temperature_c,
-        weights=weights,
-        step_h=step_h,
-    )
-    actual = make_problem(load_mw, pv_mw, battery, **common)  # type: ignore[arg-type]
+    actual = make_problem(signals, battery)
     n, w = actual.n, window_steps
     fc_load = actual.load_mw if load_forecast_mw is None else _aligned(load_forecast_mw, actual)
     fc_pv = (

@@ -26,14 +26,14 @@ import pandas as pd
 from energy.storage.battery import BatterySpec
 from energy.storage.problem import (
     DispatchResult,
-    ObjectiveWeights,
+    DispatchSignals,
     Problem,
     compute_kpis,
     make_problem,
     schedule_frame,
 )
 from energy.storage.rolling import realise
-from energy.tariffs import Tariff, period_series
+from energy.tariffs import period_series
 
 _BISECTION_STEPS = 50
 
@@ -94,35 +94,18 @@ def _shaving_reserve_mwh(want_shave: np.ndarray, block: np.ndarray, dt: float,
 
 
 def rule_based_dispatch(
-    load_mw: pd.Series,
-    pv_mw: pd.Series | np.ndarray | float | None,
+    signals: DispatchSignals,
     battery: BatterySpec,
     *,
-    price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    tariff: Tariff | None = None,
-    export_price_yuan_per_mwh: pd.Series | np.ndarray | float | None = None,
-    demand_charge_yuan_per_kw_month: float | None = None,
     valley_quantile: float = 0.25,
     peak_quantile: float = 0.75,
-    grid_tco2_per_mwh: pd.Series | np.ndarray | float | None = None,
-    carbon_price_yuan_per_tco2: float = 0.0,
-    curtailment_penalty_yuan_per_mwh: float = 0.0,
-    temperature_c: pd.Series | np.ndarray | float | None = None,
-    weights: ObjectiveWeights | None = None,
-    step_h: float | None = None,
 ) -> DispatchResult:
     """The baseline of the module docstring. Valley/peak steps are the tariff's 'valley'/'peak'
     periods, or without a tariff the steps priced at or below/above the given price quantiles.
     KPI ``final_soc_shortfall_mwh`` says how far the end SOC falls short of ``soc_final_pct``.
     """
-    p = make_problem(
-        load_mw, pv_mw, battery, price_yuan_per_mwh=price_yuan_per_mwh, tariff=tariff,
-        export_price_yuan_per_mwh=export_price_yuan_per_mwh,
-        demand_charge_yuan_per_kw_month=demand_charge_yuan_per_kw_month,
-        grid_tco2_per_mwh=grid_tco2_per_mwh, carbon_price_yuan_per_tco2=carbon_price_yuan_per_tco2,
-        curtailment_penalty_yuan_per_mwh=curtailment_penalty_yuan_per_mwh,
-        temperature_c=temperature_c, weights=weights, step_h=step_h,
-    )
+    p = make_problem(signals, battery)
+    tariff = signals.tariff
     if tariff is not None:
         periods = period_series(p.index, tariff).to_numpy()
         valley, peak = periods == "valley", periods == "peak"

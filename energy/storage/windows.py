@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from itertools import pairwise
+from typing import Any
 
 import highspy
 import numpy as np
@@ -40,11 +41,12 @@ class Windows:
         src = {k: getattr(p, k) for k in WINDOW_ARRAYS} | (overrides or {})
         self.padded = {k: np.concatenate([v, np.zeros(w)]) for k, v in src.items()}
         idx = pd.date_range(p.index[0], periods=w, freq=pd.Timedelta(hours=p.step_h))
-        self.first = replace(p, index=idx, month_code=np.zeros(w, dtype=np.int64),
-                             **{k: v[:w] for k, v in self.padded.items()})
+        head: dict[str, Any] = {k: v[:w] for k, v in self.padded.items()}
+        self.first = replace(p, index=idx, month_code=np.zeros(w, dtype=np.int64), **head)
 
     def at(self, start: int) -> Problem:
-        return replace(self.first, **{k: v[start : start + self.w] for k, v in self.padded.items()})
+        window: dict[str, Any] = {k: v[start : start + self.w] for k, v in self.padded.items()}
+        return replace(self.first, **window)
 
 
 def chunked_basis(p: Problem, model_full: DispatchLp) -> bool:

@@ -27,7 +27,8 @@ def clearsky_irradiance(site: Site, index: pd.DatetimeIndex,
     cs = site.location().get_clearsky(times, model="ineichen", solar_position=solpos,
                                       pressure=site.pressure_pa)
     cs.index = index
-    return cs[["ghi", "dni", "dhi"]]
+    out: pd.DataFrame = cs[["ghi", "dni", "dhi"]]
+    return out
 
 
 def clearsky_weather(site: Site, start: pd.Timestamp | str, end: pd.Timestamp | str,

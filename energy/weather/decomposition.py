@@ -6,6 +6,8 @@ defaults to sea-level pressure (101,325 Pa); we always pass ``Site.pressure_pa``
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 import pvlib
@@ -15,13 +17,13 @@ from energy.weather.frame import midpoints, solar_position
 
 
 def decompose_ghi(ghi_w_per_m2: pd.Series, site: Site,
-                  solar_zenith_deg: pd.Series | None = None) -> pd.DataFrame:
+                  solar_zenith_deg: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
     """Split GHI (W/m², index = interval starts) into ``dni`` and ``dhi`` (W/m²).
 
     DNI from ``pvlib.irradiance.dirint(ghi, zenith, times, pressure=site.pressure_pa)``;
     DHI = GHI − DNI·cos(zenith), clipped at 0.
     """
-    times = midpoints(ghi_w_per_m2.index)
+    times = midpoints(cast(pd.DatetimeIndex, ghi_w_per_m2.index))
     if solar_zenith_deg is None:
         solar_zenith_deg = solar_position(site, times)["zenith"]
     zenith = pd.Series(np.asarray(solar_zenith_deg, dtype=float), index=times)

@@ -8,6 +8,8 @@ Weather frame: tz-aware DatetimeIndex = start of each interval [start, start + s
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import pvlib
 
@@ -19,7 +21,7 @@ WEATHER_COLUMNS: tuple[str, ...] = ("ghi", "dni", "dhi", "temp_air", "wind_speed
 def step_of(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The interval length of a regular index (its frequency, else the median spacing)."""
     if index.freq is not None:
-        return pd.Timedelta(index.freq)
+        return pd.Timedelta(cast(pd.offsets.Tick, index.freq))  # a regular index: a fixed step
     if len(index) < 2:
         return pd.Timedelta("1h")
     return pd.Timedelta(index.to_series().diff().median())
@@ -35,10 +37,11 @@ def midpoints(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
 def solar_position(site: Site, times: pd.DatetimeIndex) -> pd.DataFrame:
     """``pvlib.solarposition.get_solarposition`` (method 'nrel_numpy') at the site's altitude and
     pressure, at the given instants (pass :func:`midpoints` of a weather index)."""
-    return pvlib.solarposition.get_solarposition(
+    solpos: pd.DataFrame = pvlib.solarposition.get_solarposition(
         times, site.latitude_deg, site.longitude_deg, altitude=site.altitude_m,
         pressure=site.pressure_pa, method="nrel_numpy",
     )
+    return solpos
 
 
 def year_index(year: int, tz: str, freq: str = "1h") -> pd.DatetimeIndex:

@@ -26,7 +26,9 @@ SEASON_MONTHS: dict[str, tuple[int, ...]] = {
 @cache
 def climate() -> dict[str, Any]:
     """The parsed climate data file."""
-    return yaml.safe_load((DATA_DIR / "lhasa_climate.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(
+        (DATA_DIR / "lhasa_climate.yaml").read_text(encoding="utf-8"))
+    return data
 
 
 def daily_astronomy(site: Site, year: int) -> pd.DataFrame:
@@ -76,14 +78,16 @@ def monthly_ghi_kwh_per_m2(site: Site, year: int = 2025) -> pd.Series:
     h0_month = daily_astronomy(site, year)["h0_kwh_per_m2"].groupby(lambda t: t.month).sum()
     relative = monthly_relative_sunshine(site, year)
     shape = h0_month * (irr["angstrom_a"] + irr["angstrom_b"] * relative)
-    return shape * float(irr["annual_ghi_kwh_per_m2"]) / float(shape.sum())
+    monthly: pd.Series = shape * float(irr["annual_ghi_kwh_per_m2"]) / float(shape.sum())
+    return monthly
 
 
 def _solar_hour(index: pd.DatetimeIndex, site: Site) -> np.ndarray:
     """Approximate local solar time in hours (UTC clock + longitude/15, no equation of time)."""
     utc = index.tz_convert("UTC")
     hours = utc.hour + utc.minute / 60.0 + site.longitude_deg / 15.0
-    return np.mod(np.asarray(hours, dtype=float), 24.0)
+    solar_h: np.ndarray = np.mod(np.asarray(hours, dtype=float), 24.0)
+    return solar_h
 
 
 def air_temperature_c(index: pd.DatetimeIndex, site: Site,
@@ -100,7 +104,8 @@ def air_temperature_c(index: pd.DatetimeIndex, site: Site,
     share = 1.0 if range_share is None else np.asarray(range_share, dtype=float)
     diurnal = 0.5 * t["diurnal_range_c"] * share * np.cos(
         2 * np.pi * (_solar_hour(times, site) - t["warmest_solar_hour"]) / 24.0)
-    return daily_mean + diurnal
+    temperature_c: np.ndarray = daily_mean + diurnal
+    return temperature_c
 
 
 def wind_speed_m_per_s(index: pd.DatetimeIndex, site: Site) -> np.ndarray:
@@ -110,5 +115,6 @@ def wind_speed_m_per_s(index: pd.DatetimeIndex, site: Site) -> np.ndarray:
     times = index + (index[1] - index[0]) / 2 if len(index) > 1 else index
     base = monthly[np.asarray(times.month) - 1]
     peak_hour = climate()["temperature"]["warmest_solar_hour"]
-    return base * (1.0 + w["diurnal_share"] * np.cos(
+    speed: np.ndarray = base * (1.0 + w["diurnal_share"] * np.cos(
         2 * np.pi * (_solar_hour(times, site) - peak_hour) / 24.0))
+    return speed

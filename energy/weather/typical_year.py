@@ -23,6 +23,7 @@ same daily cloudiness (not a plain interpolation of hourly values).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,8 @@ def _draw_relative_sunshine(site: Site, year: int, days: pd.DatetimeIndex) -> np
     months = np.asarray(days.month)
     mean_d = month_mean.reindex(months).to_numpy()
     kappa = float(cloud["beta_concentration"])
-    s_d = stats.beta.ppf(stats.norm.cdf(z), kappa * mean_d, kappa * (1.0 - mean_d))
+    s_d = np.asarray(stats.beta.ppf(stats.norm.cdf(z), kappa * mean_d, kappa * (1.0 - mean_d)),
+                     dtype=float)
     for _ in range(8):  # keep each month's mean relative sunshine (clip at 0..1 and rescale)
         drawn = pd.Series(s_d).groupby(months).transform("mean").to_numpy()
         s_d = np.clip(s_d * mean_d / drawn, 0.0, 1.0)
@@ -72,10 +74,10 @@ def _typical_days(site: Site, year: int) -> pd.DataFrame:
     irr = climate()["irradiation"]
     index = year_index(year, site.tz, "1h")
     cs_ghi = clearsky_irradiance(site, index)["ghi"]
-    cs_day = cs_ghi.groupby(index.normalize()).sum() / 1000.0  # 1-h steps: W/m² → kWh/m²
+    cs_day_series = cs_ghi.groupby(index.normalize()).sum() / 1000.0  # 1-h steps: W/m² → kWh/m²
     astro = daily_astronomy(site, year)
-    days = astro.index
-    cs_day = cs_day.reindex(days).to_numpy()
+    days = cast(pd.DatetimeIndex, astro.index)
+    cs_day = cs_day_series.reindex(days).to_numpy()
     months = np.asarray(days.month)
     s_d = _draw_relative_sunshine(site, year, days)
     target_month = monthly_ghi_kwh_per_m2(site, year).reindex(months).to_numpy()  # kWh/m²/month
@@ -113,8 +115,8 @@ def _typical_year(site: Site, year: int, freq: str) -> pd.DataFrame:
     ghi = pd.Series(cs["ghi"].to_numpy() * k, index=index)
     split = decompose_ghi(ghi, site, solar_zenith_deg=solpos["zenith"].to_numpy())
     overcast = float(climate()["temperature"]["overcast_range_share"])
-    share = overcast + (1.0 - overcast) * daily["relative_sunshine"]
-    share = (share / share.mean()).reindex(day_of_step).to_numpy()
+    share_by_day = overcast + (1.0 - overcast) * daily["relative_sunshine"]
+    share = (share_by_day / share_by_day.mean()).reindex(day_of_step).to_numpy()
     frame = pd.DataFrame({
         "ghi": ghi.to_numpy(),
         "dni": split["dni"].to_numpy(),

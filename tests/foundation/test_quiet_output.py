@@ -31,9 +31,12 @@ def test_dispatch_prints_no_highs_banner():
     r = _run("""
 import numpy as np, pandas as pd
 from energy.storage import default_station, optimize_dispatch
+from energy.storage import DispatchSignals
 idx = pd.date_range("2026-06-01", periods=96, freq="15min", tz="Asia/Shanghai")
-optimize_dispatch(pd.Series(np.full(96, 50.0), idx), None, default_station(),
-                  price_yuan_per_mwh=pd.Series(np.where(idx.hour >= 18, 900.0, 300.0), idx))
+optimize_dispatch(DispatchSignals(pd.Series(np.full(96, 50.0), idx), None,
+                                  price_yuan_per_mwh=pd.Series(np.where(idx.hour >= 18, 900.0,
+                                                                        300.0), idx)),
+                  default_station())
 print("solved")
 """)
     assert r.returncode == 0, r.stderr

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from energy.storage import (
     BatterySpec,
     DispatchInfeasible,
+    DispatchSignals,
     ObjectiveWeights,
     default_station,
     optimize_dispatch,
@@ -30,7 +31,10 @@ def test_hand_solved_two_step_arbitrage() -> None:
     # SOC = 0.9 * 5 = 4.5 MWh; hour 2 discharges 4.5 MW (<= 5 MW) back to SOC 0.
     # Cost = 100 * (10 + 5) + 300 * (10 - 4.5) = 1500 + 1650 = 3150 yuan (4000 without battery).
     b = BatterySpec(5, 5, 10, eta_charge=0.9, eta_discharge=1.0, soc_initial_pct=0)
-    r = optimize_dispatch(hourly([10, 10]), None, b, price_yuan_per_mwh=hourly([100, 300]))
+    r = optimize_dispatch(
+        DispatchSignals(hourly([10, 10]), None, price_yuan_per_mwh=hourly([100, 300])),
+        b,
+    )
     assert r.objective == pytest.approx(3150.0)
     assert r.schedule["charge_mw"].tolist() == pytest.approx([5.0, 0.0])
     assert r.schedule["discharge_mw"].tolist() == pytest.approx([0.0, 4.5])
@@ -40,7 +44,7 @@ def test_hand_solved_two_step_arbitrage() -> None:
 
 
 def test_schedule_has_the_api_columns() -> None:
-    r = optimize_dispatch(hourly([1, 2, 3]), hourly([0, 4, 0]), default_station())
+    r = optimize_dispatch(DispatchSignals(hourly([1, 2, 3]), hourly([0, 4, 0])), default_station())
     assert list(r.schedule.columns) == [
         "charge_mw", "discharge_mw", "soc_mwh", "grid_import_mw", "grid_export_mw",
         "pv_curtailed_mw",
@@ -95,11 +99,14 @@ def cases(draw: st.DrawFn) -> dict:
 
 def solve(case: dict, battery: BatterySpec | None = None):
     return optimize_dispatch(
-        case["load"], case["pv"], battery or case["battery"],
-        price_yuan_per_mwh=case["price"], export_price_yuan_per_mwh=case["export_price"],
-        demand_charge_yuan_per_kw_month=case["demand"], grid_tco2_per_mwh=case["tco2"],
-        carbon_price_yuan_per_tco2=80.0, curtailment_penalty_yuan_per_mwh=case["curtail_penalty"],
-        temperature_c=case["temp"],
+        DispatchSignals(
+            case["load"], case["pv"], price_yuan_per_mwh=case["price"],
+            export_price_yuan_per_mwh=case["export_price"],
+            demand_charge_yuan_per_kw_month=case["demand"], grid_tco2_per_mwh=case["tco2"],
+            carbon_price_yuan_per_tco2=80.0,
+            curtailment_penalty_yuan_per_mwh=case["curtail_penalty"], temperature_c=case["temp"],
+        ),
+        battery or case["battery"],
     )
 
 
@@ -148,21 +155,25 @@ def test_adding_storage_never_raises_optimal_cost(case: dict) -> None:
 def test_unreachable_final_soc_raises_clear_error() -> None:
     b = BatterySpec(1, 1, 100, soc_initial_pct=10, soc_final_pct=90)
     with pytest.raises(DispatchInfeasible, match="unreachable"):
-        optimize_dispatch(hourly([1, 1, 1]), None, b, price_yuan_per_mwh=100.0)
+        optimize_dispatch(DispatchSignals(hourly([1, 1, 1]), None, price_yuan_per_mwh=100.0), b)
 
 
 def test_cold_blocks_final_soc_reports_unreachable() -> None:
     b = BatterySpec(10, 10, 20, soc_initial_pct=50, soc_final_pct=60,
                     charge_block_below_c=0, charge_full_above_c=10)
     with pytest.raises(DispatchInfeasible, match="cold"):
-        optimize_dispatch(hourly([1] * 4), None, b, price_yuan_per_mwh=100.0,
-                          temperature_c=hourly([-5] * 4))
+        optimize_dispatch(
+            DispatchSignals(
+                hourly([1] * 4), None, price_yuan_per_mwh=100.0, temperature_c=hourly([-5] * 4),
+            ),
+            b,
+        )
 
 
 def test_unservable_load_raises_clear_error() -> None:
     b = BatterySpec(1, 1, 4, grid_import_limit_mw=2.0)
     with pytest.raises(DispatchInfeasible, match="load cannot be served"):
-        optimize_dispatch(hourly([1, 10]), None, b, price_yuan_per_mwh=100.0)
+        optimize_dispatch(DispatchSignals(hourly([1, 10]), None, price_yuan_per_mwh=100.0), b)
 
 
 def test_cold_charge_limit_respected() -> None:
@@ -170,17 +181,24 @@ def test_cold_charge_limit_respected() -> None:
     b = BatterySpec(10, 10, 100, soc_initial_pct=0, charge_block_below_c=0, charge_full_above_c=10,
                     grid_export_limit_mw=0.0)
     temps = hourly([-5, 5, 12, -1])
-    r = optimize_dispatch(hourly([0] * 4), hourly([20] * 4), b, curtailment_penalty_yuan_per_mwh=10,
-                          temperature_c=temps)
+    r = optimize_dispatch(
+        DispatchSignals(
+            hourly([0] * 4), hourly([20] * 4), curtailment_penalty_yuan_per_mwh=10,
+            temperature_c=temps,
+        ),
+        b,
+    )
     assert r.schedule["charge_mw"].tolist() == pytest.approx([0, 5, 10, 0], abs=1e-9)
 
 
 def test_demand_charge_shaves_monthly_peak() -> None:
     load = hourly([10, 10, 30, 10, 10, 10])
     b = BatterySpec(20, 20, 40, soc_initial_pct=50, soc_final_pct=50)
-    flat = optimize_dispatch(load, None, b, price_yuan_per_mwh=100.0)
-    shaved = optimize_dispatch(load, None, b, price_yuan_per_mwh=100.0,
-                               demand_charge_yuan_per_kw_month=30.0)
+    flat = optimize_dispatch(DispatchSignals(load, None, price_yuan_per_mwh=100.0), b)
+    shaved = optimize_dispatch(
+        DispatchSignals(load, None, price_yuan_per_mwh=100.0, demand_charge_yuan_per_kw_month=30.0),
+        b,
+    )
     assert flat.kpis["peak_import_mw"] == pytest.approx(30.0)
     assert shaved.kpis["peak_import_mw"] < 20.0
     assert shaved.kpis["demand_charge_yuan"] == pytest.approx(
@@ -196,10 +214,12 @@ def test_simultaneous_steps_reported_and_fixed() -> None:
     b = BatterySpec(20, 20, 100, eta_charge=0.9, eta_discharge=0.9, soc_initial_pct=95,
                     grid_export_limit_mw=0.0)
     load, pv = hourly([0, 0]), hourly([15, 15])
-    r = optimize_dispatch(load, pv, b, curtailment_penalty_yuan_per_mwh=100)
+    r = optimize_dispatch(DispatchSignals(load, pv, curtailment_penalty_yuan_per_mwh=100), b)
     assert r.kpis["simultaneous_steps"] > 0
-    fixed = optimize_dispatch(load, pv, b, curtailment_penalty_yuan_per_mwh=100,
-                              fix_simultaneous=True)
+    fixed = optimize_dispatch(
+        DispatchSignals(load, pv, curtailment_penalty_yuan_per_mwh=100),
+        b, fix_simultaneous=True,
+    )
     # Hour 2 nets to charge only; hour 1 (all PV already curtailed, SOC falling) has nowhere to put
     # the freed power, so netting it would break the balance and it is left as is.
     assert fixed.kpis["simultaneous_steps"] < r.kpis["simultaneous_steps"]
@@ -212,10 +232,13 @@ def test_co2_weight_shifts_import_to_clean_hours() -> None:
     b = BatterySpec(10, 10, 10, eta_charge=1, eta_discharge=1, soc_initial_pct=0)
     load = hourly([5, 5])
     dirty_then_clean = hourly([0.9, 0.1])
-    r = optimize_dispatch(load, None, b, price_yuan_per_mwh=100.0,
-                          grid_tco2_per_mwh=dirty_then_clean,
-                          carbon_price_yuan_per_tco2=200.0,
-                          weights=ObjectiveWeights(energy_cost=0.0))
+    r = optimize_dispatch(
+        DispatchSignals(
+            load, None, price_yuan_per_mwh=100.0, grid_tco2_per_mwh=dirty_then_clean,
+            carbon_price_yuan_per_tco2=200.0, weights=ObjectiveWeights(energy_cost=0.0),
+        ),
+        b,
+    )
     # Only CO2 counts: no reason to import in the dirty hour beyond the load; with SOC starting at
     # 0 nothing can be shifted earlier, so import equals load each hour: 5*0.9 + 5*0.1 = 5 t.
     assert r.kpis["co2_t"] == pytest.approx(5.0)
@@ -228,8 +251,10 @@ def test_start_at_floor_during_cold_night_is_feasible() -> None:
                     self_discharge_pct_per_day=2.4, charge_block_below_c=0, charge_full_above_c=5)
     r_h = (1 - 0.024) ** (1 / 24)
     temps = hourly([-8, -6, -3, 10, 12])
-    res = optimize_dispatch(hourly([5] * 5), None, b, price_yuan_per_mwh=100.0,
-                            temperature_c=temps)
+    res = optimize_dispatch(
+        DispatchSignals(hourly([5] * 5), None, price_yuan_per_mwh=100.0, temperature_c=temps),
+        b,
+    )
     soc = res.schedule["soc_mwh"].to_numpy()
     assert soc[:3] == pytest.approx([10 * r_h, 10 * r_h**2, 10 * r_h**3])
     assert soc[3:].min() >= 10.0 - 1e-9
@@ -253,6 +278,6 @@ def test_chunked_warm_start_reaches_the_same_optimum(demand_yuan_per_kw_month: f
     temps = pd.Series(np.where(h < 6, -2.0, 10.0), load.index)
     kw = dict(price_yuan_per_mwh=price, curtailment_penalty_yuan_per_mwh=5, temperature_c=temps,
               demand_charge_yuan_per_kw_month=demand_yuan_per_kw_month)
-    warm = optimize_dispatch(load, pv, b, warm_start=True, **kw)
-    cold = optimize_dispatch(load, pv, b, warm_start=False, **kw)
+    warm = optimize_dispatch(DispatchSignals(load, pv, **kw), b, warm_start=True)
+    cold = optimize_dispatch(DispatchSignals(load, pv, **kw), b, warm_start=False)
     assert warm.objective == pytest.approx(cold.objective, rel=1e-9)

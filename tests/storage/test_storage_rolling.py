@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from energy.forecast import pv_forecast_with_error, seasonal_naive_forecast
-from energy.storage import BatterySpec, optimize_dispatch, rolling_dispatch
+from energy.storage import BatterySpec, DispatchSignals, optimize_dispatch, rolling_dispatch
 from energy.tariffs import load_tariff
 
 N = 72
@@ -36,10 +36,15 @@ def case() -> dict:
 
 @pytest.mark.parametrize("commit", [1, 6, 24])
 def test_perfect_forecast_window_to_end_equals_one_shot(case: dict, commit: int) -> None:
-    one_shot = optimize_dispatch(case["load"], case["pv"], case["battery"], **case["kw"])
+    one_shot = optimize_dispatch(
+        DispatchSignals(case["load"], case["pv"], **case["kw"]),
+        case["battery"],
+    )
     assert one_shot.kpis["demand_charge_yuan"] > 0
-    rolled = rolling_dispatch(case["load"], case["pv"], case["battery"], window_steps=N,
-                              commit_steps=commit, **case["kw"])
+    rolled = rolling_dispatch(
+        DispatchSignals(case["load"], case["pv"], **case["kw"]),
+        case["battery"], window_steps=N, commit_steps=commit,
+    )
     assert rolled.objective == pytest.approx(one_shot.objective, rel=1e-9)
     lost = rolled.kpis["value_lost_vs_perfect_yuan"]
     assert lost == pytest.approx(0.0, abs=1e-6 * one_shot.objective)
@@ -47,8 +52,10 @@ def test_perfect_forecast_window_to_end_equals_one_shot(case: dict, commit: int)
 
 @pytest.mark.parametrize(("window", "commit"), [(6, 1), (12, 6), (24, 12), (48, 24)])
 def test_shorter_windows_never_better(case: dict, window: int, commit: int) -> None:
-    rolled = rolling_dispatch(case["load"], case["pv"], case["battery"], window_steps=window,
-                              commit_steps=commit, **case["kw"])
+    rolled = rolling_dispatch(
+        DispatchSignals(case["load"], case["pv"], **case["kw"]),
+        case["battery"], window_steps=window, commit_steps=commit,
+    )
     assert rolled.objective >= rolled.kpis["perfect_objective"] - 1e-6
     soc = rolled.schedule["soc_mwh"]
     b = case["battery"]
@@ -60,9 +67,11 @@ def test_shorter_windows_never_better(case: dict, window: int, commit: int) -> N
 def test_forecast_errors_realised_against_actuals(case: dict) -> None:
     pv_fc = pv_forecast_with_error(case["pv"], sigma=0.3, seed=3)
     load_fc = seasonal_naive_forecast(case["load"], "1D")
-    rolled = rolling_dispatch(case["load"], case["pv"], case["battery"], window_steps=24,
-                              commit_steps=1, pv_forecast_mw=pv_fc, load_forecast_mw=load_fc,
-                              **case["kw"])
+    rolled = rolling_dispatch(
+        DispatchSignals(case["load"], case["pv"], **case["kw"]),
+        case["battery"], window_steps=24, commit_steps=1, pv_forecast_mw=pv_fc,
+        load_forecast_mw=load_fc,
+    )
     assert rolled.kpis["max_balance_error_mw"] < 1e-9  # balance closes with the ACTUAL series
     assert rolled.kpis["value_lost_vs_perfect_yuan"] >= -1e-6
     b = case["battery"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from energy.forecast import pv_forecast_with_error, seasonal_naive_forecast
-from energy.storage import BatterySpec, outage_endurance_h, rule_based_dispatch
+from energy.storage import BatterySpec, DispatchSignals, outage_endurance_h, rule_based_dispatch
 from energy.tariffs import Tariff, TouPeriod, load_tariff, price_series
 
 
@@ -48,7 +48,10 @@ def test_rule_baseline_charges_in_valley_discharges_at_peak() -> None:
     load = pd.Series(20.0, idx)
     b = BatterySpec(10, 10, 40, soc_min_pct=10, soc_max_pct=90, soc_initial_pct=50)
     # energy arbitrage alone (no demand charge: charging may raise the import peak)
-    r = rule_based_dispatch(load, None, b, tariff=tariff, demand_charge_yuan_per_kw_month=0.0)
+    r = rule_based_dispatch(
+        DispatchSignals(load, None, tariff=tariff, demand_charge_yuan_per_kw_month=0.0),
+        b,
+    )
     s = r.schedule
     local_h = idx.hour
     # valley charging only for the block that needs it: the 11-16 h valley precedes the evening
@@ -82,7 +85,10 @@ def test_endurance_from_the_planned_soc() -> None:
     idx = pd.date_range("2030-01-01", periods=3, freq="h")
     b = BatterySpec(10, 10, 40, eta_charge=1, eta_discharge=1, soc_min_pct=0, soc_initial_pct=50,
                     soc_final_pct=100)
-    plan = optimize_dispatch(pd.Series(0.0, idx), None, b, price_yuan_per_mwh=100.0)
+    plan = optimize_dispatch(
+        DispatchSignals(pd.Series(0.0, idx), None, price_yuan_per_mwh=100.0),
+        b,
+    )
     soc = planned_soc_mwh(plan.schedule, idx[2], b.soc_initial_mwh)
     assert soc == pytest.approx(plan.schedule["soc_mwh"].iloc[1])
     pv = pd.Series(0.0, pd.date_range(idx[2], periods=12, freq="h"))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy.storage import default_station, optimize_dispatch, rule_based_dispatch
+from energy.storage import DispatchSignals, default_station, optimize_dispatch, rule_based_dispatch
 from tests.conftest import auth
 from tests.storage_api.helpers import register
 
@@ -42,9 +42,13 @@ def test_inline_optimal_dispatch_matches_the_library(client, operator_key):
     assert r.status_code == 200, r.text
     out = r.json()
     idx = pd.date_range("2026-03-02", periods=24, freq="1h", tz="Asia/Shanghai")
-    lib = optimize_dispatch(pd.Series(LOAD, index=idx), np.zeros(24), default_station(),
-                            price_yuan_per_mwh=np.array(PRICES), grid_tco2_per_mwh=0.5,
-                            carbon_price_yuan_per_tco2=80.0, step_h=1.0)
+    lib = optimize_dispatch(
+        DispatchSignals(
+            pd.Series(LOAD, index=idx), np.zeros(24), price_yuan_per_mwh=np.array(PRICES),
+            grid_tco2_per_mwh=0.5, carbon_price_yuan_per_tco2=80.0, step_h=1.0,
+        ),
+        default_station(),
+    )
     assert out["objective"] == pytest.approx(lib.objective, rel=1e-9)
     sched = pd.DataFrame(out["schedule"])
     assert list(sched.columns[:6]) == ["start", "charge_mw", "discharge_mw", "soc_mwh",
@@ -70,8 +74,13 @@ def test_inline_rule_dispatch_matches_the_library_with_the_station_tariff(client
 
     idx = pd.date_range("2026-03-02", periods=96, freq="15min", tz="Asia/Shanghai")
     battery = default_station().with_(power_charge_mw=10, power_discharge_mw=10, energy_mwh=40)
-    lib = rule_based_dispatch(pd.Series(load, index=idx), np.array(pv), battery,
-                              tariff=load_tariff("example_tou_illustrative"), step_h=0.25)
+    lib = rule_based_dispatch(
+        DispatchSignals(
+            pd.Series(load, index=idx), np.array(pv),
+            tariff=load_tariff("example_tou_illustrative"), step_h=0.25,
+        ),
+        battery,
+    )
     assert r.json()["objective"] == pytest.approx(lib.objective, rel=1e-9)
     assert r.json()["inputs"]["tariff"] == "example_tou_illustrative"
 
