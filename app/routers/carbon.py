@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
 from app.params import PERIOD_PATTERN
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import carbon as repo
 from app.repositories import core as core_repo
 from app.services import carbon as svc
@@ -45,16 +45,14 @@ def _period(label: str, field: str = "period") -> Period:
     try:
         return parse_period(label)
     except PeriodError as exc:
-        raise Problem(422, str(exc), kind="validation",
-                      errors=[{"row": None, "field": field, "message": str(exc)}]) from None
+        raise invalid(field, str(exc), str(exc)) from None
 
 
 def _basis(factor_set: str | None, basis: str | None) -> svc.Basis:
     known = available_factor_sets()
     if factor_set is not None and factor_set not in known:
-        raise Problem(422, f"Unknown factor set {factor_set!r}; published: {known}.",
-                      kind="validation", errors=[{"row": None, "field": "factor_set",
-                                                  "message": f"use one of {known}"}])
+        raise invalid("factor_set", f"use one of {known}",
+                      f"Unknown factor set {factor_set!r}; published: {known}.")
     return svc.Basis(factor_set, basis)
 
 
@@ -74,8 +72,7 @@ def _entity(session: SessionDep, principal: Principal, scope: str, code: str | N
         return svc.Entity("park", "park")
     code = code or principal.enterprise_code
     if not code:
-        raise Problem(422, "Say which enterprise.", kind="validation",
-                      errors=[{"row": None, "field": "code", "message": "required"}])
+        raise invalid("code", "required", "Say which enterprise.")
     ent = core_repo.get_enterprise(session, principal, code)
     return svc.Entity("enterprise", ent.code, ent.id)
 
@@ -239,8 +236,7 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
         if not 2000 <= year <= 2100:
             raise ValueError(as_of)
     except ValueError:
-        raise Problem(422, "as_of: use YYYY or YYYY-MM-DD.", kind="validation",
-                      errors=[{"row": None, "field": "as_of", "message": "not a date"}]) from None
+        raise invalid("as_of", "not a date", "as_of: use YYYY or YYYY-MM-DD.") from None
     day = date.fromisoformat(as_of) if as_of and len(as_of) > 4 else None
     return svc.targets_status(session.connection(), entity, year,
                               timescale=request.app.state.timescale, as_of=day)
@@ -287,8 +283,7 @@ def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period
 
     p = _period(period)
     if p.months != 1:
-        raise Problem(422, "The report is monthly: period=YYYY-MM.", kind="validation",
-                      errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
+        raise invalid("period", "not YYYY-MM", "The report is monthly: period=YYYY-MM.")
     html = build(session.connection(), p, lang, timescale=request.app.state.timescale,
                  version=version, want=_basis(factor_set, basis))
     return HTMLResponse(html)

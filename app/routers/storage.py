@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from app.auth import OperatorDep, PrincipalDep, SessionDep
 from app.models import StorageCapacityTest
 from app.params import Day, Instant
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import storage as repo
 from app.schemas.storage import (
     CapacityTestIn,
@@ -38,8 +38,7 @@ def _now() -> datetime:
 
 def _aware(name: str, value: datetime) -> datetime:
     if value.tzinfo is None:
-        raise Problem(422, f"{name} needs a UTC offset.", kind="validation",
-                      errors=[{"row": None, "field": name, "message": "naive timestamp"}])
+        raise invalid(name, "naive timestamp", f"{name} needs a UTC offset.")
     return value
 
 

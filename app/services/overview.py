@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import Enterprise, Meter
-from app.problems import Problem
+from app.problems import invalid
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
 from energy.units import CARRIERS
@@ -81,8 +81,7 @@ def period_window(period: str, day: date) -> Window:
     if period == "year":
         return Window(period, _midnight(date(day.year, 1, 1)),
                       _midnight(date(day.year + 1, 1, 1)), "month")
-    raise Problem(422, f"period must be one of {', '.join(PERIODS)}.", kind="validation",
-                  errors=[{"row": None, "field": "period", "message": "unknown period"}])
+    raise invalid("period", "unknown period", f"period must be one of {', '.join(PERIODS)}.")
 
 
 @lru_cache

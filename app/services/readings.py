@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.config import Settings
-from app.problems import Problem
+from app.problems import Problem, batch_too_large
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.repositories.readings import WriteCounts
@@ -94,8 +94,8 @@ def ingest(
     """Store one batch all-or-nothing; returns the upload answer."""
     raw = parse_body(body, content_type)
     if len(raw) > ctx.settings.max_batch_rows:
-        raise Problem(413, f"A batch may hold at most {ctx.settings.max_batch_rows} rows; "
-                      f"this one has {len(raw)}. Split it.", kind="batch-too-large")
+        raise batch_too_large(f"A batch may hold at most {ctx.settings.max_batch_rows} rows; "
+                              f"this one has {len(raw)}. Split it.")
     return ingest_frame(ctx, principal, raw, content_type=content_type,
                         payload_sha256=hashlib.sha256(body).hexdigest())
 
