@@ -38,6 +38,7 @@ from app.routers import (
     scenarios,
     storage,
 )
+from app.schemas.core import HealthOut
 from app.services.keys import AuthFailureLimiter, KeyUseRecorder
 from app.services.readings import IngestContext
 
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in ROUTERS:
         app.include_router(router)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], response_model=HealthOut)
     def health(request: Request) -> JSONResponse:
         """200 when the database answers, 503 otherwise."""
         try:
