@@ -18,7 +18,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
@@ -44,6 +43,7 @@ from carbon import (
 )
 from carbon.indicators import null_reasons
 from carbon.targets import load_phases
+from energy.site import PARK_ZONE
 
 INSTRUMENT_QUANTITIES: frozenset[str] = frozenset(
     ("green_certificates_mwh", "green_power_trades_mwh", "direct_green_supply_mwh"))
@@ -450,7 +450,7 @@ def _ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool
 # ---- closing ---------------------------------------------------------------------------------
 def _utc(day: date) -> datetime:
     """Local (Asia/Shanghai) midnight of ``day`` as an aware datetime."""
-    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
+    return datetime(day.year, day.month, day.day, tzinfo=PARK_ZONE)
 
 
 def _month(label: str) -> Period:
@@ -697,7 +697,7 @@ def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: b
 
 
 def local_today() -> date:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return datetime.now(PARK_ZONE).date()
 
 
 def coverage(conn: Connection, entity: Entity, period: Period, answer: dict[str, Any], *,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,11 +27,12 @@ from app.models import Enterprise, Meter
 from app.problems import invalid
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
+from energy.site import PARK_TZ, PARK_ZONE
 from energy.units import CARRIERS
 
 Period = Literal["day", "week", "month", "year"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "year")
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = PARK_ZONE
 ELECTRICITY = {"electricity_import": "grid_import_kwh", "electricity_export": "grid_export_kwh",
                "pv_generation": "pv_kwh"}
 
@@ -229,7 +229,7 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
                    "energy_tce": v * coef.get(c, 0.0)} for c, v in totals_by_carrier.items()),
                  key=lambda item: -abs(item["energy_tce"]))
     return {
-        "period": period, "date": day, "timezone": "Asia/Shanghai",
+        "period": period, "date": day, "timezone": PARK_TZ,
         "start": window.start, "end": window.end, "bucket": window.bucket,
         "scope": {"role": principal.role, "enterprise": principal.enterprise_code},
         "factor_set": factor_set,

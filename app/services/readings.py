@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -35,6 +34,7 @@ from app.services.ingest import (
     parse_json,
     prepare,
 )
+from energy.site import PARK_TZ, PARK_ZONE
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,8 @@ def upload_window(settings: Settings, now: datetime | None = None) -> tuple[pd.T
                                                                             pd.Timestamp]:
     """The accepted ``ts`` range of an upload: from ``upload_earliest`` (local midnight) to now
     plus ``upload_future_tolerance_hours``."""
-    tz = ZoneInfo(settings.timezone)
-    earliest = pd.Timestamp(datetime.combine(settings.upload_earliest, dtime.min, tzinfo=tz))
+    earliest = pd.Timestamp(datetime.combine(settings.upload_earliest, dtime.min,
+                                             tzinfo=PARK_ZONE))
     latest = (pd.Timestamp(now or datetime.now(UTC)) + pd.Timedelta(
         hours=settings.upload_future_tolerance_hours)).floor("s")
     return earliest, latest
@@ -179,7 +179,7 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
     t2 = time.perf_counter()
     touched = closed_periods_touched_by_readings(
         ctx.engine, batch_id, [int(i) for i in rows["meter_id"].unique()],
-        sorted(set(rows["start_ts"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m")))
+        sorted(set(rows["start_ts"].dt.tz_convert(PARK_TZ).dt.strftime("%Y-%m")))
     ) if counts.inserted or counts.revised else []
     aggregates = "current"
     if ctx.timescale and len(rows) and (counts.inserted or counts.revised):

@@ -25,6 +25,7 @@ from app.config import Settings
 from app.problems import Problem, invalid, invalid_fields
 from app.repositories import scenarios as repo
 from app.services import registry
+from energy.site import PARK_TZ
 from simulations import (
     PLOT_NAMES,
     ScenarioError,
@@ -149,7 +150,7 @@ def _readings_load_errors(load: dict[str, Any]) -> list[dict[str, str]]:
     return errors
 
 
-def resolve_readings_load(session: Session, data: Any, tz: str = "Asia/Shanghai") -> Any:
+def resolve_readings_load(session: Session, data: Any, tz: str = PARK_TZ) -> Any:
     """Turn ``load: {kind: readings, year, zone?, enterprises?, growth_pct_per_year?,
     min_coverage_pct? (95)}`` into a series load from the readings the service holds: the hourly
     electricity consumption (import + PV generation − export) of the meters in scope over that

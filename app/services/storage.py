@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ from app.repositories import storage as repo
 from app.schemas.storage import DispatchIn, StorageIn
 from app.services import registry
 from app.services.jobs import once
+from energy.site import PARK_TZ, PARK_ZONE
 from energy.storage import (
     BatterySpec,
     DispatchInfeasible,
@@ -39,8 +39,8 @@ from energy.storage.safety import SafetyWindow, safety_window
 from energy.tariffs import Tariff
 from energy.units import carrier_spec
 
-TZ = ZoneInfo("Asia/Shanghai")
-ORIGIN = pd.Timestamp("2000-01-01 00:00", tz="Asia/Shanghai")
+TZ = PARK_ZONE
+ORIGIN = pd.Timestamp("2000-01-01 00:00", tz=PARK_TZ)
 SEASON = pd.Timedelta(days=7)
 KWH_PER_MWH = 1000.0
 PARK_OWNER = ("PARK-STORAGE", "园区储能电站运营（经开区平台）")
