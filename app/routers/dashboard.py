@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.auth import PrincipalDep, SessionDep
+from app.labels import dashboard_script
 from app.params import Day
 from app.problems import Problem
 from app.schemas.overview import EnterpriseOverviewOut, OverviewModulesOut, OverviewOut
@@ -101,6 +102,13 @@ def dashboard_page() -> HTMLResponse:
     return HTMLResponse(TEMPLATE.read_text(encoding="utf-8"),
                         headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache",
                                  "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/dashboard/static/i18n.js", include_in_schema=False)
+def dashboard_labels() -> Response:
+    """The dashboard's labels, rendered from app/data/labels.yaml (the report's home too)."""
+    return Response(dashboard_script(), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/dashboard/static/{path:path}", include_in_schema=False)
