@@ -71,7 +71,6 @@ class Settings(BaseSettings):
     scheduler_retry_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """How often a process that does not lead tries to take the lead."""
     completeness_interval_minutes: int = 60
-    timezone: str = "Asia/Shanghai"
     aggregate_refresh: str = "background"
     """TimescaleDB only: "background" refreshes the continuous aggregates for a batch's range in a
     worker thread right after commit (readable seconds later; real-time aggregation covers new
@@ -93,7 +92,7 @@ class Settings(BaseSettings):
     storage_max_steps: int = 35_136
     """Largest dispatch horizon in steps (366 days at 15 minutes); more is answered 413."""
     storage_plan_time: str = "17:00"
-    """Local time (Asia/Shanghai) at which tomorrow's storage plans are published."""
+    """Local time (the park's zone) at which tomorrow's storage plans are published."""
     storage_safety_interval_minutes: int = 15
     scenario_poll_seconds: float = 5.0
     """How often the scheduler process looks for queued scenario runs."""

@@ -27,12 +27,13 @@ from app.models import ApiKey, Enterprise, Meter
 from app.services import carbon_demo
 from app.services.ingest import RawBatch
 from app.services.readings import IngestContext, ingest_frame
+from energy.site import PARK_TZ
 from energy.units import carrier_spec
 
 YEAR = 2026
 """The demo's history starts on 1 January of this year and runs to the moment it is loaded."""
 SEED = 20260101
-TZ = "Asia/Shanghai"
+TZ = PARK_TZ
 START = pd.Timestamp(f"{YEAR}-01-01", tz=TZ)
 STEP = pd.Timedelta(minutes=15)
 
@@ -221,7 +222,7 @@ def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.Dat
         series = {code: np.asarray(v)[keep] for code, v in series.items()}
     n = len(local)
     # Asia/Shanghai keeps UTC+8 all year (no daylight saving), so the offset is fixed.
-    shanghai = local.tz_convert("Asia/Shanghai")
+    shanghai = local.tz_convert(PARK_TZ)
     ts_text = pa.array(shanghai.strftime("%Y-%m-%dT%H:%M:%S+08:00"), type=pa.string())
     codes = list(series)
     raw = RawBatch(
@@ -401,7 +402,7 @@ def load_storage_station(ctx: DemoContext) -> None:
             continue
         sched = storage_svc.plan_schedule_frame(plan)
         n = len(sched)
-        local = sched.index.tz_convert("Asia/Shanghai")
+        local = sched.index.tz_convert(PARK_TZ)
         hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
         temp = 22.0 + 3.0 * np.sin(2 * np.pi * (hour - 9.0) / 24.0) + ctx.rng.normal(0, 0.3, n)
         hot_day = f"{telemetry_days[STORAGE_HOT_SPELL_DAY]:%Y-%m-%d}"

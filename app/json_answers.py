@@ -13,16 +13,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi.responses import JSONResponse
 
+from energy.site import PARK_ZONE
+
 SIGNIFICANT_DIGITS = 12
 """Floats keep 12 significant digits: far below any meter's resolution, far above float noise."""
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$")
-_TZ = ZoneInfo("Asia/Shanghai")
+_TZ = PARK_ZONE
 _FIXED_SUFFIX: str | None = "+08:00"
 """The zone's offset when it never changes (no daylight saving): strings ending in it are kept."""
 
 
 def set_park_zone(name: str) -> None:
-    """The zone answers show their timestamps in (``Settings.timezone``)."""
+    """The zone answers show their timestamps in (the park's, ``energy.site.PARK_TZ``)."""
     global _TZ, _FIXED_SUFFIX
     _TZ = ZoneInfo(name)
     offsets = {datetime(2026, m, 1, tzinfo=_TZ).isoformat()[-6:] for m in (1, 7)}

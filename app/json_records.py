@@ -8,7 +8,7 @@ import io
 import json
 from typing import Any
 
-from app.problems import Problem
+from app.problems import Problem, malformed, missing_columns
 
 
 def json_records(body: bytes, wrapper: str) -> list[dict[str, Any]]:
@@ -17,13 +17,11 @@ def json_records(body: bytes, wrapper: str) -> list[dict[str, Any]]:
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise Problem(422, f"The JSON cannot be read: {exc}", kind="malformed-json",
-                      errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+        raise malformed("json", str(exc)) from None
     items = doc.get(wrapper) if isinstance(doc, dict) else doc
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise Problem(422, f"Send a JSON list of {wrapper} or {{\"{wrapper}\": [...]}}.",
-                      kind="malformed-json",
-                      errors=[{"row": None, "field": "body", "message": "not a list of objects"}])
+        raise malformed("json", "not a list of objects",
+                        f"Send a JSON list of {wrapper} or {{\"{wrapper}\": [...]}}.")
     return items
 
 
@@ -39,13 +37,9 @@ def body_records(body: bytes, content_type: str, wrapper: str,
             reader = csv.DictReader(io.StringIO(body.decode("utf-8-sig")))
             items = [dict(r) for r in reader]
         except (UnicodeDecodeError, csv.Error) as exc:
-            raise Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
-                          errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+            raise malformed("csv", str(exc)) from None
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise Problem(422, f"Missing column(s): {', '.join(missing)}.",
-                          kind="missing-columns",
-                          errors=[{"row": None, "field": c, "message": "column missing"}
-                                  for c in missing])
+            raise missing_columns(missing)
         return items
     raise Problem(415, f"Send text/csv or application/json, not {kind!r}.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -38,8 +37,10 @@ from app.routers import (
     scenarios,
     storage,
 )
+from app.schemas.core import HealthOut
 from app.services.keys import AuthFailureLimiter, KeyUseRecorder
 from app.services.readings import IngestContext
+from energy.site import PARK_TZ, PARK_ZONE
 
 ROUTERS: list[APIRouter] = [
     core.router,
@@ -97,14 +98,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         redoc_url=None,
         default_response_class=ParkJSONResponse,
     )
-    set_park_zone(settings.timezone)
+    set_park_zone(PARK_TZ)
     with engine.connect() as conn:
         timescale = readings_on_timescale(conn)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.timescale = timescale
-    app.state.tz = ZoneInfo(settings.timezone)
+    app.state.tz = PARK_ZONE
     app.state.ingest_context = IngestContext(engine=engine, settings=settings, timescale=timescale)
     app.state.auth_limiter = AuthFailureLimiter(settings.auth_failure_burst,
                                                 settings.auth_failures_per_minute)
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in ROUTERS:
         app.include_router(router)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], response_model=HealthOut)
     def health(request: Request) -> JSONResponse:
         """200 when the database answers, 503 otherwise."""
         try:

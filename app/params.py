@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSchema
 
-from app.problems import Problem
+from app.problems import invalid
 
 MAX_ID = 2**63 - 1
 """Largest id a database bigint holds; larger ids are answered 422, not looked up."""
@@ -63,12 +63,6 @@ Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text), AfterValidato
                                     "pattern": INSTANT_PATTERN})]
 """An ISO 8601 instant with a UTC offset (naive times rejected), years bounded like :data:`Day`."""
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive 64-bit id")]
-
-
-def invalid(field: str, message: str, detail: str | None = None) -> Problem:
-    """A 422 validation problem naming one field."""
-    return Problem(422, detail or f"{field}: {message}", kind="validation",
-                   errors=[{"row": None, "field": field, "message": message}])
 
 
 def check_window(start: datetime, end: datetime, *, max_days: float | None = None,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, TypedDict
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -39,6 +40,30 @@ RETRY_AFTER_SECONDS_CONFLICT = 1
 """Retry-After of a 503 when the transaction lost a race (deadlock, serialization failure)."""
 
 
+VALIDATION = "validation"
+"""One field of the request (query, path or body field) is refused; ``errors`` names it."""
+BATCH_REJECTED = "batch-rejected"
+"""Rows of an uploaded batch (readings, activity data, instruments) are refused, or the batch
+holds none; ``errors`` names each row and field. Nothing of the batch is stored."""
+MALFORMED_CSV = "malformed-csv"
+"""The CSV body cannot be read at all (encoding, quoting)."""
+MALFORMED_JSON = "malformed-json"
+"""The JSON body cannot be read, or is not a list of objects."""
+MISSING_COLUMNS = "missing-columns"
+"""A required column is missing from the upload."""
+BATCH_TOO_LARGE = "batch-too-large"
+"""The upload holds more rows than one batch may (413)."""
+
+
+class RowError(TypedDict):
+    """One refused value: the batch row (1-based, ``None`` for the request as a whole), the
+    field and why."""
+
+    row: int | None
+    field: str
+    message: str
+
+
 class Problem(Exception):
     """An error answered as problem+json.
 
@@ -52,7 +77,7 @@ class Problem(Exception):
         *,
         kind: str | None = None,
         title: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
+        errors: Sequence[Mapping[str, Any]] | None = None,
         retry_after_s: int | None = None,
         **extra: Any,
     ) -> None:
@@ -79,6 +104,45 @@ class Problem(Exception):
             out["errors"] = self.errors[:MAX_ERRORS_LISTED]
         out.update(self.extra)
         return out
+
+
+def invalid(field: str, message: str, detail: str | None = None) -> Problem:
+    """A request field refused (kind ``validation``, 422): one error naming the field, no row.
+    ``detail`` defaults to ``"<field>: <message>"``."""
+    return invalid_fields([{"field": field, "message": message}], detail or f"{field}: {message}")
+
+
+def invalid_fields(errors: Iterable[Mapping[str, Any]], detail: str) -> Problem:
+    """Several request fields refused (kind ``validation``, 422); each ``{"field", "message"}``
+    becomes an error with ``row`` null, as in every other problem."""
+    return Problem(422, detail, kind=VALIDATION,
+                   errors=[RowError(row=e.get("row"), field=str(e["field"]),
+                                    message=str(e["message"])) for e in errors])
+
+
+def batch_rejected(errors: list[RowError], detail: str | None = None) -> Problem:
+    """Rows of an uploaded batch refused (kind ``batch-rejected``, 422); nothing was stored."""
+    return Problem(422, detail or f"The batch was rejected ({len(errors)} error(s)); nothing "
+                   "was stored.", kind=BATCH_REJECTED, errors=list(errors))
+
+
+def malformed(fmt: Literal["csv", "json"], message: str, detail: str | None = None) -> Problem:
+    """The body cannot be read as CSV or JSON (kind ``malformed-csv`` / ``malformed-json``)."""
+    kind = MALFORMED_CSV if fmt == "csv" else MALFORMED_JSON
+    return Problem(422, detail or f"The {fmt.upper()} cannot be read: {message}", kind=kind,
+                   errors=[RowError(row=None, field="body", message=message)])
+
+
+def missing_columns(columns: Sequence[str]) -> Problem:
+    """Required columns absent from an upload (kind ``missing-columns``), one error each."""
+    return Problem(422, f"Missing column(s): {', '.join(columns)}.", kind=MISSING_COLUMNS,
+                   errors=[RowError(row=None, field=c, message="column missing")
+                           for c in columns])
+
+
+def batch_too_large(detail: str) -> Problem:
+    """More rows than one batch may hold (413, kind ``batch-too-large``)."""
+    return Problem(413, detail, kind=BATCH_TOO_LARGE)
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
@@ -148,9 +212,8 @@ def check_violation(exc: IntegrityError) -> Problem | None:
     field = name.removesuffix("_finite")
     message = ("not a finite number" if name.endswith("_finite")
                else f"refused by the database's check {name}")
-    return Problem(422, f"A value was refused by the database: {field}: {message}; "
-                   "nothing was stored.", kind="validation",
-                   errors=[{"row": None, "field": field, "message": message}])
+    return invalid(field, message, f"A value was refused by the database: {field}: {message}; "
+                   "nothing was stored.")
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -162,7 +225,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problem = Problem(422, "The request is invalid.", kind="validation",
+        problem = Problem(422, "The request is invalid.", kind=VALIDATION,
                           errors=_validation_errors(exc))
         return problem_response(problem, request.url.path)
 

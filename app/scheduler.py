@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.base import run_job
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -48,6 +47,7 @@ from app.repositories import jobs as jobs_repo
 from app.repositories.alerts import check_completeness
 from app.services.jobs import once, once_with_lease, runner
 from app.services.pv import performance_job
+from energy.site import PARK_TZ, PARK_ZONE
 
 LOCK_KEY = 0x7A637061726B  # "zcpark"
 CLOSE_MONTH_LEASE_SECONDS = 3600.0
@@ -77,8 +77,7 @@ def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
     return opened or 0
 
 
-def close_month_job(engine: Engine, today: date | None = None,
-                    timezone: str = "Asia/Shanghai") -> dict[str, object] | None:
+def close_month_job(engine: Engine, today: date | None = None) -> dict[str, object] | None:
     """Close the previous month's ledgers (``today`` defaults to the local date). Once per month
     (``job_runs`` key ``carbon_close_month`` / ``2026-10``): a month reopened by an operator is
     not closed again by a repeated run; closing itself leaves a closed month as it is."""
@@ -86,7 +85,7 @@ def close_month_job(engine: Engine, today: date | None = None,
     from app.services.carbon import close_previous_month
     from app.services.carbon_periods import previous_month
 
-    today = today or datetime.now(ZoneInfo(timezone)).date()
+    today = today or datetime.now(PARK_ZONE).date()
     label = previous_month(today).label
     with engine.connect() as conn:
         timescale = readings_on_timescale(conn)
@@ -292,7 +291,7 @@ class SchedulerLeader:
 
     def _build_scheduler(self) -> BackgroundScheduler:
         s = self.settings
-        sched = BackgroundScheduler(timezone=s.timezone,
+        sched = BackgroundScheduler(timezone=PARK_TZ,
                                     executors={"default": LeaderOnlyExecutor(self._guard)})
         sched.add_job(completeness_job, "interval", minutes=s.completeness_interval_minutes,
                       args=[self.engine], id="completeness", coalesce=True, max_instances=1)
@@ -304,7 +303,7 @@ class SchedulerLeader:
                       args=[self.engine, s, lambda: self.is_leader], id="scenarios",
                       coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
         sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0,
-                      args=[self.engine, None, s.timezone], id="carbon_close_month",
+                      args=[self.engine], id="carbon_close_month",
                       coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)
         if s.demo_readings:
             sched.add_job(demo_readings_job, "cron", minute="0,15,30,45", second=20,

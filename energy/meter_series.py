@@ -24,6 +24,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from energy.site import PARK_TZ
+
 QUALITY_ORDER: tuple[str, ...] = (
     "ok",
     "estimated",
@@ -36,7 +38,7 @@ QUALITY_ORDER: tuple[str, ...] = (
 
 QUALITY_RANK: dict[str, int] = {q: i for i, q in enumerate(QUALITY_ORDER)}
 
-SITE_TZ = "Asia/Shanghai"
+SITE_TZ = PARK_TZ
 
 
 def off_grid(ts: pd.Series, interval_minutes: int, tz: str = SITE_TZ) -> np.ndarray:

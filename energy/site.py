@@ -12,11 +12,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pvlib
 import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+@cache
+def _site_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(
+        (DATA_DIR / "site_lhasa.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+PARK_TZ: str = str(_site_data()["tz"])
+"""The park's time zone (IANA name, ``tz`` in ``site_lhasa.yaml``): its calendar days, months
+and hours bucket every reading, rollup, ledger and plan. The stored daily rollups and
+TimescaleDB aggregates were built in it by the migrations, so it is data, not a setting."""
+PARK_ZONE = ZoneInfo(PARK_TZ)
 
 
 @dataclass(frozen=True)
@@ -26,7 +42,7 @@ class Site:
     latitude_deg: float
     longitude_deg: float
     altitude_m: float
-    tz: str = "Asia/Shanghai"
+    tz: str = PARK_TZ
     name: str = ""
     albedo: float = 0.25
 
@@ -51,7 +67,7 @@ class Site:
 @cache
 def lhasa_etdz() -> Site:
     """The Lhasa ETDZ reference site from ``energy/data/site_lhasa.yaml``."""
-    raw = yaml.safe_load((DATA_DIR / "site_lhasa.yaml").read_text(encoding="utf-8"))
+    raw = _site_data()
     return Site(
         latitude_deg=float(raw["latitude_deg"]),
         longitude_deg=float(raw["longitude_deg"]),

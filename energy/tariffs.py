@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from energy.site import PARK_TZ
+
 TARIFF_DIR = Path(__file__).parent / "data" / "tariffs"
 MINUTES_PER_DAY = 1440
 
@@ -104,7 +106,7 @@ def parse_tariff(raw: Mapping[str, Any]) -> Tariff:
         flat = [*price_by_period.values(), demand_charge, export_price]
         if not all(np.isfinite(flat)):
             raise TariffError("prices and charges must be finite numbers")
-        timezone = str(raw.get("timezone", "Asia/Shanghai"))
+        timezone = str(raw.get("timezone", PARK_TZ))
         ZoneInfo(timezone)
         return Tariff(name=str(raw["name"]), version=str(raw.get("version", "")),
                       timezone=timezone, periods=periods, source=str(raw.get("source", "")),

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-TZ = "Asia/Shanghai"
+from energy.site import PARK_TZ
+
+TZ = PARK_TZ
 
 
 def write_activity(conn: Connection, rows: list[dict[str, Any]], meta: dict[str, Any]
@@ -108,10 +110,10 @@ def energy_by_month(conn: Connection, start: date, end: date, enterprise_id: int
     rollups (``meter_days``, or TimescaleDB's ``readings_daily``) over [start, end) local days."""
     scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
     if timescale:
-        src = ("(SELECT meter_id, (bucket AT TIME ZONE 'Asia/Shanghai')::date AS day, value, n,"
+        src = ("(SELECT meter_id, (bucket AT TIME ZONE :tz)::date AS day, value, n,"
                " n_flagged FROM readings_daily"
-               " WHERE bucket >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
-               " AND bucket < CAST(:b AS timestamp) AT TIME ZONE 'Asia/Shanghai')")
+               " WHERE bucket >= CAST(:a AS timestamp) AT TIME ZONE :tz"
+               " AND bucket < CAST(:b AS timestamp) AT TIME ZONE :tz)")
     else:
         src = "(SELECT * FROM meter_days WHERE day >= :a AND day < :b)"
     rows = conn.execute(text(
@@ -119,7 +121,8 @@ def energy_by_month(conn: Connection, start: date, end: date, enterprise_id: int
         " m.green_direct_supply, sum(d.value), sum(d.n)::bigint, sum(d.n_flagged)::bigint,"
         " array_agg(DISTINCT m.code ORDER BY m.code)"
         f" FROM {src} d JOIN meters m ON m.id = d.meter_id WHERE true {scope}"
-        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3"), {"a": start, "b": end, "e": enterprise_id})
+        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3"),
+        {"a": start, "b": end, "e": enterprise_id, "tz": TZ})
     keys = ("enterprise_id", "month", "carrier", "unit", "green_direct_supply", "value",
             "readings", "flagged", "meters")
     return [dict(zip(keys, r, strict=True)) for r in rows]
@@ -134,9 +137,9 @@ def reading_batches(conn: Connection, start: date, end: date, enterprise_id: int
         "SELECT m.enterprise_id, array_agg(DISTINCT r.batch_id ORDER BY r.batch_id)"
         " FROM readings r JOIN meters m ON m.id = r.meter_id"
         f" WHERE r.meter_id IN (SELECT id FROM meters {scope})"
-        " AND r.start_ts >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
-        " AND r.start_ts < CAST(:b AS timestamp) AT TIME ZONE 'Asia/Shanghai' GROUP BY 1"),
-        {"a": start, "b": end, "e": enterprise_id}).all()
+        " AND r.start_ts >= CAST(:a AS timestamp) AT TIME ZONE :tz"
+        " AND r.start_ts < CAST(:b AS timestamp) AT TIME ZONE :tz GROUP BY 1"),
+        {"a": start, "b": end, "e": enterprise_id, "tz": TZ}).all()
     return {int(e): [int(b) for b in ids] for e, ids in rows}
 
 
@@ -145,9 +148,9 @@ def meter_batches(conn: Connection, start: date, end: date) -> dict[int, tuple[i
     rows = conn.execute(text(
         "SELECT meter_id, array_agg(batch_id ORDER BY batch_id) FROM (SELECT DISTINCT"
         " r.meter_id, r.batch_id FROM readings r"
-        " WHERE r.start_ts >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
-        " AND r.start_ts < CAST(:b AS timestamp) AT TIME ZONE 'Asia/Shanghai') d GROUP BY 1"),
-        {"a": start, "b": end}).all()
+        " WHERE r.start_ts >= CAST(:a AS timestamp) AT TIME ZONE :tz"
+        " AND r.start_ts < CAST(:b AS timestamp) AT TIME ZONE :tz) d GROUP BY 1"),
+        {"a": start, "b": end, "tz": TZ}).all()
     return {int(m): tuple(int(b) for b in ids) for m, ids in rows}
 
 
@@ -450,9 +453,9 @@ def months_written_by_batch(conn: Connection, batch_id: int, meter_ids: list[int
     for label, start, end in months:
         hit = conn.execute(text(
             "SELECT EXISTS (SELECT 1 FROM readings WHERE meter_id = ANY(:m) AND batch_id = :b"
-            " AND start_ts >= CAST(:a AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
-            " AND start_ts < CAST(:z AS timestamp) AT TIME ZONE 'Asia/Shanghai')"),
-            {"m": meter_ids, "b": batch_id, "a": start, "z": end}).scalar()
+            " AND start_ts >= CAST(:a AS timestamp) AT TIME ZONE :tz"
+            " AND start_ts < CAST(:z AS timestamp) AT TIME ZONE :tz)"),
+            {"m": meter_ids, "b": batch_id, "a": start, "z": end, "tz": TZ}).scalar()
         if hit:
             out.append(label)
     return out

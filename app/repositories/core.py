@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import Enterprise, Meter
-from app.problems import Problem, check_violation
+from app.problems import Problem, RowError, batch_rejected, check_violation
 
 
 def _scope_enterprises(stmt: Select, principal: Principal) -> Select:
@@ -101,12 +101,11 @@ def meters_by_code(session: Session, principal: Principal, codes: Sequence[str])
         seen[m.code] = seen.get(m.code, 0) + 1
     shared = sorted(c for c, n in seen.items() if n > 1)
     if shared:
-        raise Problem(422, "Meter codes used by several enterprises cannot be uploaded with an "
-                           "operator key; send them with the owning enterprise's key.",
-                      kind="validation",
-                      errors=[{"row": None, "field": "meter",
-                               "message": f"{c!r} names meters of several enterprises"}
-                              for c in shared])
+        raise batch_rejected([RowError(row=None, field="meter",
+                                       message=f"{c!r} names meters of several enterprises")
+                              for c in shared],
+                             "Meter codes used by several enterprises cannot be uploaded with an "
+                             "operator key; send them with the owning enterprise's key.")
     return meters
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
-from app.repositories.readings import _days_source
+from app.repositories.readings import LOCAL_ORIGIN, _days_source
+from energy.site import PARK_TZ, PARK_ZONE
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = PARK_ZONE
 Bucket = Literal["hour", "day", "month"]
 
 
@@ -34,20 +34,20 @@ def meter_bucket_sums(
         where += " AND m.enterprise_id = :e"
     if meter_ids is not None:
         where += " AND m.id = ANY(:ids)"
-    p = {"a": start, "b": end, "e": enterprise_id, "ids": meter_ids}
+    p = {"a": start, "b": end, "e": enterprise_id, "ids": meter_ids, "tz": PARK_TZ}
     if bucket == "hour" and timescale:
         sql = ("SELECT h.bucket, h.meter_id, h.value, h.n::int, h.n_flagged::int"
                " FROM readings_hourly h JOIN meters m ON m.id = h.meter_id"
                f" WHERE h.bucket >= :a AND h.bucket < :b{where}")
     elif bucket == "hour":
-        sql = ("SELECT date_bin('1 hour', r.start_ts, TIMESTAMPTZ '2000-01-01 00:00+08') AS b,"
+        sql = (f"SELECT date_bin('1 hour', r.start_ts, {LOCAL_ORIGIN}) AS b,"
                " r.meter_id, sum(r.value), count(*)::int,"
                " (count(*) FILTER (WHERE r.quality <> 'ok'))::int"
                " FROM readings r JOIN meters m ON m.id = r.meter_id"
                f" WHERE r.start_ts >= :a AND r.start_ts < :b{where} GROUP BY 1, 2")
     else:
         trunc = "d.day" if bucket == "day" else "date_trunc('month', d.day)::date"
-        sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE 'Asia/Shanghai' AS b, d.meter_id,"
+        sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE :tz AS b, d.meter_id,"
                " sum(d.value), sum(d.n)::int, sum(d.n_flagged)::int"
                f" FROM {_days_source(timescale, 'CAST(:da AS date)', 'CAST(:db AS date)')} d"
                " JOIN meters m ON m.id = d.meter_id"

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import PvArray, Roof, WeatherStation
-from app.problems import Problem, check_violation
+from app.problems import Problem, check_violation, invalid
 from app.repositories.core import one_by_code
 
 
@@ -98,8 +98,7 @@ def get_station(session: Session, code: str, for_enterprise_id: int,
                        for_enterprise_id)
     station = session.scalars(stmt).unique().first()
     if station is None:
-        raise Problem(422, "No such weather station for this enterprise.", kind="validation",
-                      errors=[{"row": None, "field": field, "message": "unknown station"}])
+        raise invalid(field, "unknown station", "No such weather station for this enterprise.")
     return station
 
 

@@ -28,10 +28,15 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from app.repositories.pgcopy import COLUMNS, encode_readings
+from energy.site import PARK_TZ
 from energy.units import CARRIERS
 
 log = logging.getLogger(__name__)
-TZ = "Asia/Shanghai"
+TZ = PARK_TZ
+"""The park's zone: SQL takes it as the bound parameter ``:tz`` (every query below that buckets
+by local day or hour passes ``"tz": TZ``)."""
+LOCAL_ORIGIN = "(CAST('2000-01-01' AS timestamp) AT TIME ZONE :tz)"
+"""Origin of ``date_bin`` buckets: a local midnight, so bins align with the park's clock."""
 METER_LOCK_NAMESPACE = 0x7A63_5264
 """First key of the two-key advisory locks that serialise writers of one meter."""
 
@@ -204,12 +209,13 @@ def _recompute_meter_days(conn: Connection, rows: pd.DataFrame) -> None:
         SELECT d.meter_id, d.day, sum(r.value), count(*), count(*) FILTER (WHERE r.quality <> 'ok')
         FROM unnest(CAST(:m AS integer[]), CAST(:d AS date[])) AS d(meter_id, day)
         JOIN readings r ON r.meter_id = d.meter_id
-             AND r.start_ts >= (d.day::timestamp AT TIME ZONE 'Asia/Shanghai')
-             AND r.start_ts < ((d.day + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+             AND r.start_ts >= (d.day::timestamp AT TIME ZONE :tz)
+             AND r.start_ts < ((d.day + 1)::timestamp AT TIME ZONE :tz)
         GROUP BY d.meter_id, d.day
         ON CONFLICT (meter_id, day) DO UPDATE SET value = EXCLUDED.value, n = EXCLUDED.n,
             n_flagged = EXCLUDED.n_flagged
-    """), {"m": touched["meter_id"].astype(int).tolist(), "d": [d.date() for d in touched["day"]]})
+    """), {"m": touched["meter_id"].astype(int).tolist(), "d": [d.date() for d in touched["day"]],
+           "tz": TZ})
 
 
 _REFRESH_LOCK = threading.Lock()
@@ -269,12 +275,12 @@ def meter_series(conn: Connection, meter_id: int, start: datetime, end: datetime
     Quality of a bucket: the reading's own flag (raw), else "ok" when every reading in it is ok,
     "flagged" otherwise.
     """
-    p = {"m": meter_id, "a": start, "b": end}
+    p = {"m": meter_id, "a": start, "b": end, "tz": TZ}
     if resolution == "raw":
         sql = ("SELECT start_ts, value, quality, 1 FROM readings WHERE meter_id = :m"
                " AND start_ts >= :a AND start_ts < :b ORDER BY start_ts")
     elif resolution == "15min":
-        sql = ("SELECT date_bin('15 minutes', start_ts, TIMESTAMPTZ '2000-01-01 00:00+08') b,"
+        sql = (f"SELECT date_bin('15 minutes', start_ts, {LOCAL_ORIGIN}) b,"
                " sum(value), CASE WHEN bool_and(quality = 'ok') THEN 'ok' ELSE 'flagged' END,"
                " count(*) FROM readings WHERE meter_id = :m AND start_ts >= :a AND start_ts < :b"
                " GROUP BY b ORDER BY b")
@@ -283,18 +289,18 @@ def meter_series(conn: Connection, meter_id: int, start: datetime, end: datetime
                " FROM readings_hourly WHERE meter_id = :m AND bucket >= :a AND bucket < :b"
                " ORDER BY bucket")
     elif resolution == "hour":
-        sql = ("SELECT date_bin('1 hour', start_ts, TIMESTAMPTZ '2000-01-01 00:00+08') b,"
+        sql = (f"SELECT date_bin('1 hour', start_ts, {LOCAL_ORIGIN}) b,"
                " sum(value), CASE WHEN bool_and(quality = 'ok') THEN 'ok' ELSE 'flagged' END,"
                " count(*) FROM readings WHERE meter_id = :m AND start_ts >= :a AND start_ts < :b"
                " GROUP BY b ORDER BY b")
     else:
         src = _days_source(timescale)
         trunc = "d.day" if resolution == "day" else "date_trunc('month', d.day)::date"
-        sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE 'Asia/Shanghai' AS b, sum(d.value),"
+        sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE :tz AS b, sum(d.value),"
                " CASE WHEN sum(d.n_flagged) = 0 THEN 'ok' ELSE 'flagged' END, sum(d.n)::int"
                f" FROM {src} d WHERE d.meter_id = :m"
-               " AND d.day >= (CAST(:a AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
-               " AND d.day < (CAST(:b AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+               " AND d.day >= (CAST(:a AS timestamptz) AT TIME ZONE :tz)::date"
+               " AND d.day < (CAST(:b AS timestamptz) AT TIME ZONE :tz)::date"
                " GROUP BY b ORDER BY b")
     return [tuple(r) for r in conn.execute(text(sql), p).all()]  # type: ignore[misc]
 
@@ -308,10 +314,9 @@ def _days_source(timescale: bool, first_day: str | None = None, end_day: str | N
     if timescale:
         bound = ""
         if first_day is not None and end_day is not None:
-            bound = (f" WHERE bucket >= CAST({first_day} AS timestamp) AT TIME ZONE"
-                     f" 'Asia/Shanghai' AND bucket < CAST({end_day} AS timestamp) AT TIME ZONE"
-                     " 'Asia/Shanghai'")
-        return ("(SELECT meter_id, (bucket AT TIME ZONE 'Asia/Shanghai')::date AS day, value, n,"
+            bound = (f" WHERE bucket >= CAST({first_day} AS timestamp) AT TIME ZONE :tz"
+                     f" AND bucket < CAST({end_day} AS timestamp) AT TIME ZONE :tz")
+        return ("(SELECT meter_id, (bucket AT TIME ZONE :tz)::date AS day, value, n,"
                 f" n_flagged FROM readings_daily{bound})")
     return "meter_days"
 
@@ -321,8 +326,8 @@ def park_energy(conn: Connection, start: datetime, end: datetime, by: str,
     """Totals per carrier (with unit), zone or enterprise over whole Asia/Shanghai days."""
     key = {"carrier": "m.carrier", "zone": "e.zone", "enterprise": "e.code"}[by]
     scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
-    first_day = "(CAST(:a AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
-    end_day = "(CAST(:b AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::date"
+    first_day = "(CAST(:a AS timestamptz) AT TIME ZONE :tz)::date"
+    end_day = "(CAST(:b AS timestamptz) AT TIME ZONE :tz)::date"
     sql = (f"SELECT {key} AS k, m.carrier, m.canonical_unit, sum(d.value), sum(d.n)::bigint"
            f" FROM {_days_source(timescale, first_day, end_day)} d"
            " JOIN meters m ON m.id = d.meter_id JOIN enterprises e ON e.id = m.enterprise_id"
@@ -331,7 +336,7 @@ def park_energy(conn: Connection, start: datetime, end: datetime, by: str,
            f" {scope} GROUP BY 1, 2, 3 ORDER BY 1, 2")
     summable = [c for c, spec in CARRIERS.items() if spec.summable]
     rows = conn.execute(text(sql), {"a": start, "b": end, "e": enterprise_id,
-                                    "summable": summable}).all()
+                                    "summable": summable, "tz": TZ}).all()
     return [{by: k, "carrier": c, "unit": u, "value": v, "readings": n} for k, c, u, v, n in rows]
 
 

@@ -14,9 +14,22 @@ from pydantic import BaseModel, Field
 
 from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
 from app.params import PERIOD_PATTERN
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import carbon as repo
 from app.repositories import core as core_repo
+from app.schemas.carbon import (
+    ActivityOut,
+    ActivityRevisionOut,
+    ActivityUploadOut,
+    CloseOut,
+    FactorSetOut,
+    IndicatorsOut,
+    InstrumentOut,
+    InstrumentUploadOut,
+    LedgerOut,
+    PeriodDetailOut,
+    TargetsStatusOut,
+)
 from app.services import carbon as svc
 from app.services.carbon_activity import record_activity
 from app.services.carbon_instruments import record_instruments
@@ -45,24 +58,22 @@ def _period(label: str, field: str = "period") -> Period:
     try:
         return parse_period(label)
     except PeriodError as exc:
-        raise Problem(422, str(exc), kind="validation",
-                      errors=[{"row": None, "field": field, "message": str(exc)}]) from None
+        raise invalid(field, str(exc), str(exc)) from None
 
 
 def _basis(factor_set: str | None, basis: str | None) -> svc.Basis:
     known = available_factor_sets()
     if factor_set is not None and factor_set not in known:
-        raise Problem(422, f"Unknown factor set {factor_set!r}; published: {known}.",
-                      kind="validation", errors=[{"row": None, "field": "factor_set",
-                                                  "message": f"use one of {known}"}])
+        raise invalid("factor_set", f"use one of {known}",
+                      f"Unknown factor set {factor_set!r}; published: {known}.")
     return svc.Basis(factor_set, basis)
 
 
-@router.get("/carbon/factor-sets")
-def factor_sets(_: PrincipalDep) -> list[dict[str, Any]]:
+@router.get("/carbon/factor-sets", response_model_exclude_unset=True)
+def factor_sets(_: PrincipalDep) -> list[FactorSetOut]:
     """The published, versioned factor sets (reference data): version, compilation date,
     description, the default, and key factors with value, unit, source and year."""
-    return svc.available_factor_sets()
+    return [FactorSetOut.model_validate(f) for f in svc.available_factor_sets()]
 
 
 def _entity(session: SessionDep, principal: Principal, scope: str, code: str | None
@@ -74,8 +85,7 @@ def _entity(session: SessionDep, principal: Principal, scope: str, code: str | N
         return svc.Entity("park", "park")
     code = code or principal.enterprise_code
     if not code:
-        raise Problem(422, "Say which enterprise.", kind="validation",
-                      errors=[{"row": None, "field": "code", "message": "required"}])
+        raise invalid("code", "required", "Say which enterprise.")
     ent = core_repo.get_enterprise(session, principal, code)
     return svc.Entity("enterprise", ent.code, ent.id)
 
@@ -83,8 +93,8 @@ def _entity(session: SessionDep, principal: Principal, scope: str, code: str | N
 @router.post("/carbon/activity", openapi_extra={"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-}}})
-async def upload_activity(request: Request, principal: WriterDep) -> dict[str, Any]:
+}}}, response_model_exclude_unset=True)
+async def upload_activity(request: Request, principal: WriterDep) -> ActivityUploadOut:
     """Record activity data: rows ``enterprise, period, quantity, value`` (CSV or JSON).
 
     quantity is one of value_added_10k_yuan (comparable prices), process_co2_t,
@@ -94,9 +104,9 @@ async def upload_activity(request: Request, principal: WriterDep) -> dict[str, A
     changes; a changed value is a revision kept with who and when; any bad row rejects all.
     Green electricity (certificates, trades, direct supply): POST /v1/carbon/instruments."""
     body = await request.body()
-    return await run_in_threadpool(record_activity, request.app.state.engine, principal, body,
-                                   request.headers.get("content-type", ""),
-                                   request.app.state.settings.max_abs_value)
+    return ActivityUploadOut.model_validate(await run_in_threadpool(
+        record_activity, request.app.state.engine, principal, body,
+        request.headers.get("content-type", ""), request.app.state.settings.max_abs_value))
 
 
 INSTRUMENTS_CSV_EXAMPLE = (
@@ -108,8 +118,8 @@ INSTRUMENTS_CSV_EXAMPLE = (
 @router.post("/carbon/instruments", openapi_extra={"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}, "example": INSTRUMENTS_CSV_EXAMPLE},
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-}}})
-async def upload_instruments(request: Request, principal: WriterDep) -> dict[str, Any]:
+}}}, response_model_exclude_unset=True)
+async def upload_instruments(request: Request, principal: WriterDep) -> InstrumentUploadOut:
     """Record green-electricity instruments: ``id, kind (gec | green_power_trade |
     direct_supply), enterprise, period (YYYY-MM), mwh, bundled_with (id or empty), source``.
 
@@ -119,35 +129,40 @@ async def upload_instruments(request: Request, principal: WriterDep) -> dict[str
     change is a revision kept with who and when; any bad row rejects all. A closed month's
     instruments are stored and listed in ``closed_periods_touched`` (reopen to restate)."""
     body = await request.body()
-    return await run_in_threadpool(record_instruments, request.app.state.engine, principal, body,
-                                   request.headers.get("content-type", ""))
+    return InstrumentUploadOut.model_validate(await run_in_threadpool(
+        record_instruments, request.app.state.engine, principal, body,
+        request.headers.get("content-type", "")))
 
 
-@router.get("/carbon/instruments")
+@router.get("/carbon/instruments", response_model_exclude_unset=True)
 def list_instruments(session: SessionDep, principal: PrincipalDep, enterprise: str | None = None,
-                     period: str | None = None) -> list[dict[str, Any]]:
+                     period: str | None = None) -> list[InstrumentOut]:
     """Instruments (an enterprise sees its own only), with their batch and revision count."""
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
-    return repo.instrument_list(session.connection(), ent_id, period)
+    return [InstrumentOut.model_validate(r)
+            for r in repo.instrument_list(session.connection(), ent_id, period)]
 
 
-@router.get("/carbon/activity")
+@router.get("/carbon/activity", response_model_exclude_unset=True)
 def list_activity(session: SessionDep, principal: PrincipalDep, enterprise: str | None = None,
-                  period: str | None = None) -> list[dict[str, Any]]:
+                  period: str | None = None) -> list[ActivityOut]:
+    """Activity data (an enterprise sees its own only), with its batch and revision count."""
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
-    return repo.activity_list(session.connection(), ent_id, period)
+    return [ActivityOut.model_validate(r)
+            for r in repo.activity_list(session.connection(), ent_id, period)]
 
 
-@router.get("/carbon/activity/revisions")
+@router.get("/carbon/activity/revisions", response_model_exclude_unset=True)
 def activity_revisions(session: SessionDep, principal: PrincipalDep,
                        enterprise: str | None = None, period: str | None = None
-                       ) -> list[dict[str, Any]]:
+                       ) -> list[ActivityRevisionOut]:
     """The audit trail of activity data: every value a later batch replaced, who and when."""
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
-    return repo.activity_revisions(session.connection(), ent_id, period)
+    return [ActivityRevisionOut.model_validate(r)
+            for r in repo.activity_revisions(session.connection(), ent_id, period)]
 
 
 def ledger_csv(answer: dict[str, Any]) -> str:
@@ -192,11 +207,12 @@ def ledger_csv(answer: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-@router.get("/carbon/ledger", responses={200: {"content": {"text/csv": {}}}})
+@router.get("/carbon/ledger", response_model=LedgerOut, response_model_exclude_unset=True,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
                format: Literal["json", "csv"] = "json", version: VersionQ = None,
-               factor_set: FactorSetQ = None, basis: BasisQ = None) -> Any:
+               factor_set: FactorSetQ = None, basis: BasisQ = None) -> LedgerOut | Response:
     """Energy (tce) and CO2 of the park or an enterprise, by carrier and by source, with the
     inputs, factor set, input hash and provenance. A closed month answers from its frozen
     ledger; a quarter or year sums closed months' frozen inputs with the live ones."""
@@ -207,27 +223,27 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
     if format == "csv":
         return Response(ledger_csv(answer), media_type="text/csv", headers={
             "content-disposition": f'attachment; filename="ledger_{entity.code}_{p.label}.csv"'})
-    return answer
+    return LedgerOut.model_validate(answer)
 
 
-@router.get("/indicators")
+@router.get("/indicators", response_model_exclude_unset=True)
 def get_indicators(request: Request, session: SessionDep, principal: PrincipalDep,
                    scope: ScopeQ, period: PeriodQ, code: str | None = None,
                    version: VersionQ = None, factor_set: FactorSetQ = None,
-                   basis: BasisQ = None) -> dict[str, Any]:
+                   basis: BasisQ = None) -> IndicatorsOut:
     """Indicators (unit in every name) with their targets; the base is the 2025 ledger."""
     entity = _entity(session, principal, scope, code)
-    return svc.indicators(session.connection(), entity, _period(period),
-                          timescale=request.app.state.timescale, version=version,
-                          want=_basis(factor_set, basis))
+    return IndicatorsOut.model_validate(svc.indicators(
+        session.connection(), entity, _period(period), timescale=request.app.state.timescale,
+        version=version, want=_basis(factor_set, basis)))
 
 
-@router.get("/targets/status")
+@router.get("/targets/status", response_model_exclude_unset=True)
 def get_targets_status(request: Request, session: SessionDep, principal: PrincipalDep,
                        scope: ScopeQ, code: str | None = None,
                        as_of: Annotated[str | None, Query(
                            description="YYYY or YYYY-MM-DD; default today")] = None,
-                       ) -> dict[str, Any]:
+                       ) -> TargetsStatusOut:
     """Per target and phase: actual, target, trend projected to the phase end, yearly change
     still needed, status (achieved | missed | on_track | off_track | no_data | incomplete |
     insufficient_data), each with the coverage of its year and a reason for every null."""
@@ -239,42 +255,43 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
         if not 2000 <= year <= 2100:
             raise ValueError(as_of)
     except ValueError:
-        raise Problem(422, "as_of: use YYYY or YYYY-MM-DD.", kind="validation",
-                      errors=[{"row": None, "field": "as_of", "message": "not a date"}]) from None
+        raise invalid("as_of", "not a date", "as_of: use YYYY or YYYY-MM-DD.") from None
     day = date.fromisoformat(as_of) if as_of and len(as_of) > 4 else None
-    return svc.targets_status(session.connection(), entity, year,
-                              timescale=request.app.state.timescale, as_of=day)
+    return TargetsStatusOut.model_validate(svc.targets_status(
+        session.connection(), entity, year, timescale=request.app.state.timescale, as_of=day))
 
 
 class ReopenIn(BaseModel):
     reason: str = Field(min_length=3, description="Why the closed month must change")
 
 
-@router.post("/carbon/periods/{period}/close")
-def close_period(period: PeriodP, request: Request, principal: OperatorDep) -> dict[str, Any]:
+@router.post("/carbon/periods/{period}/close", response_model_exclude_unset=True)
+def close_period(period: PeriodP, request: Request, principal: OperatorDep) -> CloseOut:
     """Freeze the month's ledgers (the monthly job does this for the previous month)."""
     _period(period)
-    return svc.close_period(request.app.state.engine, period, api_key_id=principal.key_id,
-                            actor=f"key {principal.key_id}",
-                            timescale=request.app.state.timescale)
+    return CloseOut.model_validate(svc.close_period(
+        request.app.state.engine, period, api_key_id=principal.key_id,
+        actor=f"key {principal.key_id}", timescale=request.app.state.timescale))
 
 
-@router.post("/carbon/periods/{period}/reopen")
+@router.post("/carbon/periods/{period}/reopen", response_model_exclude_unset=True)
 def reopen_period(period: PeriodP, body: ReopenIn, request: Request, principal: OperatorDep
-                  ) -> dict[str, Any]:
+                  ) -> CloseOut:
     """Reopen a closed month (audited with who, when and why); close it again afterwards."""
     _period(period)
-    return svc.reopen_period(request.app.state.engine, period, api_key_id=principal.key_id,
-                             actor=f"key {principal.key_id}", reason=body.reason)
+    return CloseOut.model_validate(svc.reopen_period(
+        request.app.state.engine, period, api_key_id=principal.key_id,
+        actor=f"key {principal.key_id}", reason=body.reason))
 
 
-@router.get("/carbon/periods/{period}")
+@router.get("/carbon/periods/{period}", response_model_exclude_unset=True)
 def period_detail(period: PeriodP, request: Request, session: SessionDep, _: OperatorDep
-                  ) -> dict[str, Any]:
+                  ) -> PeriodDetailOut:
     """Status, close/reopen events, and for a closed month every frozen ledger's input hash
     against a recomputation from the stored data (``verification.all_same``)."""
     _period(period)
-    return svc.period_detail(session.connection(), period, timescale=request.app.state.timescale)
+    return PeriodDetailOut.model_validate(
+        svc.period_detail(session.connection(), period, timescale=request.app.state.timescale))
 
 
 @router.get("/carbon/report", response_class=HTMLResponse)
@@ -287,8 +304,7 @@ def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period
 
     p = _period(period)
     if p.months != 1:
-        raise Problem(422, "The report is monthly: period=YYYY-MM.", kind="validation",
-                      errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
+        raise invalid("period", "not YYYY-MM", "The report is monthly: period=YYYY-MM.")
     html = build(session.connection(), p, lang, timescale=request.app.state.timescale,
                  version=version, want=_basis(factor_set, basis))
     return HTMLResponse(html)

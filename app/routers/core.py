@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.auth import OperatorDep, PrincipalDep, SessionDep, WriterDep
 from app.models import Enterprise, Meter
-from app.problems import Problem
+from app.problems import invalid
 from app.repositories import core as repo
 from app.schemas.core import EnterpriseIn, EnterpriseOut, MeterIn, MeterOut, OwnerQ
 from app.services.readings import meter_resolution
@@ -50,20 +50,16 @@ def get_enterprise(code: str, session: SessionDep, principal: PrincipalDep) -> E
 def create_meter(body: MeterIn, session: SessionDep, principal: WriterDep) -> MeterOut:
     code = body.enterprise or principal.enterprise_code
     if code is None:
-        raise Problem(422, "Say which enterprise the meter belongs to.", kind="validation",
-                      errors=[{"row": None, "field": "enterprise", "message": "required"}])
+        raise invalid("enterprise", "required", "Say which enterprise the meter belongs to.")
     ent = repo.get_enterprise(session, principal, code)
     try:
         spec = carrier_spec(body.carrier)
         unit = check_unit_for_carrier(body.unit or spec.canonical_unit, body.carrier)
     except UnitError as exc:
         field = "carrier" if body.carrier not in CARRIERS else "unit"
-        raise Problem(422, str(exc), kind="validation",
-                      errors=[{"row": None, "field": field, "message": str(exc)}]) from None
+        raise invalid(field, str(exc), str(exc)) from None
     if 1440 % body.interval_minutes:
-        raise Problem(422, "interval_minutes must divide a day.", kind="validation",
-                      errors=[{"row": None, "field": "interval_minutes",
-                               "message": "must divide 1440"}])
+        raise invalid("interval_minutes", "must divide 1440", "interval_minutes must divide a day.")
     meter = Meter(
         code=body.code, enterprise_id=ent.id, carrier=body.carrier, unit=unit,
         canonical_unit=spec.canonical_unit, register=body.register_type,

@@ -22,8 +22,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.auth import PrincipalDep, SessionDep
+from app.labels import dashboard_script
 from app.params import Day
 from app.problems import Problem
+from app.schemas.overview import EnterpriseOverviewOut, OverviewModulesOut, OverviewOut
 from app.services import overview as svc
 from app.services import overview_modules as panels
 
@@ -102,6 +104,13 @@ def dashboard_page() -> HTMLResponse:
                                  "X-Content-Type-Options": "nosniff"})
 
 
+@router.get("/dashboard/static/i18n.js", include_in_schema=False)
+def dashboard_labels() -> Response:
+    """The dashboard's labels, rendered from app/data/labels.yaml (the report's home too)."""
+    return Response(dashboard_script(), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
 @router.get("/dashboard/static/{path:path}", include_in_schema=False)
 def dashboard_static(path: str) -> Response:
     target = (STATIC_DIR / path).resolve()
@@ -112,9 +121,9 @@ def dashboard_static(path: str) -> Response:
                                          "X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/v1/overview")
+@router.get("/v1/overview", response_model_exclude_unset=True)
 def overview(request: Request, session: SessionDep, principal: PrincipalDep,
-             period: PeriodQ = "day", date: DateQ = None) -> dict[str, Any]:
+             period: PeriodQ = "day", date: DateQ = None) -> OverviewOut:
     """The first screen in one answer: today's and this month's tiles, the energy balance over
     the period, the zone and enterprise ranking with sparkline series and the open alerts,
     read from rollups only. An enterprise key gets its own enterprise only."""
@@ -127,12 +136,12 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
         answer["storage"] = panels.storage_summary(session, principal, day,
                                                    datetime.now(request.app.state.tz))
     answer["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
-    return answer
+    return OverviewOut.model_validate(answer)
 
 
-@router.get("/v1/overview/modules")
+@router.get("/v1/overview/modules", response_model_exclude_unset=True)
 def overview_modules(request: Request, session: SessionDep, principal: PrincipalDep,
-                     period: PeriodQ = "day", date: DateQ = None) -> dict[str, Any]:
+                     period: PeriodQ = "day", date: DateQ = None) -> OverviewModulesOut:
     """The first screen's slower panels, asked for right after it: PV expected output
     (computed from irradiance per request) and carbon against targets (the year's
     ledger, indicators and phase status). ``null`` for a module that is not live."""
@@ -149,14 +158,15 @@ def overview_modules(request: Request, session: SessionDep, principal: Principal
         answer["carbon"] = panels.carbon_summary(session, principal, day.year,
                                                  timescale=request.app.state.timescale)
     answer["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
-    return answer
+    return OverviewModulesOut.model_validate(answer)
 
 
-@router.get("/v1/overview/enterprises/{code}")
+@router.get("/v1/overview/enterprises/{code}", response_model_exclude_unset=True)
 def enterprise_overview(code: str, request: Request, session: SessionDep,
                         principal: PrincipalDep, period: PeriodQ = "day",
-                        date: DateQ = None) -> dict[str, Any]:
+                        date: DateQ = None) -> EnterpriseOverviewOut:
     """One enterprise's meters with totals and series over the period (404 for another
     enterprise's key)."""
-    return svc.enterprise_meters(session, principal, code, period, date or _today(request),
-                                 timescale=request.app.state.timescale)
+    return EnterpriseOverviewOut.model_validate(svc.enterprise_meters(
+        session, principal, code, period, date or _today(request),
+        timescale=request.app.state.timescale))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.auth import OperatorDep, SessionDep
 from app.models import ApiKey
-from app.problems import Problem
+from app.problems import invalid
 from app.repositories import keys as repo
 from app.schemas.core import Role
 from app.services import keys as svc
@@ -66,8 +66,7 @@ def _duration(field: str, text: str | None) -> timedelta | None:
     try:
         return svc.parse_duration(text)
     except ValueError as exc:
-        raise Problem(422, str(exc), kind="validation",
-                      errors=[{"row": None, "field": field, "message": str(exc)}]) from None
+        raise invalid(field, str(exc), str(exc)) from None
 
 
 @router.get("/keys", response_model=list[KeyOut])
@@ -84,8 +83,7 @@ def create_key(body: KeyIn, session: SessionDep, _: OperatorDep) -> NewKeyOut:
         ent_id = svc.enterprise_id_for(session, body.enterprise)
         row, key = svc.create_key(session, body.role, ent_id, body.label, expires_in)
     except ValueError as exc:
-        raise Problem(422, str(exc), kind="validation",
-                      errors=[{"row": None, "field": "enterprise", "message": str(exc)}]) from None
+        raise invalid("enterprise", str(exc), str(exc)) from None
     session.refresh(row)
     return NewKeyOut(key=key, **key_out(row).model_dump())
 

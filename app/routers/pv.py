@@ -12,7 +12,7 @@ from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
 from app.models import Enterprise, Meter, PvArray, Roof, WeatherStation
 from app.models.pv import WEATHER_QUANTITIES
 from app.params import Day, Instant
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import core as core_repo
 from app.repositories import pv as repo
 from app.schemas.core import OwnerQ
@@ -42,15 +42,10 @@ StartQ = Annotated[Instant, Query(description="ISO 8601 with offset; inclusive")
 EndQ = Annotated[Instant, Query(description="ISO 8601 with offset; exclusive")]
 
 
-def _invalid(field: str, message: str, detail: str | None = None) -> Problem:
-    return Problem(422, detail or f"{field}: {message}", kind="validation",
-                   errors=[{"row": None, "field": field, "message": message}])
-
-
 def _owner(session: SessionDep, principal: Principal, code: str | None) -> Enterprise:
     code = code or principal.enterprise_code
     if code is None:
-        raise _invalid("enterprise", "required", "Say which enterprise it belongs to.")
+        raise invalid("enterprise", "required", "Say which enterprise it belongs to.")
     return core_repo.get_enterprise(session, principal, code)
 
 
@@ -91,15 +86,15 @@ def create_station(body: WeatherStationIn, session: SessionDep,
             found = found.filter_by(enterprise_id=owner)
         candidates = found.all()
         if len(candidates) > 1:
-            raise _invalid(field, "several enterprises have this meter code; say which with "
+            raise invalid(field, "several enterprises have this meter code; say which with "
                                   "'enterprise'")
         meter = candidates[0] if candidates else None
         if meter is None:
-            raise _invalid(field, "unknown meter", f"No meter {code!r}.")
+            raise invalid(field, "unknown meter", f"No meter {code!r}.")
         if meter.carrier != quantity:
-            raise _invalid(field, f"carrier is {meter.carrier!r}, not {quantity!r}")
+            raise invalid(field, f"carrier is {meter.carrier!r}, not {quantity!r}")
         if owner is not None and meter.enterprise_id != owner:
-            raise _invalid(field, "meters of one station belong to one enterprise")
+            raise invalid(field, "meters of one station belong to one enterprise")
         owner = meter.enterprise_id
         ids[f"{quantity}_meter_id"] = meter.id
     assert owner is not None
@@ -149,17 +144,17 @@ def create_array(body: ArrayIn, session: SessionDep, principal: WriterDep) -> Ar
     allowed = set(pv_defaults()["losses_pct"])
     for name, value in body.losses_pct.items():
         if name not in allowed:
-            raise _invalid(f"losses_pct.{name}", f"unknown loss; one of {sorted(allowed)}")
+            raise invalid(f"losses_pct.{name}", f"unknown loss; one of {sorted(allowed)}")
         if not 0.0 <= value <= 100.0:
-            raise _invalid(f"losses_pct.{name}", "must be within 0..100 %")
+            raise invalid(f"losses_pct.{name}", "must be within 0..100 %")
     meter_id = None
     if body.meter is not None:
         meter = session.query(Meter).filter_by(code=body.meter,
                                                enterprise_id=ent.id).one_or_none()
         if meter is None:
-            raise _invalid("meter", "no such meter of this enterprise")
+            raise invalid("meter", "no such meter of this enterprise")
         if meter.carrier != "pv_generation":
-            raise _invalid("meter", f"carrier is {meter.carrier!r}, not 'pv_generation'")
+            raise invalid("meter", f"carrier is {meter.carrier!r}, not 'pv_generation'")
         meter_id = meter.id
     station_id = (repo.get_station(session, body.weather_station, ent.id).id
                   if body.weather_station is not None else None)
@@ -316,6 +311,6 @@ def run_performance_check(
     first_day..last_day: alerts of kind ``pv_underperformance``."""
     last = last_day or first_day
     if last < first_day or (last - first_day).days > 366:
-        raise _invalid("last_day", "must be within 366 days after first_day")
+        raise invalid("last_day", "must be within 366 days after first_day")
     share = request.app.state.settings.pv_alert_share_of_expected
     return svc.check_performance(session, first_day, last, share)

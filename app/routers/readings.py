@@ -19,7 +19,14 @@ from app.params import Instant, check_window
 from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
-from app.schemas.core import OwnerQ, Point, SeriesOut, UploadOut
+from app.schemas.core import (
+    OwnerQ,
+    ParkEnergyOut,
+    Point,
+    RevisionOut,
+    SeriesOut,
+    UploadOut,
+)
 from app.services.readings import IngestContext, ingest, meter_resolution
 from energy.units import carrier_spec, round_to_resolution
 
@@ -132,7 +139,7 @@ def meter_readings(
     return SeriesOut(meter=code, unit=meter.canonical_unit, resolution=resolution, points=points)
 
 
-@router.get("/park/energy")
+@router.get("/park/energy", response_model=ParkEnergyOut)
 def park_energy(
     request: Request, session: SessionDep, principal: PrincipalDep,
     start: Annotated[Instant, Query()], end: Annotated[Instant, Query()],
@@ -148,7 +155,7 @@ def park_energy(
     return {"start": start, "end": end, "by": by, "totals": totals}
 
 
-@router.get("/meters/{code}/revisions")
+@router.get("/meters/{code}/revisions", response_model=list[RevisionOut])
 def meter_revisions(
     code: str, session: SessionDep, principal: PrincipalDep,
     start: Instant | None = None, end: Instant | None = None, enterprise: OwnerQ = None,

@@ -16,15 +16,19 @@ from fastapi.responses import JSONResponse
 from app.auth import OperatorDep, PrincipalDep, SessionDep
 from app.models import StorageCapacityTest
 from app.params import Day, Instant
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import storage as repo
 from app.schemas.storage import (
     CapacityTestIn,
+    CapacityTestOut,
     DispatchIn,
     DispatchOut,
+    HealthOut,
     PlanOut,
+    ResilienceOut,
     StorageIn,
     StorageOut,
+    TelemetryUploadOut,
 )
 from app.services import storage as svc
 from app.services import storage_ops as ops
@@ -38,8 +42,7 @@ def _now() -> datetime:
 
 def _aware(name: str, value: datetime) -> datetime:
     if value.tzinfo is None:
-        raise Problem(422, f"{name} needs a UTC offset.", kind="validation",
-                      errors=[{"row": None, "field": name, "message": "naive timestamp"}])
+        raise invalid(name, "naive timestamp", f"{name} needs a UTC offset.")
     return value
 
 
@@ -125,7 +128,7 @@ def _telemetry_rows(body: bytes, content_type: str) -> pd.DataFrame:
         raise Problem(400, f"Cannot read the telemetry: {exc}") from None
 
 
-@router.post("/{code}/telemetry")
+@router.post("/{code}/telemetry", response_model=TelemetryUploadOut)
 async def upload_telemetry(code: str, request: Request, session: SessionDep,
                            principal: PrincipalDep) -> dict[str, Any]:
     """Station telemetry (CSV or JSON rows ``ts, power_mw, soc_pct, temperature_c``; power MW,
@@ -152,7 +155,7 @@ def safety_check(code: str, session: SessionDep, principal: OperatorDep,
                                        _aware("end", end))}
 
 
-@router.post("/{code}/capacity-tests", status_code=201)
+@router.post("/{code}/capacity-tests", status_code=201, response_model=CapacityTestOut)
 def add_capacity_test(code: str, body: CapacityTestIn, session: SessionDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     """Record a measured full-discharge capacity (MWh); it calibrates the SOH estimate."""
@@ -168,14 +171,14 @@ def add_capacity_test(code: str, body: CapacityTestIn, session: SessionDep,
             "soh_pct": 100.0 * test.measured_capacity_mwh / svc.station_battery(asset).energy_mwh}
 
 
-@router.get("/{code}/health")
+@router.get("/{code}/health", response_model=HealthOut, response_model_exclude_unset=True)
 def health(code: str, session: SessionDep, principal: PrincipalDep,
            years: Annotated[int, Query(ge=1, le=30)] = 15) -> dict[str, Any]:
     """State of health from measured throughput and capacity tests, and its projection."""
     return ops.health(session, repo.get_asset(session, principal, code), _now(), years)
 
 
-@router.get("/{code}/resilience")
+@router.get("/{code}/resilience", response_model=ResilienceOut)
 def resilience(code: str, session: SessionDep, principal: PrincipalDep,
                start: Annotated[Instant, Query(description="outage start, on the plan grid")],
                critical_load_mw: Annotated[float, Query(ge=0)],

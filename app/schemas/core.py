@@ -122,3 +122,42 @@ class AlertOut(BaseModel):
     opened_at: datetime
     acknowledged_by: int | None
     acknowledged_at: datetime | None
+
+
+class EnergyTotal(BaseModel):
+    """One group's total of one carrier over whole days, in the carrier's canonical unit."""
+
+    model_config = ConfigDict(extra="allow")  # the group key: carrier, zone or enterprise
+
+    carrier: str
+    unit: str
+    value: float
+    readings: int
+
+
+class ParkEnergyOut(BaseModel):
+    start: datetime
+    end: datetime
+    by: Literal["carrier", "zone", "enterprise"]
+    totals: list[EnergyTotal]
+
+
+class RevisionOut(BaseModel):
+    """A stored value a later batch replaced: old and new, which batches, who and when."""
+
+    start: datetime
+    old_value: float | None
+    new_value: float | None
+    old_quality: str | None
+    new_quality: str | None
+    old_batch: int | None
+    batch: int | None
+    revised_by_key: int | None
+    revised_by_key_prefix: str | None
+    revised_at: datetime
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    timescaledb: bool

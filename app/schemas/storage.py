@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.core import FiniteFloat, InputModel, Zone
+from app.schemas.answer import Answer
+from app.schemas.core import FiniteFloat, InputModel, UploadOut, Zone
 
 Strategy = Literal["optimal", "rolling", "rule"]
 
@@ -117,3 +118,49 @@ class TelemetryRow(BaseModel):
     power_mw: float | None = None
     soc_pct: float | None = None
     temperature_c: float | None = None
+
+
+class TelemetryUploadOut(UploadOut):
+    """The ingest answer of the telemetry batch and how many safety alerts it opened."""
+
+    safety_alerts_opened: int
+
+
+class CapacityTestOut(BaseModel):
+    id: int | None = None
+    tested_on: date
+    measured_capacity_mwh: float
+    soh_pct: float = Field(description="measured capacity / nameplate, %")
+
+
+class HealthOut(Answer):
+    """State of health (SOH) from measured throughput and capacity tests, and its projection;
+    ``soh`` null with a ``note`` when there is nothing to estimate from."""
+
+    asset: str
+    nameplate_mwh: float
+    in_service_since: date | None
+    throughput_mwh: float | None
+    telemetry_readings: int | None
+    mean_temperature_c: float | None
+    mean_soc_pct: float | None
+    capacity_tests: list[CapacityTestOut]
+    end_of_life_soh_pct: float
+    soh: dict[str, Any] | None
+    note: str | None = None
+    days_in_service: int | None = None
+    soh_pct: float | None = None
+    projection: dict[str, Any] | None = None
+
+
+class ResilienceOut(Answer):
+    asset: str
+    start: datetime
+    plan_id: int
+    plan_day: date
+    critical_load_mw: float
+    soc_start_mwh: float
+    hours: float = Field(description="hours the station carries the critical load")
+    capped_at_hours: float
+    capped: bool
+    assumption: str

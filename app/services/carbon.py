@@ -18,11 +18,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import carbon as repo
 from app.repositories.readings import refresh_aggregates
 from app.services.carbon_periods import Period, parse_period, previous_month
@@ -44,6 +43,7 @@ from carbon import (
 )
 from carbon.indicators import null_reasons
 from carbon.targets import load_phases
+from energy.site import PARK_ZONE
 
 INSTRUMENT_QUANTITIES: frozenset[str] = frozenset(
     ("green_certificates_mwh", "green_power_trades_mwh", "direct_green_supply_mwh"))
@@ -385,10 +385,8 @@ def _apply_basis(answer: dict[str, Any], want: Basis) -> dict[str, Any]:
         led = compute_ledger(inputs["energy"], activity, policy=pol, period=answer["period"],
                              scope=answer["scope"], code=answer["code"], **claims)
     except (InputError, UnknownFactorError) as exc:
-        raise Problem(422, f"Cannot compute under factor set {fs_want}, basis {basis_want}:"
-                      f" {exc}", kind="validation",
-                      errors=[{"row": None, "field": "factor_set", "message": str(exc)}]
-                      ) from None
+        raise invalid("factor_set", str(exc), f"Cannot compute under factor set {fs_want}, "
+                      f"basis {basis_want}: {exc}") from None
     out = {**answer, **led.to_dict()}
     out["warnings"] = led.warnings + [w for w in answer["warnings"] if w not in led.warnings]
     out["provenance"] = {**answer["provenance"], "factor_set": led.factor_set,
@@ -425,9 +423,8 @@ def _ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool
             use_frozen: bool, with_batches: bool, version: int | None) -> dict[str, Any]:
     if version is not None:
         if period.months != 1:
-            raise Problem(422, "version= applies to a month (YYYY-MM).", kind="validation",
-                          errors=[{"row": None, "field": "version",
-                                   "message": "only with period=YYYY-MM"}])
+            raise invalid("version", "only with period=YYYY-MM",
+                          "version= applies to a month (YYYY-MM).")
         f = repo.frozen_version(conn, period.label, version, entity.scope, entity.code)
         if f is None:
             raise Problem(404, f"{period.label} has no closed version {version} for"
@@ -452,14 +449,13 @@ def _ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool
 # ---- closing ---------------------------------------------------------------------------------
 def _utc(day: date) -> datetime:
     """Local (Asia/Shanghai) midnight of ``day`` as an aware datetime."""
-    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
+    return datetime(day.year, day.month, day.day, tzinfo=PARK_ZONE)
 
 
 def _month(label: str) -> Period:
     p = parse_period(label)
     if p.months != 1:
-        raise Problem(422, "Only a month (YYYY-MM) is closed or reopened.", kind="validation",
-                      errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
+        raise invalid("period", "not YYYY-MM", "Only a month (YYYY-MM) is closed or reopened.")
     return p
 
 
@@ -700,7 +696,7 @@ def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: b
 
 
 def local_today() -> date:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return datetime.now(PARK_ZONE).date()
 
 
 def coverage(conn: Connection, entity: Entity, period: Period, answer: dict[str, Any], *,

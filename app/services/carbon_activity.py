@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal
 from app.json_records import body_records
 from app.models import Enterprise
-from app.problems import Problem
+from app.problems import Problem, RowError, batch_rejected, batch_too_large
 from app.repositories import carbon as repo
 from app.schemas.core import MAX_ABS_VALUE
 from app.services.carbon import ACTIVITY_QUANTITIES, INSTRUMENT_QUANTITIES
@@ -43,19 +43,18 @@ def record_activity(engine: Engine, principal: Principal, body: bytes, content_t
     ``max_abs_value``: the largest value accepted (it keeps every sum of them finite)."""
     items = body_records(body, content_type, "records", ("period", "quantity", "value"))
     if len(items) > MAX_ROWS:
-        raise Problem(413, f"A batch may hold at most {MAX_ROWS} records.",
-                      kind="batch-too-large")
+        raise batch_too_large(f"A batch may hold at most {MAX_ROWS} records.")
     with Session(engine) as session:
         stmt = select(Enterprise.code, Enterprise.id)
         if principal.role == "enterprise":
             stmt = stmt.where(Enterprise.id == principal.enterprise_id)
         visible = dict(session.execute(stmt).all())
-    errors: list[dict[str, Any]] = []
+    errors: list[RowError] = []
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[int, str, str], int] = {}
     for i, item in enumerate(items, start=1):
         def bad(field: str, message: str, row: int = i) -> None:
-            errors.append({"row": row, "field": field, "message": message})
+            errors.append(RowError(row=row, field=field, message=message))
 
         code = str(item.get("enterprise") or principal.enterprise_code or "").strip()
         ent_id = visible.get(code)
@@ -93,11 +92,10 @@ def record_activity(engine: Engine, principal: Principal, body: bytes, content_t
                      "period_start": period.start, "period_end": period.end,
                      "months": period.months, "quantity": quantity, "value": value})
     if errors:
-        raise Problem(422, f"The batch was rejected ({len(errors)} error(s)); nothing was stored.",
-                      kind="validation", errors=errors)
+        raise batch_rejected(errors)
     if not rows:
-        raise Problem(422, "The batch holds no records.", kind="validation",
-                      errors=[{"row": None, "field": "body", "message": "empty"}])
+        raise batch_rejected([RowError(row=None, field="body", message="empty")],
+                             "The batch holds no records.")
     with engine.begin() as conn:
         months = sorted({r["period"] for r in rows if r["months"] == 1})
         closed = repo.closed_months_for_write(conn, months) if months else set()

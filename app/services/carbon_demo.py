@@ -23,6 +23,7 @@ from app.problems import Problem
 from app.services.carbon_activity import record_activity
 from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import parse_period
+from energy.site import PARK_TZ
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
     from energy.units import carrier_spec
 
     local = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="15min", inclusive="left",
-                          tz="Asia/Shanghai")
+                          tz=PARK_TZ)
     days = pd.date_range(f"{year}-01-01", periods=len(local) // 96, freq="D")
     rng = np.random.default_rng(year)
     frames: list[tuple[str, np.ndarray]] = []
@@ -67,7 +68,7 @@ def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
             quarter_hours = mean * scale * _shape(kind, local, rng)
             frames.append((mcode, np.round(quarter_hours.reshape(-1, 96).sum(axis=1), 4)))
     ctx.session.commit()
-    ingest_series(ctx, dict(frames), days.tz_localize("Asia/Shanghai"), f"carbon-base-{year}")
+    ingest_series(ctx, dict(frames), days.tz_localize(PARK_TZ), f"carbon-base-{year}")
 
 
 INSTRUMENT_KIND = {"green_certificates_mwh": "gec", "green_power_trades_mwh": "green_power_trade",

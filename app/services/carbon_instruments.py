@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal
 from app.json_records import body_records
 from app.models import Enterprise
-from app.problems import Problem
+from app.problems import Problem, RowError, batch_rejected, batch_too_large
 from app.repositories import carbon as repo
 from app.services.carbon_periods import PeriodError, parse_period
 from carbon.instruments import KINDS, Instrument, check_instruments
@@ -58,21 +58,20 @@ def record_instruments(engine: Engine, principal: Principal, body: bytes, conten
     """Validate every row, then claim/store the batch in one transaction."""
     items = body_records(body, content_type, "instruments", ("id", "kind", "period", "mwh"))
     if len(items) > MAX_ROWS:
-        raise Problem(413, f"A batch may hold at most {MAX_ROWS} instruments.",
-                      kind="batch-too-large")
+        raise batch_too_large(f"A batch may hold at most {MAX_ROWS} instruments.")
     if not items:
-        raise Problem(422, "The batch holds no instruments.", kind="validation",
-                      errors=[{"row": None, "field": "body", "message": "empty"}])
+        raise batch_rejected([RowError(row=None, field="body", message="empty")],
+                             "The batch holds no instruments.")
     with Session(engine) as session:
         stmt = select(Enterprise.code, Enterprise.id)
         if principal.role == "enterprise":
             stmt = stmt.where(Enterprise.id == principal.enterprise_id)
         visible = dict(session.execute(stmt).all())
-    errors: list[dict[str, Any]] = []
+    errors: list[RowError] = []
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(items, start=1):
         def bad(field: str, message: str, row: int = i) -> None:
-            errors.append({"row": row, "field": field, "message": message})
+            errors.append(RowError(row=row, field=field, message=message))
 
         code = str(item.get("enterprise") or principal.enterprise_code or "").strip()
         ent_id = visible.get(code)
@@ -124,11 +123,10 @@ def record_instruments(engine: Engine, principal: Principal, body: bytes, conten
         elsewhere = repo.bundled_mwh(conn, ids, [r["id"] for r in rows])
         for idx, field, message in check_instruments(lib_items, known, elsewhere):
             if not any(e["row"] == idx + 1 and e["field"] == field for e in errors):
-                errors.append({"row": idx + 1, "field": field, "message": message})
+                errors.append(RowError(row=idx + 1, field=field, message=message))
         if errors:
             errors.sort(key=lambda e: (e["row"], e["field"]))
-            raise Problem(422, f"The batch was rejected ({len(errors)} error(s)); nothing was"
-                          " stored.", kind="validation", errors=errors)
+            raise batch_rejected(errors)
         taken = [{"row": r["row"], "field": "id", "message": f"{r['id']} is already claimed"}
                  for r in rows if r["id"] in stored
                  and stored[r["id"]]["enterprise_id"] != r["enterprise_id"]]

@@ -19,6 +19,7 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from sqlalchemy import Connection
 
+from app.labels import LANGS, table
 from app.repositories import carbon as repo
 from app.services import carbon as svc
 from app.services.carbon_periods import Period, parse_period
@@ -29,81 +30,8 @@ log = logging.getLogger(__name__)
 CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "Noto Sans SC")
 
-LABELS: dict[str, dict[str, Any]] = {
-    "zh": {
-        "title": "拉萨经开区 园区能碳月报", "summary": "本月概览", "item": "项目", "value": "数值",
-        "unit": "单位", "energy_tce": "综合能耗", "co2_t": "二氧化碳排放（市场法）",
-        "co2_location_based_t": "二氧化碳排放（基于位置）", "electricity": "用电量",
-        "clean_share": "清洁能源消费占比", "intensity": "单位增加值能耗",
-        "co2_per_energy": "单位能耗碳排放（核心指标）", "va": "工业增加值（可比价）",
-        "status": "台账状态", "factor_set": "排放因子版本", "input_hash": "输入哈希",
-        "by_carrier": "分能源品种能耗", "carrier": "能源品种", "quantity": "实物量",
-        "by_source": "分排放源二氧化碳", "source": "排放源", "enterprises": "企业明细",
-        "enterprise": "企业", "zone": "片区", "targets": "目标与阶段进展",
-        "target": "目标", "phase": "阶段", "actual": "实际值", "projected": "趋势预测",
-        "required": "每年尚需变化", "on_track": "进展", "plots": "年度累计图表",
-        "plot_energy": "月度综合能耗 (tce)", "plot_co2": "月度二氧化碳排放 (tCO2)",
-        "plot_intensity": "月度单位增加值能耗 (tce/万元)", "month": "月份",
-        "target_2030": "2030年目标 ≤0.07", "target_2027": "2026–2027 下降20%",
-        "fuels": "化石燃料", "electricity_src": "净购入电力", "heat": "净购入热力",
-        "process": "工业过程", "generated": "生成时间", "closed": "已关账", "open": "未关账",
-        "no_font": "服务器无中文字体，图中标签以英文显示。",
-        "version": "关账版本", "restated": "已更正（存在更新版本）", "latest": "最新版本",
-        "history": "本月更正记录", "closed_at": "关账时间", "closed_by": "关账人",
-        "reason": "重新开账原因", "ledgers_changed": "变化的台账", "no_history": "本月尚未关账。",
-        "u_va": "万元", "u_intensity": "tce/万元", "basis": "电力折标口径",
-        "phase_names": {"phase_1": "一期（2026—2028）", "phase_2": "二期（2029—2030）"},
-        "statuses": {"achieved": "已达成", "missed": "未达成", "on_track": "按趋势可达成",
-                     "off_track": "按趋势难以达成", "no_data": "无数据",
-                     "incomplete": "数据不完整（不作达标判断）",
-                     "insufficient_data": "完整年份不足，不作趋势预测"},
-        "targets_names": {
-            "energy_intensity_2030": "单位工业增加值能耗 ≤0.07 tce/万元（2030年，约束性）",
-            "energy_intensity_reduction_2026_2027": "单位能耗较2025年下降20%（2026—2027年）",
-            "cod_intensity_2030": "单位工业增加值COD排放 ≤0.1 kg/万元（2030年）",
-            "solid_waste_utilisation_2030": "工业固体废物综合利用率（规划，2030年）",
-            "core_co2_per_energy": "单位能耗碳排放（零碳园区核心指标）",
-            "clean_energy_share": "清洁能源消费占比 ≥90%",
-            "solid_waste_utilisation": "工业固体废物综合利用率 ≥80%",
-            "waste_heat_utilisation": "余热/余冷/余压综合利用率 ≥50%",
-            "water_reuse": "工业用水重复利用率 ≥80%"},
-        "carriers": {"heat_export": "热力（外供）"},
-        "note": "数据来自计量读数日汇总与企业填报的活动数据；因子与口径见因子版本与核算策略。",
-    },
-    "en": {
-        "title": "Lhasa ETDZ park energy & carbon monthly report", "summary": "The month",
-        "item": "Item", "value": "Value", "unit": "Unit", "energy_tce": "Energy use",
-        "co2_t": "CO2 (market-based)", "co2_location_based_t": "CO2 (location-based)",
-        "electricity": "Electricity consumed", "clean_share": "Clean-energy share",
-        "intensity": "Energy per value added", "co2_per_energy": "CO2 per energy (core)",
-        "va": "Value added (comparable prices)", "status": "Ledger status",
-        "factor_set": "Factor set", "input_hash": "Input hash", "by_carrier": "Energy by carrier",
-        "carrier": "Carrier", "quantity": "Quantity", "by_source": "CO2 by source",
-        "source": "Source", "enterprises": "Enterprises", "enterprise": "Enterprise",
-        "zone": "Zone", "targets": "Targets and phase status", "target": "Target",
-        "phase": "Phase", "actual": "Actual", "projected": "Projected", "required":
-        "Yearly change needed", "on_track": "Status", "plots": "Year to date",
-        "plot_energy": "Monthly energy use (tce)", "plot_co2": "Monthly CO2 (tCO2)",
-        "plot_intensity": "Monthly energy intensity (tce/10k yuan)", "month": "Month",
-        "target_2030": "2030 target ≤0.07", "target_2027": "2026–2027 −20 %",
-        "fuels": "Fuels", "electricity_src": "Net imported electricity",
-        "heat": "Net imported heat", "process": "Process", "generated": "Generated",
-        "closed": "closed", "open": "open", "no_font": "",
-        "version": "Closed version", "restated": "restated (a later version exists)",
-        "latest": "latest version", "history": "Restatements of the month",
-        "closed_at": "Closed at", "closed_by": "Closed by", "reason": "Reason for reopening",
-        "ledgers_changed": "Ledgers changed", "no_history": "The month has not been closed.",
-        "u_va": "10k yuan", "u_intensity": "tce/10k yuan", "basis": "Electricity tce basis",
-        "phase_names": {"phase_1": "Phase 1 (2026–2028)", "phase_2": "Phase 2 (2029–2030)"},
-        "statuses": {"achieved": "achieved", "missed": "missed", "on_track": "on track",
-                     "off_track": "off track", "no_data": "no data",
-                     "incomplete": "incomplete (not judged)",
-                     "insufficient_data": "too few complete years to project"},
-        "targets_names": {}, "carriers": {"heat_export": "Heat export"},
-        "note": "From the meter-day rollups and recorded activity data; factors and choices "
-                "as named by the factor set and accounting policy.",
-    },
-}
+LABELS: dict[str, dict[str, Any]] = {lang: table("report", lang) for lang in LANGS}
+"""The report's labels (app/data/labels.yaml, beside the dashboard's)."""
 
 TEMPLATE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ L.title }} {{ period }}</title>

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from app.json_records import json_records
-from app.problems import Problem
+from app.problems import RowError, batch_rejected, malformed, missing_columns
 from app.schemas.core import MAX_ABS_VALUE
 from energy.meter_series import (
     QUALITY_ORDER,
@@ -86,8 +86,7 @@ def parse_csv(body: bytes) -> RawBatch:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        raise Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
-                      errors=[{"row": None, "field": "body", "message": str(exc)}]) from None
+        raise malformed("csv", str(exc)) from None
     return _columns_frame({name: table.column(name) for name in table.column_names})
 
 
@@ -144,10 +143,7 @@ def _categorical(arr: pa.ChunkedArray | pa.Array) -> pd.Series:
 def _columns_frame(cols: dict[str, Any]) -> RawBatch:
     missing = [c for c in ("meter", "ts", "value") if c not in cols]
     if missing:
-        raise Problem(
-            422, f"Missing column(s): {', '.join(missing)}.", kind="missing-columns",
-            errors=[{"row": None, "field": c, "message": "column missing"} for c in missing],
-        )
+        raise missing_columns(missing)
     n = len(cols["meter"])
     out = pd.DataFrame({"row": np.arange(1, n + 1, dtype="int64"),
                         "meter": _categorical(cols["meter"])})
@@ -328,12 +324,10 @@ def prepare(
 
     if errors:
         err = pd.concat(errors, ignore_index=True).sort_values(["row", "field"], kind="stable")
-        records = [
-            {"row": None if pd.isna(r) else int(r), "field": f, "message": str(msg)}
+        raise batch_rejected([
+            RowError(row=None if pd.isna(r) else int(r), field=f, message=str(msg))
             for r, f, msg in err.itertuples(index=False)
-        ]
-        raise Problem(422, f"The batch was rejected ({len(records)} error(s)); nothing was stored.",
-                      kind="batch-rejected", errors=records)
+        ])
 
     if dup_any.any():
         frame = frame[~frame.duplicated(["meter_id", "ts"], keep="first")]
@@ -372,9 +366,8 @@ def prepare(
                  "register_value", "covered_minutes"])
     beyond = _beyond(rows["value"], max_abs_value)
     if beyond.any():  # an interval from registers (rollover): cannot pass, checked for safety
-        raise Problem(422, "The batch was rejected; nothing was stored.", kind="batch-rejected",
-                      errors=[{"row": int(r), "field": "value",
-                               "message": _beyond_message(max_abs_value)}
+        raise batch_rejected([RowError(row=int(r), field="value",
+                                       message=_beyond_message(max_abs_value))
                               for r in rows.loc[beyond, "row"]])
 
     # Flags: implausible above the ceiling (per meter or per carrier), scaled to what a row covers.

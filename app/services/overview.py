@@ -18,22 +18,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import Enterprise, Meter
-from app.problems import Problem
+from app.problems import invalid
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
 from energy.balance import site_load
+from energy.site import PARK_TZ, PARK_ZONE
 from energy.units import CARRIERS
 
 Period = Literal["day", "week", "month", "year"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "year")
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = PARK_ZONE
 ELECTRICITY = {"electricity_import": "grid_import_kwh", "electricity_export": "grid_export_kwh",
                "pv_generation": "pv_kwh"}
 
@@ -82,8 +82,7 @@ def period_window(period: str, day: date) -> Window:
     if period == "year":
         return Window(period, _midnight(date(day.year, 1, 1)),
                       _midnight(date(day.year + 1, 1, 1)), "month")
-    raise Problem(422, f"period must be one of {', '.join(PERIODS)}.", kind="validation",
-                  errors=[{"row": None, "field": "period", "message": "unknown period"}])
+    raise invalid("period", "unknown period", f"period must be one of {', '.join(PERIODS)}.")
 
 
 @lru_cache
@@ -231,7 +230,7 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
                    "energy_tce": v * coef.get(c, 0.0)} for c, v in totals_by_carrier.items()),
                  key=lambda item: -abs(item["energy_tce"]))
     return {
-        "period": period, "date": day, "timezone": "Asia/Shanghai",
+        "period": period, "date": day, "timezone": PARK_TZ,
         "start": window.start, "end": window.end, "bucket": window.bucket,
         "scope": {"role": principal.role, "enterprise": principal.enterprise_code},
         "factor_set": factor_set,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import Meter, PvArray, Roof, WeatherStation
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import pv as repo
 from app.schemas.pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
 from app.services.jobs import once
@@ -51,11 +51,6 @@ def site() -> Site:
     return lhasa_etdz()
 
 
-def _invalid(field: str, message: str, detail: str | None = None) -> Problem:
-    return Problem(422, detail or f"{field}: {message}", kind="validation",
-                   errors=[{"row": None, "field": field, "message": message}])
-
-
 def library_array(row: PvArray) -> PVArray:
     """The energy.pv array of a stored one (zone = its enterprise's zone)."""
     return PVArray(
@@ -73,13 +68,13 @@ def check_window(start: datetime, end: datetime, resolution: str) -> tuple[pd.Ti
     (15 min, hour, local midnight, first of a month), at most :data:`MAX_WINDOW_DAYS`."""
     for name, value in (("start", start), ("end", end)):
         if value.tzinfo is None:
-            raise _invalid(name, "naive timestamp", f"{name} needs a UTC offset.")
+            raise invalid(name, "naive timestamp", f"{name} needs a UTC offset.")
     a = pd.Timestamp(start).tz_convert(site().tz)
     b = pd.Timestamp(end).tz_convert(site().tz)
     if b <= a:
-        raise _invalid("end", "not after start", "end must be after start.")
+        raise invalid("end", "not after start", "end must be after start.")
     if b - a > pd.Timedelta(days=MAX_WINDOW_DAYS):
-        raise _invalid("end", f"window longer than {MAX_WINDOW_DAYS} days")
+        raise invalid("end", f"window longer than {MAX_WINDOW_DAYS} days")
     for name, t in (("start", a), ("end", b)):
         if resolution == "month":
             aligned = t == t.normalize() and t.day == 1
@@ -88,7 +83,7 @@ def check_window(start: datetime, end: datetime, resolution: str) -> tuple[pd.Ti
         else:
             aligned = t == t.floor(RULES[resolution])
         if not aligned:
-            raise _invalid(name, f"not on a {resolution} boundary (Asia/Shanghai)")
+            raise invalid(name, f"not on a {resolution} boundary (Asia/Shanghai)")
     return a, b
 
 
@@ -129,7 +124,7 @@ def load_weather(session: Session, kind: str, a: pd.Timestamp, b: pd.Timestamp, 
         frame = pd.concat([typical_year(s, y, freq) for y in years])
         return Weather(frame[(frame.index >= a) & (frame.index < b)], kind, pd.Timedelta(freq))
     if station is None:
-        raise _invalid("weather", "no weather station",
+        raise invalid("weather", "no weather station",
                        "Measured weather needs a weather station (none is registered).")
     raw = repo.readings_frame(session.connection(), station.meter_ids(), a.to_pydatetime(),
                               b.to_pydatetime())
@@ -137,7 +132,7 @@ def load_weather(session: Session, kind: str, a: pd.Timestamp, b: pd.Timestamp, 
     expected_n = int((b - a) / interval)
     raw = raw.dropna(subset=["ghi", "temp_air"]) if not raw.empty else raw
     if raw.empty:
-        raise _invalid("weather", "no measured weather in the window",
+        raise invalid("weather", "no measured weather in the window",
                        f"Station {station.code!r} has no readings in [{a}, {b}).")
     complete = [c for c in raw.columns if not raw[c].isna().any()]
     measured = raw[complete].rename(columns=MEASURED_COLUMNS)
@@ -162,7 +157,7 @@ def estimate(arrays: Sequence[PVArray], weather: Weather, a: pd.Timestamp, b: pd
         energy = estimate_energy_kwh(arrays, weather.frame, site(), resolution=resolution,  # type: ignore[arg-type]
                                      tz=site().tz)
     except ValueError as exc:
-        raise _invalid("resolution", str(exc)) from None
+        raise invalid("resolution", str(exc)) from None
     return energy.reindex(buckets, fill_value=0.0)
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal
 from app.config import Settings
 from app.models import Meter
-from app.problems import Problem
+from app.problems import Problem, batch_too_large
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.repositories.readings import WriteCounts
@@ -36,6 +35,7 @@ from app.services.ingest import (
     parse_json,
     prepare,
 )
+from energy.site import PARK_TZ, PARK_ZONE
 from energy.units import carrier_spec
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,8 @@ def ingest(
     """Store one batch all-or-nothing; returns the upload answer."""
     raw = parse_body(body, content_type)
     if len(raw) > ctx.settings.max_batch_rows:
-        raise Problem(413, f"A batch may hold at most {ctx.settings.max_batch_rows} rows; "
-                      f"this one has {len(raw)}. Split it.", kind="batch-too-large")
+        raise batch_too_large(f"A batch may hold at most {ctx.settings.max_batch_rows} rows; "
+                              f"this one has {len(raw)}. Split it.")
     return ingest_frame(ctx, principal, raw, content_type=content_type,
                         payload_sha256=hashlib.sha256(body).hexdigest())
 
@@ -115,8 +115,8 @@ def upload_window(settings: Settings, now: datetime | None = None) -> tuple[pd.T
                                                                             pd.Timestamp]:
     """The accepted ``ts`` range of an upload: from ``upload_earliest`` (local midnight) to now
     plus ``upload_future_tolerance_hours``."""
-    tz = ZoneInfo(settings.timezone)
-    earliest = pd.Timestamp(datetime.combine(settings.upload_earliest, dtime.min, tzinfo=tz))
+    earliest = pd.Timestamp(datetime.combine(settings.upload_earliest, dtime.min,
+                                             tzinfo=PARK_ZONE))
     latest = (pd.Timestamp(now or datetime.now(UTC)) + pd.Timedelta(
         hours=settings.upload_future_tolerance_hours)).floor("s")
     return earliest, latest
@@ -181,7 +181,7 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
     t2 = time.perf_counter()
     touched = closed_periods_touched_by_readings(
         ctx.engine, batch_id, [int(i) for i in rows["meter_id"].unique()],
-        sorted(set(rows["start_ts"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m")))
+        sorted(set(rows["start_ts"].dt.tz_convert(PARK_TZ).dt.strftime("%Y-%m")))
     ) if counts.inserted or counts.revised else []
     aggregates = "current"
     if ctx.timescale and len(rows) and (counts.inserted or counts.revised):

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import registry as repo
 from carbon.policy import (
     AccountingPolicy,
@@ -37,14 +37,9 @@ LISTING = {TARIFF: "GET /v1/tariffs", POLICY: "GET /v1/accounting-policies"}
 WHAT = {TARIFF: "tariff", POLICY: "accounting policy"}
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, f"{field}: {message}", kind="validation",
-                   errors=[{"row": None, "field": field, "message": message}])
-
-
 def unknown(kind: str, field: str) -> Problem:
     """The one answer for a name that is not in the registry (never echoes the name)."""
-    return _invalid(field, f"unknown {WHAT[kind]}; choose a name listed by {LISTING[kind]}")
+    return invalid(field, f"unknown {WHAT[kind]}; choose a name listed by {LISTING[kind]}")
 
 
 def _shipped(kind: str) -> list[str]:
@@ -68,7 +63,7 @@ def tariff(conn: Connection, name: object, field: str = "tariff") -> Tariff:
     try:
         return parse_tariff(document(conn, TARIFF, name, field))
     except TariffError as exc:  # a stored entry was validated on upload; defensive
-        raise _invalid(field, str(exc)) from None
+        raise invalid(field, str(exc)) from None
 
 
 def policy(conn: Connection, name: object, field: str = "accounting_policy.policy",
@@ -76,7 +71,7 @@ def policy(conn: Connection, name: object, field: str = "accounting_policy.polic
     try:
         return parse_policy(document(conn, POLICY, name, field), **overrides)
     except PolicyError as exc:
-        raise _invalid(field, str(exc)) from None
+        raise invalid(field, str(exc)) from None
 
 
 def listing(session: Session, kind: str) -> list[dict[str, Any]]:
@@ -97,13 +92,13 @@ def _content_mapping(content: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(content, dict):
         return content
     if len(content) > MAX_CONTENT_CHARS:
-        raise _invalid("content", f"at most {MAX_CONTENT_CHARS} characters")
+        raise invalid("content", f"at most {MAX_CONTENT_CHARS} characters")
     try:
         data = yaml.safe_load(content)  # YAML 1.1 reads JSON as well
     except (yaml.YAMLError, RecursionError) as exc:
-        raise _invalid("content", f"not YAML or JSON: {str(exc).splitlines()[0]}") from None
+        raise invalid("content", f"not YAML or JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise _invalid("content", "the top level must be a mapping")
+        raise invalid("content", "the top level must be a mapping")
     return data
 
 
@@ -120,12 +115,12 @@ def upload(session: Session, kind: str, name: str, content: str | dict[str, Any]
         else:
             normal = parse_policy(raw).to_dict()
     except (TariffError, PolicyError) as exc:
-        raise _invalid("content", str(exc)) from None
+        raise invalid("content", str(exc)) from None
     # JSON round trip: what is stored is exactly what a reader gets back
     try:
         normal = json.loads(json.dumps(normal, allow_nan=False))
     except ValueError:
-        raise _invalid("content", "numbers must be finite") from None
+        raise invalid("content", "numbers must be finite") from None
     version = str(normal.get("version", ""))
     entry = {"name": name, "version": version, "origin": "uploaded", "content": normal}
     if name in _shipped(kind):

@@ -22,9 +22,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.problems import Problem
+from app.problems import Problem, invalid, invalid_fields
 from app.repositories import scenarios as repo
 from app.services import registry
+from energy.site import PARK_TZ
 from simulations import (
     PLOT_NAMES,
     ScenarioError,
@@ -104,8 +105,7 @@ def validate_posted(data: Any, session: Session | None = None) -> dict[str, Any]
     ``accounting_policy: {policy: <name>, ...overrides}``). Raises a 422 problem naming each
     bad field."""
     if not isinstance(data, dict):
-        raise Problem(422, "The scenario must be a JSON object.", kind="validation",
-                      errors=[{"field": "", "message": "expected an object"}])
+        raise invalid("body", "expected an object", "The scenario must be a JSON object.")
     errors: list[dict[str, str]] = []
     load = data.get("load")
     if isinstance(load, dict) and load.get("csv") is not None:
@@ -126,7 +126,7 @@ def validate_posted(data: Any, session: Session | None = None) -> dict[str, Any]
             except (PolicyError, TypeError) as exc:
                 errors = [{"field": "accounting_policy", "message": str(exc)}]
     if errors:
-        raise Problem(422, "The scenario is invalid.", kind="validation", errors=errors)
+        raise invalid_fields(errors, "The scenario is invalid.")
     return scenario.to_dict()
 
 
@@ -150,7 +150,7 @@ def _readings_load_errors(load: dict[str, Any]) -> list[dict[str, str]]:
     return errors
 
 
-def resolve_readings_load(session: Session, data: Any, tz: str = "Asia/Shanghai") -> Any:
+def resolve_readings_load(session: Session, data: Any, tz: str = PARK_TZ) -> Any:
     """Turn ``load: {kind: readings, year, zone?, enterprises?, growth_pct_per_year?,
     min_coverage_pct? (95)}`` into a series load from the readings the service holds: the hourly
     electricity consumption (import + PV generation − export) of the meters in scope over that
@@ -163,7 +163,7 @@ def resolve_readings_load(session: Session, data: Any, tz: str = "Asia/Shanghai"
         return data
     errors = _readings_load_errors(load)
     if errors:
-        raise Problem(422, "The scenario is invalid.", kind="validation", errors=errors)
+        raise invalid_fields(errors, "The scenario is invalid.")
     import numpy as np
     import pandas as pd
 
@@ -184,10 +184,8 @@ def resolve_readings_load(session: Session, data: Any, tz: str = "Asia/Shanghai"
     coverage_pct = 100.0 * float(consumption.notna().mean())
     need = float(load.get("min_coverage_pct", 95.0))
     if coverage_pct < need:
-        raise Problem(422, "The scenario is invalid.", kind="validation", errors=[{
-            "field": "load.year",
-            "message": f"readings in scope cover {coverage_pct:.1f} % of the hours of {year} "
-                       f"(need {need:g} %)"}])
+        raise invalid("load.year", f"readings in scope cover {coverage_pct:.1f} % of the hours "
+                      f"of {year} (need {need:g} %)", "The scenario is invalid.")
     hour_mean = consumption.groupby(index.hour).transform("mean")
     kw = consumption.fillna(hour_mean).clip(lower=0.0).to_numpy()  # 1-h steps: kWh = mean kW
     growth = float(load.get("growth_pct_per_year", 0.0))

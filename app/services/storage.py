@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -21,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from app.models import Enterprise, Meter, StorageAsset, StoragePlan
 from app.models.storage import TELEMETRY_QUANTITIES
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import storage as repo
 from app.schemas.storage import DispatchIn, StorageIn
 from app.services import registry
 from app.services.jobs import once
 from energy.balance import site_load
+from energy.site import PARK_TZ, PARK_ZONE
 from energy.storage import (
     BatterySpec,
     DispatchInfeasible,
@@ -41,16 +41,11 @@ from energy.storage.safety import SafetyWindow, safety_window
 from energy.tariffs import Tariff
 from energy.units import KWH_PER_MWH, carrier_spec
 
-TZ = ZoneInfo("Asia/Shanghai")
-ORIGIN = pd.Timestamp("2000-01-01 00:00", tz="Asia/Shanghai")
+TZ = PARK_ZONE
+ORIGIN = pd.Timestamp("2000-01-01 00:00", tz=PARK_TZ)
 SEASON = pd.Timedelta(days=7)
 PARK_OWNER = ("PARK-STORAGE", "园区储能电站运营（经开区平台）")
 """Owner enterprise of the telemetry meters of stations registered without an enterprise."""
-
-
-def _invalid(field_name: str, message: str, status: int = 422) -> Problem:
-    return Problem(status, message, kind="validation",
-                   errors=[{"row": None, "field": field_name, "message": message}])
 
 
 # --- stations --------------------------------------------------------------------------------
@@ -63,11 +58,11 @@ def make_battery(fields: dict[str, Any]) -> BatterySpec:
     known = set(BatterySpec.__dataclass_fields__)
     unknown = sorted(set(fields) - known)
     if unknown:
-        raise _invalid("battery", f"unknown battery fields {unknown}; known: {sorted(known)}")
+        raise invalid("battery", f"unknown battery fields {unknown}; known: {sorted(known)}")
     try:
         return default_station().with_(**fields)
     except (TypeError, ValueError) as exc:
-        raise _invalid("battery", str(exc)) from None
+        raise invalid("battery", str(exc)) from None
 
 
 def station_window(asset: StorageAsset, battery: BatterySpec | None = None) -> SafetyWindow:
@@ -85,11 +80,11 @@ def register_station(session: Session, body: StorageIn) -> StorageAsset:
     get_tariff(session.connection(), body.tariff)
     bad = sorted(set(body.safety) - set(SafetyWindow.__dataclass_fields__))
     if bad:
-        raise _invalid("safety", f"unknown safety fields {bad}")
+        raise invalid("safety", f"unknown safety fields {bad}")
     if body.enterprise is not None:
         owner = repo.enterprise_by_code(session, body.enterprise)
         if owner is None:
-            raise _invalid("enterprise", f"no enterprise {body.enterprise!r}")
+            raise invalid("enterprise", f"no enterprise {body.enterprise!r}")
         enterprise_id: int | None = owner.id
     else:
         owner = repo.enterprise_by_code(session, PARK_OWNER[0])
@@ -150,10 +145,10 @@ def _start(body: DispatchIn, now: datetime) -> pd.Timestamp:
         return pd.Timestamp(datetime.combine(today + timedelta(days=1), datetime.min.time()),
                             tz=TZ)
     if body.start.tzinfo is None:
-        raise _invalid("start", "start needs a UTC offset")
+        raise invalid("start", "start needs a UTC offset")
     start = pd.Timestamp(body.start).tz_convert(TZ)
     if (start - ORIGIN) % pd.Timedelta(minutes=body.step_minutes):
-        raise _invalid("start", f"start must lie on the {body.step_minutes}-minute grid")
+        raise invalid("start", f"start must lie on the {body.step_minutes}-minute grid")
     return start
 
 
@@ -169,9 +164,9 @@ def _series(values: list[float] | float | None, n: int, field_name: str
         return values
     arr = np.asarray(values, dtype=float)
     if arr.shape != (n,):
-        raise _invalid(field_name, f"{field_name} has {arr.size} values; load_mw has {n}")
+        raise invalid(field_name, f"{field_name} has {arr.size} values; load_mw has {n}")
     if not np.isfinite(arr).all():
-        raise _invalid(field_name, f"{field_name} holds non-finite values")
+        raise invalid(field_name, f"{field_name} holds non-finite values")
     return arr
 
 
@@ -191,7 +186,7 @@ def inline_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     assert body.load_mw is not None
     n = len(body.load_mw)
     if n == 0:
-        raise _invalid("load_mw", "load_mw is empty")
+        raise invalid("load_mw", "load_mw is empty")
     _check_steps(n, max_steps)
     load = _series(body.load_mw, n, "load_mw")
     start = _start(body, now)
@@ -232,10 +227,10 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     hours = body.horizon_hours or 24.0
     n_float = hours * 60 / body.step_minutes
     if abs(n_float - round(n_float)) > 1e-9:
-        raise _invalid("horizon_hours", "horizon_hours must be a whole number of steps")
+        raise invalid("horizon_hours", "horizon_hours must be a whole number of steps")
     n = round(n_float)
     if n < 1:
-        raise _invalid("horizon_hours", "horizon_hours must hold at least one step")
+        raise invalid("horizon_hours", "horizon_hours must hold at least one step")
     _check_steps(n, max_steps)
     index = pd.date_range(start, periods=n, freq=f"{body.step_minutes}min")
     end = index[-1] + pd.Timedelta(minutes=body.step_minutes)
@@ -246,14 +241,14 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     load, pv_metered, meters, pv_missing = _stored_load_pv(conn, asset, index, shift,
                                                            body.step_minutes)
     if load is None:
-        raise _invalid("load_mw", f"no stored electricity_import readings for {pv_missing}"
+        raise invalid("load_mw", f"no stored electricity_import readings for {pv_missing}"
                        f" of {n} steps (forecast {mode}, read from "
                        f"{(start - shift).isoformat()}); upload them or pose the load inline")
     if body.pv_source == "metered":
         pv = pv_metered
     elif body.pv_source == "model":
         if body.pv_capacity_kwp is None:
-            raise _invalid("pv_capacity_kwp", "pv_source=model needs pv_capacity_kwp")
+            raise invalid("pv_capacity_kwp", "pv_source=model needs pv_capacity_kwp")
         pv = _pv_model_mw(index, body.pv_capacity_kwp, body.step_minutes)
     else:
         pv = np.zeros(n)
@@ -432,8 +427,7 @@ def plan_grid_factor(year: int) -> dict[str, Any]:
         factor = fs.electricity_co2("national_average", year)
     except UnknownFactorError as exc:
         # A day before the first published grid factor: no plan's CO2 can be stated.
-        raise Problem(422, f"No grid CO2 factor for {year}: {exc}", kind="validation",
-                      errors=[{"row": None, "field": "day", "message": str(exc)}]) from None
+        raise invalid("day", str(exc), f"No grid CO2 factor for {year}: {exc}") from None
     return {"factor_set": fs.version, "key": factor.key, "value": factor.value,
             "unit": factor.unit}
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.models import StorageAsset
-from app.problems import Problem
+from app.problems import Problem, invalid
 from app.repositories import storage as repo
 from app.services.ingest import RawBatch
 from app.services.readings import IngestContext, ingest_frame
@@ -61,9 +61,8 @@ def telemetry_batch(asset_code: str, rows: pd.DataFrame
         src_rows += (np.flatnonzero(keep.to_numpy()) + 1).tolist()
         src_cols += [col] * k
     if not meters:
-        raise Problem(422, "No telemetry values: send power_mw, soc_pct or temperature_c.",
-                      kind="validation", errors=[{"row": None, "field": "power_mw",
-                                                  "message": "no values"}])
+        raise invalid("power_mw", "no values",
+                      "No telemetry values: send power_mw, soc_pct or temperature_c.")
     raw = RawBatch(
         frame=pd.DataFrame({"row": np.arange(1, len(meters) + 1, dtype=np.int64),
                             "meter": pd.Categorical(meters)}),
@@ -88,8 +87,7 @@ def upload_telemetry(ctx: IngestContext, principal: Principal, asset: StorageAss
                      rows: pd.DataFrame, content_type: str, body: bytes) -> dict[str, Any]:
     """Store telemetry through the meters' ingest path, then check its range for excursions."""
     if "ts" not in rows:
-        raise Problem(422, "Each row needs ts.", kind="validation",
-                      errors=[{"row": None, "field": "ts", "message": "missing column"}])
+        raise invalid("ts", "missing column", "Each row needs ts.")
     raw, src_rows, src_cols = telemetry_batch(asset.code, rows)
     try:
         answer = ingest_frame(ctx, principal, raw, content_type=content_type,
@@ -225,9 +223,8 @@ def resilience(session: Session, asset: StorageAsset, start: datetime, critical_
     sched = plan_schedule_frame(plan)
     step = pd.Timedelta(minutes=plan.step_minutes)
     if ts not in sched.index:
-        raise Problem(422, f"start must be an interval start of the plan ({plan.step_minutes}-"
-                      "minute steps)", kind="validation",
-                      errors=[{"row": None, "field": "start", "message": "not on the plan grid"}])
+        raise invalid("start", "not on the plan grid", "start must be an interval start of the "
+                      f"plan ({plan.step_minutes}-minute steps)")
     battery = BatterySpec.from_dict(plan.battery)
     soc0 = planned_soc_mwh(sched, ts, battery.soc_initial_mwh)
     n = int(np.ceil(pd.Timedelta(hours=max_hours) / step))

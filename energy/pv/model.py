@@ -37,7 +37,7 @@ import pandas as pd
 import pvlib
 
 from energy.pv.arrays import PVArray, pv_defaults
-from energy.site import Site
+from energy.site import PARK_TZ, Site
 from energy.weather.frame import check_weather, midpoints, step_of
 
 Resolution = Literal["15min", "hour", "day", "month"]
@@ -198,9 +198,9 @@ def _chunk(t: dict[str, np.ndarray], groups: pd.DataFrame, members: pd.DataFrame
 
 def estimate_energy_kwh(arrays: Sequence[PVArray], weather: pd.DataFrame, site: Site,
                         resolution: Resolution = "hour", year: int | None = None,
-                        tz: str = "Asia/Shanghai") -> pd.DataFrame:
+                        tz: str = PARK_TZ) -> pd.DataFrame:
     """AC energy, kWh per step of ``resolution`` ('15min', 'hour', 'day', 'month'), one column per
-    array; steps are intervals [start, end) in ``tz`` (default Asia/Shanghai) labelled by their
+    array; steps are intervals [start, end) in ``tz`` (default: the park's zone) labelled by their
     start.
     Resolutions finer than the weather's step are not supported (no invented detail)."""
     power_kw = estimate_power_kw(arrays, weather, site, year=year)

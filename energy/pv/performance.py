@@ -16,7 +16,7 @@ import pandas as pd
 
 from energy.pv.arrays import PVArray, pv_defaults
 from energy.pv.model import estimate_energy_kwh
-from energy.site import Site
+from energy.site import PARK_TZ, Site
 from energy.weather.clearsky import clearsky_irradiance
 
 
@@ -36,7 +36,7 @@ def _cfg() -> dict[str, float]:
     return {k: float(v) for k, v in pv_defaults()["performance"].items()}
 
 
-def clear_days(weather: pd.DataFrame, site: Site, tz: str = "Asia/Shanghai") -> pd.Series:
+def clear_days(weather: pd.DataFrame, site: Site, tz: str = PARK_TZ) -> pd.Series:
     """True for local days that were clear: daily GHI / Ineichen GHI ≥ the threshold and a steady
     clear-sky index through the day's bright hours (std ≤ threshold). Index = local day start."""
     cfg = _cfg()
@@ -55,7 +55,7 @@ def clear_days(weather: pd.DataFrame, site: Site, tz: str = "Asia/Shanghai") -> 
 
 
 def daily_performance(expected_kwh: pd.Series, measured_kwh: pd.Series,
-                      tz: str = "Asia/Shanghai") -> pd.DataFrame:
+                      tz: str = PARK_TZ) -> pd.DataFrame:
     """Daily ``expected_kwh``, ``measured_kwh`` and ``pr`` (= measured / expected) per local day.
     Inputs are energy per step (kWh) with tz-aware indexes; days missing in either are dropped."""
     exp_d = expected_kwh.tz_convert(tz).resample("1D").sum(min_count=1)
