@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal, create_api_key
 from app.config import Settings
 from app.models import ApiKey, Enterprise, Meter
+from app.repositories.readings_store import ReadingsStore, readings_store
 from app.services import carbon_demo
 from app.services.ingest import RawBatch
 from app.services.readings import IngestContext, ingest_frame
@@ -94,15 +95,22 @@ class DemoContext:
     meters: dict[str, Meter] = field(default_factory=dict)
     end: pd.Timestamp = field(default_factory=demo_end)
     """Readings stop here (exclusive): the moment the demo is loaded."""
+    store: ReadingsStore | None = None
+    """The readings store (detected from the database when not given)."""
     _ingest: IngestContext | None = None
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = readings_store(self.engine)
 
     @property
     def ingest_context(self) -> IngestContext:
         """One ingest context for the whole load: on TimescaleDB its single refresher thread
         refreshes the aggregates batch after batch (never two refreshes at once)."""
         if self._ingest is None:
+            assert self.store is not None
             self._ingest = IngestContext(engine=self.engine, settings=self.settings,
-                                         timescale=_timescale(self))
+                                         store=self.store)
         return self._ingest
 
     def settle(self) -> None:
@@ -235,13 +243,6 @@ def ingest_series(ctx: DemoContext, series: dict[str, np.ndarray], local: pd.Dat
     ingest_frame(ctx.ingest_context, ctx.principal, raw, content_type="demo",
                  payload_sha256=_digest(tag))
     return True
-
-
-def _timescale(ctx: DemoContext) -> bool:
-    from app.db import readings_on_timescale
-
-    with ctx.engine.connect() as conn:
-        return readings_on_timescale(conn)
 
 
 def load_pv(ctx: DemoContext) -> None:

@@ -9,19 +9,21 @@ one day of readings (at most 96 rows a meter, read through the primary key).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
-from app.repositories.readings import _days_source
+if TYPE_CHECKING:
+    from app.repositories.readings_store import ReadingsStore
 
 TZ = ZoneInfo("Asia/Shanghai")
 Bucket = Literal["hour", "day", "month"]
 
 
 def meter_bucket_sums(
-    conn: Connection, start: datetime, end: datetime, bucket: Bucket, *, timescale: bool,
+    conn: Connection, start: datetime, end: datetime, bucket: Bucket, *,
+    rollups: ReadingsStore,
     enterprise_id: int | None = None, meter_ids: list[int] | None = None,
 ) -> list[tuple[datetime, int, float, int, int]]:
     """``(bucket start, meter id, sum, readings, flagged readings)`` for [start, end).
@@ -35,21 +37,15 @@ def meter_bucket_sums(
     if meter_ids is not None:
         where += " AND m.id = ANY(:ids)"
     p = {"a": start, "b": end, "e": enterprise_id, "ids": meter_ids}
-    if bucket == "hour" and timescale:
+    if bucket == "hour":
         sql = ("SELECT h.bucket, h.meter_id, h.value, h.n::int, h.n_flagged::int"
-               " FROM readings_hourly h JOIN meters m ON m.id = h.meter_id"
-               f" WHERE h.bucket >= :a AND h.bucket < :b{where}")
-    elif bucket == "hour":
-        sql = ("SELECT date_bin('1 hour', r.start_ts, TIMESTAMPTZ '2000-01-01 00:00+08') AS b,"
-               " r.meter_id, sum(r.value), count(*)::int,"
-               " (count(*) FILTER (WHERE r.quality <> 'ok'))::int"
-               " FROM readings r JOIN meters m ON m.id = r.meter_id"
-               f" WHERE r.start_ts >= :a AND r.start_ts < :b{where} GROUP BY 1, 2")
+               f" FROM {rollups.hours_source()} h JOIN meters m ON m.id = h.meter_id"
+               f" WHERE true{where}")
     else:
         trunc = "d.day" if bucket == "day" else "date_trunc('month', d.day)::date"
         sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE 'Asia/Shanghai' AS b, d.meter_id,"
                " sum(d.value), sum(d.n)::int, sum(d.n_flagged)::int"
-               f" FROM {_days_source(timescale, 'CAST(:da AS date)', 'CAST(:db AS date)')} d"
+               f" FROM {rollups.days_source('CAST(:da AS date)', 'CAST(:db AS date)')} d"
                " JOIN meters m ON m.id = d.meter_id"
                " WHERE d.day >= CAST(:da AS date) AND d.day < CAST(:db AS date)"
                f"{where} GROUP BY 1, 2")

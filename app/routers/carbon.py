@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
+from app.deps import ReadingsStoreDep
 from app.params import PERIOD_PATTERN
 from app.problems import Problem
 from app.repositories import carbon as repo
@@ -193,7 +194,8 @@ def ledger_csv(answer: dict[str, Any]) -> str:
 
 
 @router.get("/carbon/ledger", responses={200: {"content": {"text/csv": {}}}})
-def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
+def get_ledger(request: Request, session: SessionDep, store: ReadingsStoreDep,
+               principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
                format: Literal["json", "csv"] = "json", version: VersionQ = None,
                factor_set: FactorSetQ = None, basis: BasisQ = None) -> Any:
@@ -202,7 +204,7 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
     ledger; a quarter or year sums closed months' frozen inputs with the live ones."""
     p = _period(period)
     entity = _entity(session, principal, scope, code)
-    answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale,
+    answer = svc.ledger(session.connection(), entity, p, store=store,
                         version=version, want=_basis(factor_set, basis))
     if format == "csv":
         return Response(ledger_csv(answer), media_type="text/csv", headers={
@@ -211,19 +213,21 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
 
 
 @router.get("/indicators")
-def get_indicators(request: Request, session: SessionDep, principal: PrincipalDep,
+def get_indicators(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                   principal: PrincipalDep,
                    scope: ScopeQ, period: PeriodQ, code: str | None = None,
                    version: VersionQ = None, factor_set: FactorSetQ = None,
                    basis: BasisQ = None) -> dict[str, Any]:
     """Indicators (unit in every name) with their targets; the base is the 2025 ledger."""
     entity = _entity(session, principal, scope, code)
     return svc.indicators(session.connection(), entity, _period(period),
-                          timescale=request.app.state.timescale, version=version,
+                          store=store, version=version,
                           want=_basis(factor_set, basis))
 
 
 @router.get("/targets/status")
-def get_targets_status(request: Request, session: SessionDep, principal: PrincipalDep,
+def get_targets_status(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                       principal: PrincipalDep,
                        scope: ScopeQ, code: str | None = None,
                        as_of: Annotated[str | None, Query(
                            description="YYYY or YYYY-MM-DD; default today")] = None,
@@ -243,7 +247,7 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
                       errors=[{"row": None, "field": "as_of", "message": "not a date"}]) from None
     day = date.fromisoformat(as_of) if as_of and len(as_of) > 4 else None
     return svc.targets_status(session.connection(), entity, year,
-                              timescale=request.app.state.timescale, as_of=day)
+                              store=store, as_of=day)
 
 
 class ReopenIn(BaseModel):
@@ -251,12 +255,13 @@ class ReopenIn(BaseModel):
 
 
 @router.post("/carbon/periods/{period}/close")
-def close_period(period: PeriodP, request: Request, principal: OperatorDep) -> dict[str, Any]:
+def close_period(period: PeriodP, request: Request, store: ReadingsStoreDep,
+                 principal: OperatorDep) -> dict[str, Any]:
     """Freeze the month's ledgers (the monthly job does this for the previous month)."""
     _period(period)
     return svc.close_period(request.app.state.engine, period, api_key_id=principal.key_id,
                             actor=f"key {principal.key_id}",
-                            timescale=request.app.state.timescale)
+                            store=store)
 
 
 @router.post("/carbon/periods/{period}/reopen")
@@ -269,16 +274,17 @@ def reopen_period(period: PeriodP, body: ReopenIn, request: Request, principal: 
 
 
 @router.get("/carbon/periods/{period}")
-def period_detail(period: PeriodP, request: Request, session: SessionDep, _: OperatorDep
-                  ) -> dict[str, Any]:
+def period_detail(period: PeriodP, request: Request, session: SessionDep,
+                  store: ReadingsStoreDep, _: OperatorDep) -> dict[str, Any]:
     """Status, close/reopen events, and for a closed month every frozen ledger's input hash
     against a recomputation from the stored data (``verification.all_same``)."""
     _period(period)
-    return svc.period_detail(session.connection(), period, timescale=request.app.state.timescale)
+    return svc.period_detail(session.connection(), period, store=store)
 
 
 @router.get("/carbon/report", response_class=HTMLResponse)
-def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period: PeriodQ,
+def monthly_report(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                   _: OperatorDep, period: PeriodQ,
                    lang: Literal["zh", "en"] = "zh", version: VersionQ = None,
                    factor_set: FactorSetQ = None, basis: BasisQ = None) -> HTMLResponse:
     """Monthly report (HTML; tables and inline SVG plots of energy, carbon and intensity against
@@ -289,6 +295,6 @@ def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period
     if p.months != 1:
         raise Problem(422, "The report is monthly: period=YYYY-MM.", kind="validation",
                       errors=[{"row": None, "field": "period", "message": "not YYYY-MM"}])
-    html = build(session.connection(), p, lang, timescale=request.app.state.timescale,
+    html = build(session.connection(), p, lang, store=store,
                  version=version, want=_basis(factor_set, basis))
     return HTMLResponse(html)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.auth import PrincipalDep, SessionDep
+from app.deps import ReadingsStoreDep
 from app.params import Day
 from app.problems import Problem
 from app.services import overview as svc
@@ -113,7 +114,8 @@ def dashboard_static(path: str) -> Response:
 
 
 @router.get("/v1/overview")
-def overview(request: Request, session: SessionDep, principal: PrincipalDep,
+def overview(request: Request, session: SessionDep, store: ReadingsStoreDep,
+             principal: PrincipalDep,
              period: PeriodQ = "day", date: DateQ = None) -> dict[str, Any]:
     """The first screen in one answer: today's and this month's tiles, the energy balance over
     the period, the zone and enterprise ranking with sparkline series and the open alerts,
@@ -122,7 +124,7 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
     day = date or _today(request)
     modules = available_modules(request, session, principal)
     answer = svc.build_overview(session, principal, period, day,
-                                timescale=request.app.state.timescale, modules=modules)
+                                store=store, modules=modules)
     if modules["storage"]:
         answer["storage"] = panels.storage_summary(session, principal, day,
                                                    datetime.now(request.app.state.tz))
@@ -131,7 +133,8 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
 
 
 @router.get("/v1/overview/modules")
-def overview_modules(request: Request, session: SessionDep, principal: PrincipalDep,
+def overview_modules(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                     principal: PrincipalDep,
                      period: PeriodQ = "day", date: DateQ = None) -> dict[str, Any]:
     """The first screen's slower panels, asked for right after it: PV expected output
     (computed from irradiance per request) and carbon against targets (the year's
@@ -144,19 +147,19 @@ def overview_modules(request: Request, session: SessionDep, principal: Principal
                               "pv": None, "carbon": None}
     if modules["pv"]:
         answer["pv"] = panels.pv_expected(session, principal, period, day,
-                                          timescale=request.app.state.timescale)
+                                          store=store)
     if modules["carbon"]:
         answer["carbon"] = panels.carbon_summary(session, principal, day.year,
-                                                 timescale=request.app.state.timescale)
+                                                 store=store)
     answer["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
     return answer
 
 
 @router.get("/v1/overview/enterprises/{code}")
-def enterprise_overview(code: str, request: Request, session: SessionDep,
+def enterprise_overview(code: str, request: Request, session: SessionDep, store: ReadingsStoreDep,
                         principal: PrincipalDep, period: PeriodQ = "day",
                         date: DateQ = None) -> dict[str, Any]:
     """One enterprise's meters with totals and series over the period (404 for another
     enterprise's key)."""
     return svc.enterprise_meters(session, principal, code, period, date or _today(request),
-                                 timescale=request.app.state.timescale)
+                                 store=store)

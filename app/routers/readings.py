@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from app.auth import PrincipalDep, SessionDep, WriterDep
+from app.deps import ReadingsStoreDep
 from app.metrics import INGEST_BATCHES, INGEST_BYTES, INGEST_ROWS
 from app.models import Meter
 from app.params import Instant, check_window
@@ -95,7 +96,8 @@ def _check_points(request: Request, meter: Meter, start: datetime, end: datetime
 @router.get("/meters/{code}/readings", response_model=SeriesOut,
             responses={200: {"content": {"text/csv": {}}}})
 def meter_readings(
-    code: str, request: Request, session: SessionDep, principal: PrincipalDep,
+    code: str, request: Request, session: SessionDep, store: ReadingsStoreDep,
+    principal: PrincipalDep,
     start: Annotated[Instant, Query(description="ISO 8601 with offset; inclusive")],
     end: Annotated[Instant, Query(description="ISO 8601 with offset; exclusive")],
     resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
@@ -109,8 +111,7 @@ def meter_readings(
     _check_range(start, end)
     meter = core_repo.get_meter(session, principal, code, enterprise)
     _check_points(request, meter, start, end, resolution, format)
-    rows = repo.meter_series(session.connection(), meter.id, start, end, resolution,
-                             timescale=request.app.state.timescale)
+    rows = store.meter_series(session.connection(), meter.id, start, end, resolution)
     tz = request.app.state.tz
     # Summable carriers (energy, volume, mass) aggregate as sums; weather and telemetry readings
     # are interval means, so their buckets are means of the readings in them.
@@ -130,7 +131,7 @@ def meter_readings(
 
 @router.get("/park/energy")
 def park_energy(
-    request: Request, session: SessionDep, principal: PrincipalDep,
+    request: Request, session: SessionDep, store: ReadingsStoreDep, principal: PrincipalDep,
     start: Annotated[Instant, Query()], end: Annotated[Instant, Query()],
     by: Literal["carrier", "zone", "enterprise"] = "carrier",
 ) -> dict[str, object]:
@@ -138,9 +139,8 @@ def park_energy(
     (units differ by carrier; weather and telemetry are not totals and are left out). An
     enterprise key gets its own enterprise's totals only."""
     _check_range(start, end)
-    totals = repo.park_energy(session.connection(), start, end, by,
-                              principal.enterprise_id if principal.role == "enterprise" else None,
-                              timescale=request.app.state.timescale)
+    totals = store.park_energy(session.connection(), start, end, by,
+                               principal.enterprise_id if principal.role == "enterprise" else None)
     return {"start": start, "end": end, "by": by, "totals": totals}
 
 

@@ -113,7 +113,6 @@ def load_carbon_base_year(ctx: DemoContext) -> None:
 
 
 def load_carbon_demo(ctx: DemoContext) -> None:
-    from app.demo import _timescale
     from app.services.carbon import close_period
 
     data = demo_data()
@@ -142,7 +141,7 @@ def load_carbon_demo(ctx: DemoContext) -> None:
     if ended:  # like the monthly job: the last month that has ended (one forced refresh)
         try:
             close_period(ctx.engine, ended[-1], api_key_id=ctx.principal.key_id, actor="demo",
-                         timescale=_timescale(ctx))
+                         store=ctx.store)
         except Exception as exc:  # closed already (demo loaded twice)
             if getattr(exc, "status", None) != 409:
                 raise

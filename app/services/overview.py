@@ -28,6 +28,7 @@ from app.models import Enterprise, Meter
 from app.problems import Problem
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
+from app.repositories.readings_store import ReadingsStore
 from energy.units import CARRIERS
 
 Period = Literal["day", "week", "month", "year"]
@@ -154,7 +155,7 @@ def _tile(window_start: datetime, window_end: datetime,
 
 
 def build_overview(session: Session, principal: Principal, period: str, day: date, *,
-                   timescale: bool, modules: dict[str, bool]) -> dict[str, Any]:
+                   store: ReadingsStore, modules: dict[str, bool]) -> dict[str, Any]:
     """Everything the first screen shows, for the caller's scope (an enterprise: itself)."""
     window = period_window(period, day)
     conn = session.connection()
@@ -166,11 +167,10 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
     enterprises = {e.code: e for e in session.scalars(stmt).all()}
 
     month = period_window("month", day)
-    month_rows = repo.meter_bucket_sums(conn, month.start, month.end, "day", timescale=timescale,
-                                        enterprise_id=scope_id)
-    rows = month_rows if period == "month" else repo.meter_bucket_sums(
-        conn, window.start, window.end, window.bucket, timescale=timescale,
-        enterprise_id=scope_id)
+    month_rows = store.meter_bucket_sums(conn, month.start, month.end, "day",
+                                         enterprise_id=scope_id)
+    rows = month_rows if period == "month" else store.meter_bucket_sums(
+        conn, window.start, window.end, window.bucket, enterprise_id=scope_id)
 
     today = _midnight(day)
     month_total = _sum_by(month_rows, meters, lambda b, m: "all").get("all", {})
@@ -249,15 +249,15 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
 
 
 def enterprise_meters(session: Session, principal: Principal, code: str, period: str,
-                      day: date, *, timescale: bool) -> dict[str, Any]:
+                      day: date, *, store: ReadingsStore) -> dict[str, Any]:
     """One enterprise's meters with their totals and series over the period (drill-down)."""
     from app.repositories.core import get_enterprise
 
     ent = get_enterprise(session, principal, code)
     window = period_window(period, day)
     meters = _meters(session, principal, ent)
-    rows = repo.meter_bucket_sums(session.connection(), window.start, window.end, window.bucket,
-                                  timescale=timescale, enterprise_id=ent.id)
+    rows = store.meter_bucket_sums(session.connection(), window.start, window.end, window.bucket,
+                                   enterprise_id=ent.id)
     buckets = window.buckets()
     index = {b: i for i, b in enumerate(buckets)}
     series: dict[int, list[float]] = {mid: [0.0] * len(buckets) for mid in meters}
