@@ -11,23 +11,24 @@ import logging
 import time
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 from sqlalchemy import select
 
+from app.demo.common import ENTERPRISES, DemoContext, daily_shape, ingest_series
+from app.models import Meter
 from app.models.carbon import ActivityBatch
 from app.problems import Problem
 from app.services.carbon_activity import record_activity
 from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import parse_period
+from energy.units import carrier_spec
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from app.demo import DemoContext
 
 
 def demo_data() -> dict[str, Any]:
@@ -38,10 +39,6 @@ def demo_data() -> dict[str, Any]:
 def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
     """Base-year energy as daily totals (utility bills) on one daily meter per carrier and
     enterprise (``<meter>-daily``): the same shapes as the demo year, scaled; through ingest."""
-    from app.demo import ENTERPRISES, _shape, ingest_series
-    from app.models import Meter
-    from energy.units import carrier_spec
-
     local = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="15min", inclusive="left",
                           tz="Asia/Shanghai")
     days = pd.date_range(f"{year}-01-01", periods=len(local) // 96, freq="D")
@@ -64,7 +61,7 @@ def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
                     ctx.session.add(meter)
                     ctx.session.flush()
                 ctx.meters[mcode] = meter
-            quarter_hours = mean * scale * _shape(kind, local, rng)
+            quarter_hours = mean * scale * daily_shape(kind, local, rng)
             frames.append((mcode, np.round(quarter_hours.reshape(-1, 96).sum(axis=1), 4)))
     ctx.session.commit()
     ingest_series(ctx, dict(frames), days.tz_localize("Asia/Shanghai"), f"carbon-base-{year}")
