@@ -14,10 +14,11 @@ from fastapi.responses import Response
 
 from app.auth import PrincipalDep, SessionDep, WriterDep
 from app.deps import ReadingsStoreDep
+from app.errors import DomainError
 from app.metrics import INGEST_BATCHES, INGEST_BYTES, INGEST_ROWS
 from app.models import Meter
 from app.params import Instant, check_window
-from app.problems import Problem
+from app.problems import Problem, problem_of
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.schemas.core import OwnerQ, Point, SeriesOut, UploadOut
@@ -48,8 +49,8 @@ async def upload_readings(request: Request, principal: WriterDep) -> UploadOut:
     try:
         answer = await run_in_threadpool(ingest, ctx, principal, body,
                                          request.headers.get("content-type", ""))
-    except Problem as problem:
-        INGEST_BATCHES.labels("rejected" if problem.status < 500 else "failed").inc()
+    except (Problem, DomainError) as exc:
+        INGEST_BATCHES.labels("rejected" if problem_of(exc).status < 500 else "failed").inc()
         raise
     INGEST_BATCHES.labels("stored").inc()
     INGEST_ROWS.inc(answer["rows"])

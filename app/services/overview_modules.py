@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.problems import Problem
+from app.errors import DomainError
+from app.problems import Problem, problem_of
 from app.repositories.readings_store import ReadingsStore
 from app.services.overview import TZ, Window, period_window
 
@@ -30,7 +31,7 @@ zero-carbon park's core indicator tCO2/tce and the clean-energy share."""
 def _guard(fn: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
     try:
         return fn()
-    except Problem as exc:
+    except (Problem, DomainError) as exc:
         return {"error": exc.detail}
 
 
@@ -91,8 +92,8 @@ def _pv_estimate(session: Session, principal: Principal, start: datetime, end: d
         try:
             answer = park_estimate(session, principal, start, end, resolution, weather,
                                    metered_only=True)
-        except Problem as exc:
-            last = exc
+        except (Problem, DomainError) as exc:
+            last = problem_of(exc)
             continue
         series: dict[datetime, float] = {}
         for zone in answer.zones:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
+from app.errors import DomainError
 from app.models import Meter, PvArray, Roof, WeatherStation
 from app.problems import Problem
 from app.repositories import pv as repo
@@ -289,7 +290,7 @@ def check_performance(session: Session, first_day: date, last_day: date,
         if station.id not in weather:
             try:
                 weather[station.id] = load_weather(session, "measured", a, b, "hour", station)
-            except Problem:
+            except (Problem, DomainError):
                 weather[station.id] = None
         if weather[station.id] is None:
             skipped += 1
@@ -297,7 +298,7 @@ def check_performance(session: Session, first_day: date, last_day: date,
         try:
             _daily, alerts = array_performance(session, row, a, b, "measured", share,
                                                weather[station.id])
-        except Problem:
+        except (Problem, DomainError):
             skipped += 1
             continue
         checked += 1

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from app.errors import DomainError
 from app.models import Enterprise, Meter, StorageAsset, StoragePlan
 from app.models.storage import TELEMETRY_QUANTITIES
 from app.problems import Problem
@@ -487,6 +488,6 @@ def plan_job(session: Session, now: datetime | None = None, max_steps: int = 35_
                 plan_id = once(session, "storage_plan", f"{day.isoformat()} {asset.code}",
                                publish)
             out[asset.code] = plan_id if plan_id is not None else "published already"
-        except Problem as exc:
+        except (Problem, DomainError) as exc:
             out[asset.code] = f"not published: {exc.detail}"
     return out
