@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: install the project with its test extras into the project's own
 # virtual environment (.venv, created when missing; an already active one is used as it is),
-# then lint and run every test. Extra arguments go to pytest.
+# then lint (ruff, and lint-imports: the import contracts of pyproject.toml) and run every test.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${VIRTUAL_ENV:-}" ]; then
@@ -12,4 +13,5 @@ fi
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[test]"
 ruff check .
+lint-imports
 python -m pytest "$@"

@@ -32,6 +32,17 @@ def list_enterprises(session: Session, principal: Principal) -> Sequence[Enterpr
     return session.scalars(stmt).all()
 
 
+def visible_enterprise_ids(session: Session, principal: Principal) -> dict[str, int]:
+    """``{code: id}`` of the enterprises the caller may see (its own for an enterprise key)."""
+    stmt = _scope_enterprises(select(Enterprise.code, Enterprise.id), principal)
+    return {code: int(i) for code, i in session.execute(stmt).all()}
+
+
+def enterprise_by_code(session: Session, code: str) -> Enterprise | None:
+    """Enterprise ``code`` whoever asks (the CLI's key commands), or None."""
+    return session.scalar(select(Enterprise).where(Enterprise.code == code))
+
+
 def get_enterprise(session: Session, principal: Principal, code: str) -> Enterprise:
     stmt = _scope_enterprises(select(Enterprise).where(Enterprise.code == code), principal)
     ent = session.scalar(stmt)
@@ -106,6 +117,16 @@ def meters_by_code(session: Session, principal: Principal, codes: Sequence[str])
                       "operator key; send them with the owning enterprise's key.",
                       [("meter", f"{c!r} names meters of several enterprises") for c in shared])
     return meters
+
+
+def meters_with_code(session: Session, code: str,
+                     enterprise_id: int | None = None) -> list[Meter]:
+    """Every meter named ``code`` (codes are unique per enterprise), or the one of
+    ``enterprise_id``; not scoped to a caller."""
+    stmt = select(Meter).where(Meter.code == code)
+    if enterprise_id is not None:
+        stmt = stmt.where(Meter.enterprise_id == enterprise_id)
+    return list(session.scalars(stmt).all())
 
 
 def create_meter(session: Session, meter: Meter) -> Meter:

@@ -12,7 +12,11 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
+from sqlalchemy.orm import Session
+
+from app.models import Enterprise, Meter
+from energy.units import CARRIERS
 
 if TYPE_CHECKING:
     from app.repositories.readings_store import ReadingsStore
@@ -56,6 +60,19 @@ def meter_bucket_sums(
 
 def _local_date(ts: datetime) -> date:
     return ts.astimezone(TZ).date()
+
+
+def summable_meters(session: Session, enterprise_id: int | None
+                    ) -> list[tuple[int, str, str, str, str, str]]:
+    """``(id, code, name, carrier, unit, enterprise code)`` of the meters whose readings add up
+    (weather and station telemetry are means and signed values, not energy); ``enterprise_id``
+    restricts to one enterprise."""
+    stmt = select(Meter.id, Meter.code, Meter.name, Meter.carrier, Meter.canonical_unit,
+                  Enterprise.code).join(Enterprise, Enterprise.id == Meter.enterprise_id)
+    stmt = stmt.where(Meter.carrier.in_([c for c, s in CARRIERS.items() if s.summable]))
+    if enterprise_id is not None:
+        stmt = stmt.where(Meter.enterprise_id == enterprise_id)
+    return [tuple(r) for r in session.execute(stmt).all()]  # type: ignore[misc]
 
 
 def open_alert_count(conn: Connection, enterprise_id: int | None) -> int:

@@ -16,9 +16,9 @@ from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
 from app.deps import ReadingsStoreDep
 from app.params import PERIOD_PATTERN
 from app.problems import Problem
-from app.repositories import carbon as repo
-from app.repositories import core as core_repo
 from app.services import carbon as svc
+from app.services import carbon_activity, carbon_instruments
+from app.services import core as core_svc
 from app.services.carbon_activity import record_activity
 from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import Period, PeriodError, parse_period
@@ -77,7 +77,7 @@ def _entity(session: SessionDep, principal: Principal, scope: str, code: str | N
     if not code:
         raise Problem(422, "Say which enterprise.", kind="validation",
                       errors=[{"row": None, "field": "code", "message": "required"}])
-    ent = core_repo.get_enterprise(session, principal, code)
+    ent = core_svc.get_enterprise(session, principal, code)
     return svc.Entity("enterprise", ent.code, ent.id)
 
 
@@ -130,7 +130,7 @@ def list_instruments(session: SessionDep, principal: PrincipalDep, enterprise: s
     """Instruments (an enterprise sees its own only), with their batch and revision count."""
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
-    return repo.instrument_list(session.connection(), ent_id, period)
+    return carbon_instruments.instrument_list(session.connection(), ent_id, period)
 
 
 @router.get("/carbon/activity")
@@ -138,7 +138,7 @@ def list_activity(session: SessionDep, principal: PrincipalDep, enterprise: str 
                   period: str | None = None) -> list[dict[str, Any]]:
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
-    return repo.activity_list(session.connection(), ent_id, period)
+    return carbon_activity.activity_list(session.connection(), ent_id, period)
 
 
 @router.get("/carbon/activity/revisions")
@@ -148,7 +148,7 @@ def activity_revisions(session: SessionDep, principal: PrincipalDep,
     """The audit trail of activity data: every value a later batch replaced, who and when."""
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
-    return repo.activity_revisions(session.connection(), ent_id, period)
+    return carbon_activity.activity_revisions(session.connection(), ent_id, period)
 
 
 def ledger_csv(answer: dict[str, Any]) -> str:

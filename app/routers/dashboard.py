@@ -71,12 +71,12 @@ def available_modules(request: Request, session: Session | None = None,
               for name, prefixes in MODULE_ROUTES.items()}
     if session is None or principal is None:
         return served
-    from app.repositories import pv as pv_repo
-    from app.repositories import storage as storage_repo
+    from app.services import pv as pv_svc
+    from app.services import storage as storage_svc
 
     return {
-        "pv": served["pv"] and bool(pv_repo.list_arrays(session, principal)),
-        "storage": served["storage"] and bool(storage_repo.list_assets(session, principal)),
+        "pv": served["pv"] and bool(pv_svc.list_arrays(session, principal)),
+        "storage": served["storage"] and bool(storage_svc.list_assets(session, principal)),
         "carbon": served["carbon"],
         "scenarios": served["scenarios"] and principal.role in ("operator", "planner"),
     }

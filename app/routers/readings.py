@@ -19,9 +19,9 @@ from app.metrics import INGEST_BATCHES, INGEST_BYTES, INGEST_ROWS
 from app.models import Meter
 from app.params import Instant, check_window
 from app.problems import Problem, problem_of
-from app.repositories import core as core_repo
-from app.repositories import readings as repo
 from app.schemas.core import OwnerQ, Point, SeriesOut, UploadOut
+from app.services import core as core_svc
+from app.services import readings as readings_svc
 from app.services.readings import IngestContext, ingest
 from energy.units import carrier_spec
 
@@ -110,7 +110,7 @@ def meter_readings(
     ``max_series_points`` points (a CSV one ``max_series_points_csv``); a longer window is
     answered 422 naming a coarser resolution or ``format=csv``."""
     _check_range(start, end)
-    meter = core_repo.get_meter(session, principal, code, enterprise)
+    meter = core_svc.get_meter(session, principal, code, enterprise)
     _check_points(request, meter, start, end, resolution, format)
     rows = store.meter_series(session.connection(), meter.id, start, end, resolution)
     tz = request.app.state.tz
@@ -153,5 +153,5 @@ def meter_revisions(
     """The audit trail of a meter: every value a later batch replaced, with who and when."""
     if start is not None and end is not None:
         check_window(start, end)
-    meter = core_repo.get_meter(session, principal, code, enterprise)
-    return repo.revisions(session.connection(), meter.id, start, end)
+    meter = core_svc.get_meter(session, principal, code, enterprise)
+    return readings_svc.revisions(session.connection(), meter.id, start, end)

@@ -20,12 +20,12 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.models import Enterprise, Meter
+from app.models import Enterprise
 from app.problems import Problem
+from app.repositories import core as core_repo
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
 from app.repositories.readings_store import ReadingsStore
@@ -115,15 +115,11 @@ class MeterInfo:
 
 def _meters(session: Session, principal: Principal,
             enterprise: Enterprise | None = None) -> dict[int, MeterInfo]:
-    stmt = select(Meter.id, Meter.code, Meter.name, Meter.carrier, Meter.canonical_unit,
-                  Enterprise.code).join(Enterprise, Enterprise.id == Meter.enterprise_id)
-    if principal.role == "enterprise":
-        stmt = stmt.where(Meter.enterprise_id == principal.enterprise_id)
-    # Weather and station telemetry (means, signed values) are not energy to add up.
-    stmt = stmt.where(Meter.carrier.in_([c for c, s in CARRIERS.items() if s.summable]))
-    if enterprise is not None:
-        stmt = stmt.where(Meter.enterprise_id == enterprise.id)
-    return {r[0]: MeterInfo(*r) for r in session.execute(stmt).all()}
+    own = principal.enterprise_id if principal.role == "enterprise" else None
+    if enterprise is not None and own is not None and enterprise.id != own:
+        return {}
+    rows = repo.summable_meters(session, enterprise.id if enterprise is not None else own)
+    return {r[0]: MeterInfo(*r) for r in rows}
 
 
 def _electricity(by_carrier: dict[str, float]) -> dict[str, float]:
@@ -161,10 +157,7 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
     conn = session.connection()
     scope_id = principal.enterprise_id if principal.role == "enterprise" else None
     meters = _meters(session, principal)
-    stmt = select(Enterprise).order_by(Enterprise.code)
-    if scope_id is not None:
-        stmt = stmt.where(Enterprise.id == scope_id)
-    enterprises = {e.code: e for e in session.scalars(stmt).all()}
+    enterprises = {e.code: e for e in core_repo.list_enterprises(session, principal)}
 
     month = period_window("month", day)
     month_rows = store.meter_bucket_sums(conn, month.start, month.end, "day",

@@ -30,6 +30,15 @@ from app.errors import DomainError
 from app.models import Meter, PvArray, Roof, WeatherStation
 from app.problems import Problem
 from app.repositories import pv as repo
+from app.repositories.pv import create_array as create_array
+from app.repositories.pv import create_roof as create_roof
+from app.repositories.pv import create_station as create_station
+from app.repositories.pv import get_array as get_array
+from app.repositories.pv import get_station as get_station
+from app.repositories.pv import list_arrays as list_arrays
+from app.repositories.pv import list_roofs as list_roofs
+from app.repositories.pv import list_stations as list_stations
+from app.repositories.pv import station_by_code as station_by_code
 from app.schemas.pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
 from app.services.jobs import once
 from energy.pv import PVArray, estimate_energy_kwh, estimate_power_kw, p50_p90

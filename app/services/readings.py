@@ -26,6 +26,7 @@ from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.repositories.readings import WriteCounts
+from app.repositories.readings import revisions as revisions
 from app.repositories.readings_store import ReadingsStore
 from app.services.carbon import closed_periods_touched_by_readings
 from app.services.ingest import (

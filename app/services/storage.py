@@ -24,6 +24,11 @@ from app.models import Enterprise, Meter, StorageAsset, StoragePlan
 from app.models.storage import TELEMETRY_QUANTITIES
 from app.problems import Problem
 from app.repositories import storage as repo
+from app.repositories.storage import add_capacity_test as add_capacity_test
+from app.repositories.storage import current_plan as current_plan
+from app.repositories.storage import get_asset as get_asset
+from app.repositories.storage import latest_plan as latest_plan
+from app.repositories.storage import list_assets as list_assets
 from app.schemas.storage import DispatchIn, StorageIn
 from app.services import registry
 from app.services.jobs import once
