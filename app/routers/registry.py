@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
@@ -63,12 +63,10 @@ def _routes(kind: str, path: str, param: str, doc_list: str, doc_get: str,
     def listing(session: SessionDep, _: PrincipalDep) -> list[EntryOut]:
         return [EntryOut(**e) for e in svc.listing(session, kind)]
 
-    def detail(name: str, session: SessionDep, _: PrincipalDep) -> EntryDetail:
+    def detail(session: SessionDep, _: PrincipalDep, name: str = Path(
+            alias=param, min_length=1, max_length=64, pattern=NAME_PATTERN)) -> EntryDetail:
+        # the path parameter keeps its own name ({tariff}, {policy}) in the URL and OpenAPI
         return _detail(session, kind, name)
-
-    # the path parameter keeps its own name (``{tariff}``, ``{policy}``) in the URL and OpenAPI
-    detail.__annotations__["name"] = Annotated[str, Path(
-        min_length=1, max_length=64, pattern=NAME_PATTERN, alias=param)]
 
     def upload(body: EntryIn, session: SessionDep, principal: OperatorDep,
                response: Response) -> EntryDetail:
