@@ -183,11 +183,12 @@ def _keepalive_args(lease_seconds: float) -> dict[str, Any]:
             "application_name": "zcpark-scheduler-lock"}
 
 
-def demo_readings_job(engine: Engine, settings: Settings) -> int:
+def demo_readings_job(engine: Engine, settings: Settings,
+                      store: ReadingsStore | None = None) -> int:
     """``serve --demo``: add the demo meters' readings of the quarter-hours that have ended."""
     from app.demo import add_demo_readings
 
-    return add_demo_readings(engine, settings)
+    return add_demo_readings(engine, settings, store=store)
 
 
 class SchedulerLeader:
@@ -311,7 +312,7 @@ class SchedulerLeader:
                       coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)
         if s.demo_readings:
             sched.add_job(demo_readings_job, "cron", minute="0,15,30,45", second=20,
-                          args=[self.engine, s], id="demo_readings", coalesce=True,
+                          args=[self.engine, s, self.store], id="demo_readings", coalesce=True,
                           max_instances=1, misfire_grace_time=600)
         return sched
 

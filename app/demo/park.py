@@ -36,6 +36,7 @@ from app.demo.common import (
     steady_values,
 )
 from app.models import ApiKey, Enterprise, Meter
+from app.repositories.readings_store import ReadingsStore
 from app.services.readings import ingest_frame
 from energy.units import carrier_spec
 
@@ -258,10 +259,12 @@ def load_storage_station(ctx: DemoContext) -> None:
 DEMO_LOADERS.append(load_storage_station)
 
 
-def add_demo_readings(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
+def add_demo_readings(engine: Engine, settings: Settings, now: datetime | None = None,
+                      store: ReadingsStore | None = None) -> int:
     """The demo job (``serve --demo``, every 15 minutes): the demo meters' readings from their
     latest stored ones up to ``now``, the same values a load at ``now`` would have sent.
-    Idempotent: a second run finds nothing missing. Returns the number of batches sent."""
+    Idempotent: a second run finds nothing missing. Returns the number of batches sent.
+    ``store``: the scheduler's readings store (detected when not given)."""
     with Session(engine) as session:
         key_id = session.scalar(select(ApiKey.id).where(ApiKey.label == "demo",
                                                         ApiKey.role == "operator")
@@ -271,7 +274,7 @@ def add_demo_readings(engine: Engine, settings: Settings, now: datetime | None =
             return 0  # no demo park in this database
         ctx = DemoContext(session=session, engine=engine, settings=settings,
                           principal=Principal(key_id=key_id, role="operator"),
-                          rng=np.random.default_rng(SEED), end=demo_end(now))
+                          rng=np.random.default_rng(SEED), end=demo_end(now), store=store)
         from app.models.readings import IngestBatch
 
         before = session.scalar(select(func.count()).select_from(IngestBatch))
