@@ -199,7 +199,8 @@ class SchedulerLeader:
                  store: ReadingsStore | None = None) -> None:
         self.engine = engine
         self.settings = settings
-        self.store = store or readings_store(engine)
+        self.store = store
+        """The app's readings store; None: each job that needs one detects it when it runs."""
         self.check_seconds = float(settings.scheduler_check_seconds)
         self.lease_seconds = float(settings.scheduler_lease_seconds)
         self.retry_seconds = float(settings.scheduler_retry_seconds)
