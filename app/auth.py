@@ -8,10 +8,7 @@ is as safe here, and it allows an indexed lookup per request in constant time.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,33 +17,10 @@ from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.models import ApiKey
+from app.principal import KEY_PREFIX, Principal, hash_key, new_key
 from app.problems import Problem
 
-KEY_PREFIX = "zcp_"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key's id and role; ``enterprise_id`` set only for enterprise keys."""
-
-    key_id: int
-    role: str
-    enterprise_id: int | None = None
-    enterprise_code: str | None = None
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role == "operator"
-
-
-def hash_key(key: str) -> str:
-    """Hex SHA-256 of a key (see the module docstring for why this suffices)."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
+__all__ = ["KEY_PREFIX", "Principal", "hash_key", "new_key"]
 
 def create_api_key(
     session: Session, role: str, enterprise_id: int | None = None, label: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.embedded_pg import to_sqlalchemy_url
@@ -54,3 +55,13 @@ def timescale_license(conn: Connection) -> str | None:
 def readings_on_timescale(conn: Connection) -> bool:
     """True when the migration built the Timescale layout (hypertable + continuous aggregates)."""
     return conn.execute(text("SELECT to_regclass('readings_daily') IS NOT NULL")).scalar() is True
+
+
+def check_violation_name(exc: IntegrityError) -> str | None:
+    """The name of the CHECK constraint that refused a row (SQLSTATE 23514), else None (a
+    duplicate key or another integrity error)."""
+    orig = exc.orig
+    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    if getattr(orig, "sqlstate", None) != "23514" or not name:
+        return None
+    return str(name)

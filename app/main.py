@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from app.api_docs import install_docs, install_method_not_allowed, install_openapi
 from app.config import Settings, get_settings
-from app.db import make_engine, make_session_factory, readings_on_timescale
+from app.db import make_engine, make_session_factory
 from app.edge import InputGuard, SecurityHeaders
 from app.json_answers import ParkJSONResponse, set_park_zone
 from app.limits import BodySizeLimit
@@ -25,6 +25,7 @@ from app.problems import (
     install_problem_handlers,
     problem_response,
 )
+from app.repositories.readings_store import readings_store
 from app.routers import (
     alerts,
     carbon,
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if settings.scheduler_enabled:
             from app.scheduler import start_scheduler
 
-            scheduler = start_scheduler(engine, settings)
+            scheduler = start_scheduler(engine, settings, store)
         try:
             yield
         finally:
@@ -99,14 +100,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         default_response_class=ParkJSONResponse,
     )
     set_park_zone(PARK_TZ)
-    with engine.connect() as conn:
-        timescale = readings_on_timescale(conn)
+    store = readings_store(engine)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.timescale = timescale
+    app.state.readings_store = store
     app.state.tz = PARK_ZONE
-    app.state.ingest_context = IngestContext(engine=engine, settings=settings, timescale=timescale)
+    app.state.ingest_context = IngestContext(engine=engine, settings=settings, store=store)
     app.state.auth_limiter = AuthFailureLimiter(settings.auth_failure_burst,
                                                 settings.auth_failures_per_minute)
     app.state.key_use = KeyUseRecorder(engine)
@@ -131,7 +131,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 503, f"database unavailable: {type(exc).__name__}",
                 retry_after_s=RETRY_AFTER_SECONDS_OUTAGE)
             return problem_response(problem, request.url.path)
-        return JSONResponse({"status": "ok", "database": "ok", "timescaledb": timescale})
+        return JSONResponse({"status": "ok", "database": "ok",
+                             "timescaledb": store.layout == "timescaledb"})
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     def metrics() -> Response:

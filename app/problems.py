@@ -14,6 +14,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import check_violation_name
+from app.errors import BatchRejected, Conflict, DomainError, Invalid, NotFound
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://zcpark.example/problems/"
@@ -205,9 +208,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def check_violation(exc: IntegrityError) -> Problem | None:
     """A named CHECK constraint refused a row that validation let through: a 422 naming the
     column (constraints ``<column>_finite`` refuse NaN and ±Infinity). None for other errors."""
-    orig = exc.orig
-    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
-    if getattr(orig, "sqlstate", None) != "23514" or not name:
+    name = check_violation_name(exc)
+    if name is None:
         return None
     field = name.removesuffix("_finite")
     message = ("not a finite number" if name.endswith("_finite")
@@ -216,12 +218,36 @@ def check_violation(exc: IntegrityError) -> Problem | None:
                    "nothing was stored.")
 
 
+DOMAIN_STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
+"""The answer status of each domain error (:mod:`app.errors`)."""
+
+
+def problem_of(exc: Problem | DomainError) -> Problem:
+    """The problem+json answer of a domain error (a problem stays as it is)."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, Invalid):
+        shaped = (batch_rejected([RowError(row=None, field=field, message=message)
+                                  for field, message in exc.errors], exc.detail)
+                  if isinstance(exc, BatchRejected) else
+                  invalid_fields([{"field": field, "message": message}
+                                  for field, message in exc.errors], exc.detail))
+        shaped.extra.update(exc.extra)
+        return shaped
+    status = next((code for cls, code in DOMAIN_STATUS.items() if isinstance(exc, cls)), 422)
+    return Problem(status, exc.detail, kind=exc.kind, **exc.extra)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error (ours, FastAPI's validation, Starlette's HTTP errors) to problem+json."""
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request.url.path)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(problem_of(exc), request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -45,6 +45,7 @@ from sqlalchemy.pool import NullPool
 from app.config import Settings
 from app.repositories import jobs as jobs_repo
 from app.repositories.alerts import check_completeness
+from app.repositories.readings_store import ReadingsStore, readings_store
 from app.services.jobs import once, once_with_lease, runner
 from app.services.pv import performance_job
 from energy.site import PARK_TZ, PARK_ZONE
@@ -77,21 +78,21 @@ def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
     return opened or 0
 
 
-def close_month_job(engine: Engine, today: date | None = None) -> dict[str, object] | None:
+def close_month_job(engine: Engine, today: date | None = None,
+                    store: ReadingsStore | None = None) -> dict[str, object] | None:
     """Close the previous month's ledgers (``today`` defaults to the local date). Once per month
     (``job_runs`` key ``carbon_close_month`` / ``2026-10``): a month reopened by an operator is
-    not closed again by a repeated run; closing itself leaves a closed month as it is."""
-    from app.db import readings_on_timescale
+    not closed again by a repeated run; closing itself leaves a closed month as it is.
+    ``store``: the scheduler's readings store (detected here when not given)."""
     from app.services.carbon import close_previous_month
     from app.services.carbon_periods import previous_month
 
     today = today or datetime.now(PARK_ZONE).date()
     label = previous_month(today).label
-    with engine.connect() as conn:
-        timescale = readings_on_timescale(conn)
+    store = store or readings_store(engine)
     result = once_with_lease(
         engine, "carbon_close_month", label,
-        lambda: close_previous_month(engine, timescale=timescale, today=today),
+        lambda: close_previous_month(engine, store=store, today=today),
         CLOSE_MONTH_LEASE_SECONDS)
     log.info("monthly carbon close %s: %s", label, result or "closed already, nothing to do")
     return result
@@ -181,20 +182,24 @@ def _keepalive_args(lease_seconds: float) -> dict[str, Any]:
             "application_name": "zcpark-scheduler-lock"}
 
 
-def demo_readings_job(engine: Engine, settings: Settings) -> int:
+def demo_readings_job(engine: Engine, settings: Settings,
+                      store: ReadingsStore | None = None) -> int:
     """``serve --demo``: add the demo meters' readings of the quarter-hours that have ended."""
     from app.demo import add_demo_readings
 
-    return add_demo_readings(engine, settings)
+    return add_demo_readings(engine, settings, store=store)
 
 
 class SchedulerLeader:
     """Campaigns for the lead, holds it on a health-checked connection, runs the scheduler
     while it leads and steps down as soon as the lead is lost."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings,
+                 store: ReadingsStore | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.store = store
+        """The app's readings store; None: each job that needs one detects it when it runs."""
         self.check_seconds = float(settings.scheduler_check_seconds)
         self.lease_seconds = float(settings.scheduler_lease_seconds)
         self.retry_seconds = float(settings.scheduler_retry_seconds)
@@ -303,11 +308,11 @@ class SchedulerLeader:
                       args=[self.engine, s, lambda: self.is_leader], id="scenarios",
                       coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
         sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0,
-                      args=[self.engine], id="carbon_close_month",
+                      args=[self.engine, None, self.store], id="carbon_close_month",
                       coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)
         if s.demo_readings:
             sched.add_job(demo_readings_job, "cron", minute="0,15,30,45", second=20,
-                          args=[self.engine, s], id="demo_readings", coalesce=True,
+                          args=[self.engine, s, self.store], id="demo_readings", coalesce=True,
                           max_instances=1, misfire_grace_time=600)
         return sched
 
@@ -388,5 +393,6 @@ class SchedulerLeader:
         self._lock_engine.dispose()
 
 
-def start_scheduler(engine: Engine, settings: Settings) -> SchedulerLeader:
-    return SchedulerLeader(engine, settings).start()
+def start_scheduler(engine: Engine, settings: Settings,
+                    store: ReadingsStore | None = None) -> SchedulerLeader:
+    return SchedulerLeader(engine, settings, store).start()

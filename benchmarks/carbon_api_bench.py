@@ -53,6 +53,7 @@ def main() -> None:
         migrate.upgrade(engine)
         from app import demo
         from app.repositories.readings import refresh_aggregates
+        from app.repositories.readings_store import readings_store
         from app.services import carbon as svc
         from app.services.carbon_periods import parse_period
 
@@ -63,6 +64,7 @@ def main() -> None:
         load_s = time.perf_counter() - t
         with engine.connect() as c:
             ts = readings_on_timescale(c)
+            store = readings_store(c)
             n = c.execute(text("SELECT count(*) FROM readings")).scalar()
         if ts:
             refresh_aggregates(engine, datetime(2025, 1, 1, tzinfo=UTC),
@@ -74,21 +76,21 @@ def main() -> None:
                 p = parse_period(label)
                 ref_s, ref = timed(lambda p=p: c.execute(text(RAW_SQL),
                                                          {"a": p.start, "b": p.end}).all())
-                lite_s, led = timed(lambda p=p: svc.ledger(c, park, p, timescale=ts,
+                lite_s, led = timed(lambda p=p: svc.ledger(c, park, p, store=store,
                                                            use_frozen=False,
                                                            with_batches=False))
-                full_s, _ = timed(lambda p=p: svc.ledger(c, park, p, timescale=ts,
+                full_s, _ = timed(lambda p=p: svc.ledger(c, park, p, store=store,
                                                          use_frozen=False), repeat=3)
                 raw_kwh = next(v for k, v, _ in ref if k == "electricity_import")
                 got = led["inputs"]["energy"]["electricity_import_kwh"]
                 assert abs(raw_kwh - got) <= 1e-6 * raw_kwh, (raw_kwh, got)
                 rows.append((label, ref_s, lite_s, full_s))
-            st_s, _ = timed(lambda: svc.targets_status(c, park, 2026, timescale=ts), repeat=3)
+            st_s, _ = timed(lambda: svc.targets_status(c, park, 2026, store=store), repeat=3)
         from app.services.carbon import close_period, reopen_period
         close_times = []
         for _ in range(3):
             t = time.perf_counter()
-            close_period(engine, "2026-11", api_key_id=None, actor="bench", timescale=ts)
+            close_period(engine, "2026-11", api_key_id=None, actor="bench", store=store)
             close_times.append(time.perf_counter() - t)
             reopen_period(engine, "2026-11", api_key_id=None, actor="bench",  # type: ignore[arg-type]
                           reason="benchmark")

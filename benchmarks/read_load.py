@@ -194,8 +194,9 @@ def ledger_paths(url: str, repeat: int) -> dict[str, list[float]]:
     """Seconds of the park-year ledger (today's path, the previous batch scan) and a raw sum."""
     from sqlalchemy import text
 
-    from app.db import make_engine, readings_on_timescale
+    from app.db import make_engine
     from app.repositories import carbon as repo
+    from app.repositories.readings_store import readings_store
     from app.services import carbon as svc
     from app.services.carbon_periods import parse_period
 
@@ -220,7 +221,7 @@ def ledger_paths(url: str, repeat: int) -> dict[str, list[float]]:
     cached = svc._reading_batches
     try:
         with engine.connect() as conn:
-            ts = readings_on_timescale(conn)
+            store = readings_store(conn)
             for i in range(repeat + 1):
                 order = ("today", "previous", "raw") if i % 2 else ("raw", "previous", "today")
                 for side in order:
@@ -229,7 +230,7 @@ def ledger_paths(url: str, repeat: int) -> dict[str, list[float]]:
                         conn.execute(raw_sql, {"a": period.start, "b": period.end}).all()
                     else:
                         svc._reading_batches = cached if side == "today" else scan_batches
-                        answers[side] = svc.ledger(conn, park, period, timescale=ts)
+                        answers[side] = svc.ledger(conn, park, period, store=store)
                     if i:  # the first round warms both paths
                         times[side].append(time.perf_counter() - t0)
                     conn.rollback()

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.auth import Principal
+from app.errors import NotFound
 from app.models import Alert
-from app.problems import Problem
+from app.principal import Principal
 
 
 def check_completeness(session: Session, start: datetime, end: datetime,
@@ -62,7 +62,7 @@ def acknowledge(session: Session, principal: Principal, alert_id: int) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None or (principal.role == "enterprise"
                          and alert.enterprise_id != principal.enterprise_id):
-        raise Problem(404, f"No alert {alert_id}.")
+        raise NotFound(f"No alert {alert_id}.")
     if alert.acknowledged_at is None:
         alert.acknowledged_by = principal.key_id
         alert.acknowledged_at = session.scalar(select(text("now()")))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
 from energy.site import PARK_TZ
+
+if TYPE_CHECKING:
+    from app.repositories.readings_store import ReadingsStore
 
 TZ = PARK_TZ
 
@@ -105,24 +108,18 @@ def activity_revisions(conn: Connection, enterprise_id: int | None, period: str 
 
 
 def energy_by_month(conn: Connection, start: date, end: date, enterprise_id: int | None, *,
-                    timescale: bool) -> list[dict[str, Any]]:
+                    rollups: ReadingsStore) -> list[dict[str, Any]]:
     """Per enterprise, local month, carrier and green-direct-supply flag: the sum of the meter-day
     rollups (``meter_days``, or TimescaleDB's ``readings_daily``) over [start, end) local days."""
     scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
-    if timescale:
-        src = ("(SELECT meter_id, (bucket AT TIME ZONE :tz)::date AS day, value, n,"
-               " n_flagged FROM readings_daily"
-               " WHERE bucket >= CAST(:a AS timestamp) AT TIME ZONE :tz"
-               " AND bucket < CAST(:b AS timestamp) AT TIME ZONE :tz)")
-    else:
-        src = "(SELECT * FROM meter_days WHERE day >= :a AND day < :b)"
+    src = rollups.days_source("CAST(:a AS date)", "CAST(:b AS date)")
     rows = conn.execute(text(
         "SELECT m.enterprise_id, to_char(d.day, 'YYYY-MM'), m.carrier, m.canonical_unit,"
         " m.green_direct_supply, sum(d.value), sum(d.n)::bigint, sum(d.n_flagged)::bigint,"
         " array_agg(DISTINCT m.code ORDER BY m.code)"
-        f" FROM {src} d JOIN meters m ON m.id = d.meter_id WHERE true {scope}"
-        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3"),
-        {"a": start, "b": end, "e": enterprise_id, "tz": TZ})
+        f" FROM {src} d JOIN meters m ON m.id = d.meter_id"
+        f" WHERE d.day >= CAST(:a AS date) AND d.day < CAST(:b AS date) {scope}"
+        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3"), {"a": start, "b": end, "e": enterprise_id})
     keys = ("enterprise_id", "month", "carrier", "unit", "green_direct_supply", "value",
             "readings", "flagged", "meters")
     return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -15,9 +15,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth import Principal
+from app.db import check_violation_name
+from app.errors import BatchRejected, Conflict, NotFound
 from app.models import Enterprise, Meter
-from app.problems import Problem, RowError, batch_rejected, check_violation
+from app.principal import Principal
 
 
 def _scope_enterprises(stmt: Select, principal: Principal) -> Select:
@@ -31,11 +32,22 @@ def list_enterprises(session: Session, principal: Principal) -> Sequence[Enterpr
     return session.scalars(stmt).all()
 
 
+def visible_enterprise_ids(session: Session, principal: Principal) -> dict[str, int]:
+    """``{code: id}`` of the enterprises the caller may see (its own for an enterprise key)."""
+    stmt = _scope_enterprises(select(Enterprise.code, Enterprise.id), principal)
+    return {code: int(i) for code, i in session.execute(stmt).all()}
+
+
+def enterprise_by_code(session: Session, code: str) -> Enterprise | None:
+    """Enterprise ``code`` whoever asks (the CLI's key commands), or None."""
+    return session.scalar(select(Enterprise).where(Enterprise.code == code))
+
+
 def get_enterprise(session: Session, principal: Principal, code: str) -> Enterprise:
     stmt = _scope_enterprises(select(Enterprise).where(Enterprise.code == code), principal)
     ent = session.scalar(stmt)
     if ent is None:
-        raise Problem(404, f"No enterprise {code!r}.")
+        raise NotFound(f"No enterprise {code!r}.")
     return ent
 
 
@@ -48,9 +60,9 @@ def create_enterprise(
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        if check_violation(exc) is not None:  # a refused value, not a duplicate
+        if check_violation_name(exc) is not None:  # a refused value, not a duplicate
             raise
-        raise Problem(409, f"Enterprise {code!r} exists already.") from None
+        raise Conflict(f"Enterprise {code!r} exists already.") from None
     return ent
 
 
@@ -76,12 +88,12 @@ def one_by_code(rows: Sequence[Any], code: str, what: str, enterprise: str | Non
     if enterprise is not None:
         rows = [r for r in rows if r.enterprise.code == enterprise]
     if not rows:
-        raise Problem(404, f"No {what} {code!r}.")
+        raise NotFound(f"No {what} {code!r}.")
     if len(rows) > 1:
         owners = sorted(r.enterprise.code for r in rows)
-        raise Problem(409, f"Several enterprises have a {what} {code!r} ({', '.join(owners)}); "
-                           "name one with ?enterprise=.", kind="ambiguous-code",
-                      enterprises=owners)
+        raise Conflict(f"Several enterprises have a {what} {code!r} ({', '.join(owners)}); "
+                       "name one with ?enterprise=.", kind="ambiguous-code",
+                       enterprises=owners)
     return rows[0]
 
 
@@ -101,12 +113,21 @@ def meters_by_code(session: Session, principal: Principal, codes: Sequence[str])
         seen[m.code] = seen.get(m.code, 0) + 1
     shared = sorted(c for c, n in seen.items() if n > 1)
     if shared:
-        raise batch_rejected([RowError(row=None, field="meter",
-                                       message=f"{c!r} names meters of several enterprises")
-                              for c in shared],
-                             "Meter codes used by several enterprises cannot be uploaded with an "
-                             "operator key; send them with the owning enterprise's key.")
+        raise BatchRejected("Meter codes used by several enterprises cannot be uploaded with an "
+                            "operator key; send them with the owning enterprise's key.",
+                            [("meter", f"{c!r} names meters of several enterprises")
+                             for c in shared])
     return meters
+
+
+def meters_with_code(session: Session, code: str,
+                     enterprise_id: int | None = None) -> list[Meter]:
+    """Every meter named ``code`` (codes are unique per enterprise), or the one of
+    ``enterprise_id``; not scoped to a caller."""
+    stmt = select(Meter).where(Meter.code == code)
+    if enterprise_id is not None:
+        stmt = stmt.where(Meter.enterprise_id == enterprise_id)
+    return list(session.scalars(stmt).all())
 
 
 def create_meter(session: Session, meter: Meter) -> Meter:
@@ -115,8 +136,8 @@ def create_meter(session: Session, meter: Meter) -> Meter:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        if check_violation(exc) is not None:  # a refused value, not a duplicate
+        if check_violation_name(exc) is not None:  # a refused value, not a duplicate
             raise
-        raise Problem(409, f"This enterprise has a meter {meter.code!r} already.") from None
+        raise Conflict(f"This enterprise has a meter {meter.code!r} already.") from None
     session.refresh(meter)
     return meter

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from app.auth import hash_key
 from app.models import ApiKey
+from app.principal import hash_key
 
 
 def list_keys(session: Session, include_revoked: bool = True) -> Sequence[ApiKey]:

@@ -9,19 +9,25 @@ one day of readings (at most 96 rows a meter, read through the primary key).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
+from sqlalchemy.orm import Session
 
-from app.repositories.readings import LOCAL_ORIGIN, _days_source
+from app.models import Enterprise, Meter
 from energy.site import PARK_TZ, PARK_ZONE
+from energy.units import CARRIERS
+
+if TYPE_CHECKING:
+    from app.repositories.readings_store import ReadingsStore
 
 TZ = PARK_ZONE
 Bucket = Literal["hour", "day", "month"]
 
 
 def meter_bucket_sums(
-    conn: Connection, start: datetime, end: datetime, bucket: Bucket, *, timescale: bool,
+    conn: Connection, start: datetime, end: datetime, bucket: Bucket, *,
+    rollups: ReadingsStore,
     enterprise_id: int | None = None, meter_ids: list[int] | None = None,
 ) -> list[tuple[datetime, int, float, int, int]]:
     """``(bucket start, meter id, sum, readings, flagged readings)`` for [start, end).
@@ -35,21 +41,15 @@ def meter_bucket_sums(
     if meter_ids is not None:
         where += " AND m.id = ANY(:ids)"
     p = {"a": start, "b": end, "e": enterprise_id, "ids": meter_ids, "tz": PARK_TZ}
-    if bucket == "hour" and timescale:
+    if bucket == "hour":
         sql = ("SELECT h.bucket, h.meter_id, h.value, h.n::int, h.n_flagged::int"
-               " FROM readings_hourly h JOIN meters m ON m.id = h.meter_id"
-               f" WHERE h.bucket >= :a AND h.bucket < :b{where}")
-    elif bucket == "hour":
-        sql = (f"SELECT date_bin('1 hour', r.start_ts, {LOCAL_ORIGIN}) AS b,"
-               " r.meter_id, sum(r.value), count(*)::int,"
-               " (count(*) FILTER (WHERE r.quality <> 'ok'))::int"
-               " FROM readings r JOIN meters m ON m.id = r.meter_id"
-               f" WHERE r.start_ts >= :a AND r.start_ts < :b{where} GROUP BY 1, 2")
+               f" FROM {rollups.hours_source()} h JOIN meters m ON m.id = h.meter_id"
+               f" WHERE true{where}")
     else:
         trunc = "d.day" if bucket == "day" else "date_trunc('month', d.day)::date"
         sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE :tz AS b, d.meter_id,"
                " sum(d.value), sum(d.n)::int, sum(d.n_flagged)::int"
-               f" FROM {_days_source(timescale, 'CAST(:da AS date)', 'CAST(:db AS date)')} d"
+               f" FROM {rollups.days_source('CAST(:da AS date)', 'CAST(:db AS date)')} d"
                " JOIN meters m ON m.id = d.meter_id"
                " WHERE d.day >= CAST(:da AS date) AND d.day < CAST(:db AS date)"
                f"{where} GROUP BY 1, 2")
@@ -60,6 +60,19 @@ def meter_bucket_sums(
 
 def _local_date(ts: datetime) -> date:
     return ts.astimezone(TZ).date()
+
+
+def summable_meters(session: Session, enterprise_id: int | None
+                    ) -> list[tuple[int, str, str, str, str, str]]:
+    """``(id, code, name, carrier, unit, enterprise code)`` of the meters whose readings add up
+    (weather and station telemetry are means and signed values, not energy); ``enterprise_id``
+    restricts to one enterprise."""
+    stmt = select(Meter.id, Meter.code, Meter.name, Meter.carrier, Meter.canonical_unit,
+                  Enterprise.code).join(Enterprise, Enterprise.id == Meter.enterprise_id)
+    stmt = stmt.where(Meter.carrier.in_([c for c, s in CARRIERS.items() if s.summable]))
+    if enterprise_id is not None:
+        stmt = stmt.where(Meter.enterprise_id == enterprise_id)
+    return [tuple(r) for r in session.execute(stmt).all()]  # type: ignore[misc]
 
 
 def open_alert_count(conn: Connection, enterprise_id: int | None) -> int:

@@ -18,9 +18,10 @@ from sqlalchemy import Connection, Select, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth import Principal
+from app.db import check_violation_name
+from app.errors import Conflict, Invalid
 from app.models import PvArray, Roof, WeatherStation
-from app.problems import Problem, check_violation, invalid
+from app.principal import Principal
 from app.repositories.core import one_by_code
 
 
@@ -35,9 +36,9 @@ def _flush_unique(session: Session, what: str) -> None:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        if check_violation(exc) is not None:  # a refused value, not a duplicate
+        if check_violation_name(exc) is not None:  # a refused value, not a duplicate
             raise
-        raise Problem(409, f"{what} exists already.") from None
+        raise Conflict(f"{what} exists already.") from None
 
 
 def create_array(session: Session, array: PvArray) -> PvArray:
@@ -98,7 +99,8 @@ def get_station(session: Session, code: str, for_enterprise_id: int,
                        for_enterprise_id)
     station = session.scalars(stmt).unique().first()
     if station is None:
-        raise invalid(field, "unknown station", "No such weather station for this enterprise.")
+        raise Invalid("No such weather station for this enterprise.",
+                      [(field, "unknown station")])
     return station
 
 

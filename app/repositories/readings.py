@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
@@ -30,6 +30,9 @@ from sqlalchemy.exc import DBAPIError
 from app.repositories.pgcopy import COLUMNS, encode_readings
 from energy.site import PARK_TZ
 from energy.units import CARRIERS
+
+if TYPE_CHECKING:
+    from app.repositories.readings_store import ReadingsStore as Rollups
 
 log = logging.getLogger(__name__)
 TZ = PARK_TZ
@@ -125,8 +128,9 @@ def _copy(conn: Connection, table: str, payload: bytes) -> None:
 
 
 def write_readings(conn: Connection, rows: pd.DataFrame, batch_id: int, api_key_id: int,
-                   *, timescale: bool) -> WriteCounts:
-    """Store prepared rows (see module docstring); returns the counts."""
+                   *, day_rollup: bool) -> WriteCounts:
+    """Store prepared rows (see module docstring); returns the counts. ``day_rollup``: keep
+    ``meter_days`` in this transaction (the plain-partition layout)."""
     n = len(rows)
     if n == 0:
         return WriteCounts(0, 0, 0)
@@ -139,7 +143,7 @@ def write_readings(conn: Connection, rows: pd.DataFrame, batch_id: int, api_key_
     if not exists:
         _copy(conn, "readings", payload)
         counts = WriteCounts(inserted=n, unchanged=0, revised=0)
-        if not timescale:
+        if day_rollup:
             _add_meter_days(conn, rows)
         return counts
     conn.execute(text(
@@ -175,7 +179,7 @@ def write_readings(conn: Connection, rows: pd.DataFrame, batch_id: int, api_key_
                (SELECT count(*) FROM up)
     """), {"batch": batch_id, "who": api_key_id}).one()
     inserted = n - int(existing)
-    if not timescale and written:
+    if day_rollup and written:
         _recompute_meter_days(conn, rows)
     return WriteCounts(inserted=inserted, unchanged=int(existing) - int(revised),
                        revised=int(revised))
@@ -269,7 +273,7 @@ RESOLUTIONS = ("raw", "15min", "hour", "day", "month")
 
 
 def meter_series(conn: Connection, meter_id: int, start: datetime, end: datetime,
-                 resolution: str, *, timescale: bool) -> list[tuple[datetime, float, str, int]]:
+                 resolution: str, *, rollups: Rollups) -> list[tuple[datetime, float, str, int]]:
     """(bucket start, sum, quality, count) for one meter in [start, end); buckets in Asia/Shanghai.
 
     Quality of a bucket: the reading's own flag (raw), else "ok" when every reading in it is ok,
@@ -284,17 +288,12 @@ def meter_series(conn: Connection, meter_id: int, start: datetime, end: datetime
                " sum(value), CASE WHEN bool_and(quality = 'ok') THEN 'ok' ELSE 'flagged' END,"
                " count(*) FROM readings WHERE meter_id = :m AND start_ts >= :a AND start_ts < :b"
                " GROUP BY b ORDER BY b")
-    elif resolution == "hour" and timescale:
-        sql = ("SELECT bucket, value, CASE WHEN n_flagged = 0 THEN 'ok' ELSE 'flagged' END, n"
-               " FROM readings_hourly WHERE meter_id = :m AND bucket >= :a AND bucket < :b"
-               " ORDER BY bucket")
     elif resolution == "hour":
-        sql = (f"SELECT date_bin('1 hour', start_ts, {LOCAL_ORIGIN}) b,"
-               " sum(value), CASE WHEN bool_and(quality = 'ok') THEN 'ok' ELSE 'flagged' END,"
-               " count(*) FROM readings WHERE meter_id = :m AND start_ts >= :a AND start_ts < :b"
-               " GROUP BY b ORDER BY b")
+        sql = ("SELECT h.bucket, h.value, CASE WHEN h.n_flagged = 0 THEN 'ok' ELSE 'flagged' END,"
+               f" h.n::int FROM {rollups.hours_source()} h WHERE h.meter_id = :m"
+               " ORDER BY h.bucket")
     else:
-        src = _days_source(timescale)
+        src = rollups.days_source()
         trunc = "d.day" if resolution == "day" else "date_trunc('month', d.day)::date"
         sql = (f"SELECT ({trunc})::timestamp AT TIME ZONE :tz AS b, sum(d.value),"
                " CASE WHEN sum(d.n_flagged) = 0 THEN 'ok' ELSE 'flagged' END, sum(d.n)::int"
@@ -305,31 +304,15 @@ def meter_series(conn: Connection, meter_id: int, start: datetime, end: datetime
     return [tuple(r) for r in conn.execute(text(sql), p).all()]  # type: ignore[misc]
 
 
-def _days_source(timescale: bool, first_day: str | None = None, end_day: str | None = None
-                 ) -> str:
-    """The meter-day rollup as ``(meter_id, day, value, n, n_flagged)``. ``first_day`` and
-    ``end_day`` (SQL expressions of local dates, end exclusive) bound the TimescaleDB aggregate
-    on its bucket column too, so only the chunks of those days are read (a filter on the
-    computed ``day`` alone reads every chunk); the caller still filters on ``day``."""
-    if timescale:
-        bound = ""
-        if first_day is not None and end_day is not None:
-            bound = (f" WHERE bucket >= CAST({first_day} AS timestamp) AT TIME ZONE :tz"
-                     f" AND bucket < CAST({end_day} AS timestamp) AT TIME ZONE :tz")
-        return ("(SELECT meter_id, (bucket AT TIME ZONE :tz)::date AS day, value, n,"
-                f" n_flagged FROM readings_daily{bound})")
-    return "meter_days"
-
-
 def park_energy(conn: Connection, start: datetime, end: datetime, by: str,
-                enterprise_id: int | None, *, timescale: bool) -> list[dict[str, Any]]:
+                enterprise_id: int | None, *, rollups: Rollups) -> list[dict[str, Any]]:
     """Totals per carrier (with unit), zone or enterprise over whole Asia/Shanghai days."""
     key = {"carrier": "m.carrier", "zone": "e.zone", "enterprise": "e.code"}[by]
     scope = "AND m.enterprise_id = :e" if enterprise_id is not None else ""
     first_day = "(CAST(:a AS timestamptz) AT TIME ZONE :tz)::date"
     end_day = "(CAST(:b AS timestamptz) AT TIME ZONE :tz)::date"
     sql = (f"SELECT {key} AS k, m.carrier, m.canonical_unit, sum(d.value), sum(d.n)::bigint"
-           f" FROM {_days_source(timescale, first_day, end_day)} d"
+           f" FROM {rollups.days_source(first_day, end_day)} d"
            " JOIN meters m ON m.id = d.meter_id JOIN enterprises e ON e.id = m.enterprise_id"
            f" WHERE d.day >= {first_day} AND d.day < {end_day}"
            " AND m.carrier = ANY(:summable)"

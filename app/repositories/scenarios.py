@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from app.errors import NotFound
 from app.models.simulations import ScenarioArtifact, ScenarioRun
-from app.problems import Problem
 
 
 def queue_run(session: Session, name: str, scenario: Mapping[str, Any],
@@ -25,7 +25,7 @@ def queue_run(session: Session, name: str, scenario: Mapping[str, Any],
 def get_run(session: Session, run_id: int) -> ScenarioRun:
     run = session.get(ScenarioRun, run_id)
     if run is None:
-        raise Problem(404, f"No scenario run {run_id}.")
+        raise NotFound(f"No scenario run {run_id}.")
     return run
 
 
@@ -81,7 +81,7 @@ def artifact_names(session: Session, run_id: int) -> list[str]:
 def get_artifact(session: Session, run_id: int, name: str) -> ScenarioArtifact:
     art = session.get(ScenarioArtifact, (run_id, name))
     if art is None:
-        raise Problem(404, f"Scenario run {run_id} has no {name!r}.")
+        raise NotFound(f"Scenario run {run_id} has no {name!r}.")
     return art
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import Connection, Select, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.auth import Principal
+from app.db import check_violation_name
+from app.errors import Conflict, NotFound
 from app.models import (
     Enterprise,
     Meter,
@@ -21,7 +22,7 @@ from app.models import (
     StorageMeter,
     StoragePlan,
 )
-from app.problems import Problem, check_violation
+from app.principal import Principal
 
 TELEMETRY_COLUMNS = {"power": "power_mw", "soc": "soc_pct", "temperature": "temperature_c"}
 
@@ -48,7 +49,7 @@ def get_asset(session: Session, principal: Principal, code: str) -> StorageAsset
     asset = session.scalar(_scope(select(StorageAsset).where(StorageAsset.code == code),
                                   principal))
     if asset is None:
-        raise Problem(404, f"No storage station {code!r}.")
+        raise NotFound(f"No storage station {code!r}.")
     return asset
 
 
@@ -62,10 +63,10 @@ def create_asset(session: Session, asset: StorageAsset, meters: dict[str, Meter]
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        if check_violation(exc) is not None:  # a refused value, not a duplicate
+        if check_violation_name(exc) is not None:  # a refused value, not a duplicate
             raise
-        raise Problem(409, f"Storage station {asset.code!r} or one of its telemetry meter codes"
-                      " exists already.") from None
+        raise Conflict(f"Storage station {asset.code!r} or one of its telemetry meter codes"
+                       " exists already.") from None
     for quantity, meter in meters.items():
         session.add(StorageMeter(asset_id=asset.id, quantity=quantity, meter_id=meter.id))
     session.flush()

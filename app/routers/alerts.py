@@ -10,8 +10,9 @@ from app.auth import OperatorDep, PrincipalDep, SessionDep
 from app.models import Alert, Enterprise, Meter
 from app.params import IdPath, Instant, check_window
 from app.problems import Problem
-from app.repositories import alerts as repo
 from app.schemas.core import AlertOut, OwnerQ
+from app.services import alerts as alerts_svc
+from app.services import core as core_svc
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 MAX_CHECK_DAYS = 366
@@ -31,18 +32,18 @@ def list_alerts(session: SessionDep, principal: PrincipalDep, open_only: bool = 
                 meter: str | None = None, enterprise: OwnerQ = None) -> list[AlertOut]:
     meter_id = None
     if meter is not None:
-        from app.repositories.core import get_meter
 
-        meter_id = get_meter(session, principal, meter, enterprise).id
+        meter_id = core_svc.get_meter(session, principal, meter, enterprise).id
     return [alert_out(session, a)
-            for a in repo.list_alerts(session, principal, open_only=open_only, meter_id=meter_id)]
+            for a in alerts_svc.list_alerts(session, principal, open_only=open_only,
+                                            meter_id=meter_id)]
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 def acknowledge(alert_id: IdPath, session: SessionDep, principal: PrincipalDep) -> AlertOut:
     if principal.role == "planner":
         raise Problem(403, "Planners cannot acknowledge alerts.")
-    return alert_out(session, repo.acknowledge(session, principal, alert_id))
+    return alert_out(session, alerts_svc.acknowledge(session, principal, alert_id))
 
 
 @router.post("/alerts/check")
@@ -52,4 +53,4 @@ def run_completeness_check(session: SessionDep, _: OperatorDep,
     """Run the scheduled data-completeness check now for [start, end) (the job's function),
     at most :data:`MAX_CHECK_DAYS` days."""
     check_window(start, end, max_days=MAX_CHECK_DAYS)
-    return {"opened": repo.check_completeness(session, start, end)}
+    return {"opened": alerts_svc.check_completeness(session, start, end)}

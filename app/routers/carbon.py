@@ -13,10 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from app.auth import OperatorDep, Principal, PrincipalDep, SessionDep, WriterDep
+from app.deps import ReadingsStoreDep
 from app.params import PERIOD_PATTERN
 from app.problems import Problem, invalid
-from app.repositories import carbon as repo
-from app.repositories import core as core_repo
 from app.schemas.carbon import (
     ActivityOut,
     ActivityRevisionOut,
@@ -31,6 +30,8 @@ from app.schemas.carbon import (
     TargetsStatusOut,
 )
 from app.services import carbon as svc
+from app.services import carbon_activity, carbon_instruments
+from app.services import core as core_svc
 from app.services.carbon_activity import record_activity
 from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import Period, PeriodError, parse_period
@@ -86,7 +87,7 @@ def _entity(session: SessionDep, principal: Principal, scope: str, code: str | N
     code = code or principal.enterprise_code
     if not code:
         raise invalid("code", "required", "Say which enterprise.")
-    ent = core_repo.get_enterprise(session, principal, code)
+    ent = core_svc.get_enterprise(session, principal, code)
     return svc.Entity("enterprise", ent.code, ent.id)
 
 
@@ -141,7 +142,7 @@ def list_instruments(session: SessionDep, principal: PrincipalDep, enterprise: s
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
     return [InstrumentOut.model_validate(r)
-            for r in repo.instrument_list(session.connection(), ent_id, period)]
+            for r in carbon_instruments.instrument_list(session.connection(), ent_id, period)]
 
 
 @router.get("/carbon/activity", response_model_exclude_unset=True)
@@ -151,7 +152,7 @@ def list_activity(session: SessionDep, principal: PrincipalDep, enterprise: str 
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
     return [ActivityOut.model_validate(r)
-            for r in repo.activity_list(session.connection(), ent_id, period)]
+            for r in carbon_activity.activity_list(session.connection(), ent_id, period)]
 
 
 @router.get("/carbon/activity/revisions", response_model_exclude_unset=True)
@@ -162,7 +163,7 @@ def activity_revisions(session: SessionDep, principal: PrincipalDep,
     ent_id = _entity(session, principal, "enterprise", enterprise).enterprise_id \
         if enterprise or principal.role == "enterprise" else None
     return [ActivityRevisionOut.model_validate(r)
-            for r in repo.activity_revisions(session.connection(), ent_id, period)]
+            for r in carbon_activity.activity_revisions(session.connection(), ent_id, period)]
 
 
 def ledger_csv(answer: dict[str, Any]) -> str:
@@ -209,7 +210,8 @@ def ledger_csv(answer: dict[str, Any]) -> str:
 
 @router.get("/carbon/ledger", response_model=LedgerOut, response_model_exclude_unset=True,
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, scope: ScopeQ,
+def get_ledger(request: Request, session: SessionDep, store: ReadingsStoreDep,
+               principal: PrincipalDep, scope: ScopeQ,
                period: PeriodQ, code: str | None = None,
                format: Literal["json", "csv"] = "json", version: VersionQ = None,
                factor_set: FactorSetQ = None, basis: BasisQ = None) -> LedgerOut | Response:
@@ -218,7 +220,7 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
     ledger; a quarter or year sums closed months' frozen inputs with the live ones."""
     p = _period(period)
     entity = _entity(session, principal, scope, code)
-    answer = svc.ledger(session.connection(), entity, p, timescale=request.app.state.timescale,
+    answer = svc.ledger(session.connection(), entity, p, store=store,
                         version=version, want=_basis(factor_set, basis))
     if format == "csv":
         return Response(ledger_csv(answer), media_type="text/csv", headers={
@@ -227,19 +229,21 @@ def get_ledger(request: Request, session: SessionDep, principal: PrincipalDep, s
 
 
 @router.get("/indicators", response_model_exclude_unset=True)
-def get_indicators(request: Request, session: SessionDep, principal: PrincipalDep,
+def get_indicators(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                   principal: PrincipalDep,
                    scope: ScopeQ, period: PeriodQ, code: str | None = None,
                    version: VersionQ = None, factor_set: FactorSetQ = None,
                    basis: BasisQ = None) -> IndicatorsOut:
     """Indicators (unit in every name) with their targets; the base is the 2025 ledger."""
     entity = _entity(session, principal, scope, code)
     return IndicatorsOut.model_validate(svc.indicators(
-        session.connection(), entity, _period(period), timescale=request.app.state.timescale,
+        session.connection(), entity, _period(period), store=store,
         version=version, want=_basis(factor_set, basis)))
 
 
 @router.get("/targets/status", response_model_exclude_unset=True)
-def get_targets_status(request: Request, session: SessionDep, principal: PrincipalDep,
+def get_targets_status(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                       principal: PrincipalDep,
                        scope: ScopeQ, code: str | None = None,
                        as_of: Annotated[str | None, Query(
                            description="YYYY or YYYY-MM-DD; default today")] = None,
@@ -258,7 +262,7 @@ def get_targets_status(request: Request, session: SessionDep, principal: Princip
         raise invalid("as_of", "not a date", "as_of: use YYYY or YYYY-MM-DD.") from None
     day = date.fromisoformat(as_of) if as_of and len(as_of) > 4 else None
     return TargetsStatusOut.model_validate(svc.targets_status(
-        session.connection(), entity, year, timescale=request.app.state.timescale, as_of=day))
+        session.connection(), entity, year, store=store, as_of=day))
 
 
 class ReopenIn(BaseModel):
@@ -266,12 +270,13 @@ class ReopenIn(BaseModel):
 
 
 @router.post("/carbon/periods/{period}/close", response_model_exclude_unset=True)
-def close_period(period: PeriodP, request: Request, principal: OperatorDep) -> CloseOut:
+def close_period(period: PeriodP, request: Request, store: ReadingsStoreDep,
+                 principal: OperatorDep) -> CloseOut:
     """Freeze the month's ledgers (the monthly job does this for the previous month)."""
     _period(period)
     return CloseOut.model_validate(svc.close_period(
         request.app.state.engine, period, api_key_id=principal.key_id,
-        actor=f"key {principal.key_id}", timescale=request.app.state.timescale))
+        actor=f"key {principal.key_id}", store=store))
 
 
 @router.post("/carbon/periods/{period}/reopen", response_model_exclude_unset=True)
@@ -285,17 +290,18 @@ def reopen_period(period: PeriodP, body: ReopenIn, request: Request, principal: 
 
 
 @router.get("/carbon/periods/{period}", response_model_exclude_unset=True)
-def period_detail(period: PeriodP, request: Request, session: SessionDep, _: OperatorDep
-                  ) -> PeriodDetailOut:
+def period_detail(period: PeriodP, request: Request, session: SessionDep,
+                  store: ReadingsStoreDep, _: OperatorDep) -> PeriodDetailOut:
     """Status, close/reopen events, and for a closed month every frozen ledger's input hash
     against a recomputation from the stored data (``verification.all_same``)."""
     _period(period)
     return PeriodDetailOut.model_validate(
-        svc.period_detail(session.connection(), period, timescale=request.app.state.timescale))
+        svc.period_detail(session.connection(), period, store=store))
 
 
 @router.get("/carbon/report", response_class=HTMLResponse)
-def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period: PeriodQ,
+def monthly_report(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                   _: OperatorDep, period: PeriodQ,
                    lang: Literal["zh", "en"] = "zh", version: VersionQ = None,
                    factor_set: FactorSetQ = None, basis: BasisQ = None) -> HTMLResponse:
     """Monthly report (HTML; tables and inline SVG plots of energy, carbon and intensity against
@@ -305,6 +311,6 @@ def monthly_report(request: Request, session: SessionDep, _: OperatorDep, period
     p = _period(period)
     if p.months != 1:
         raise invalid("period", "not YYYY-MM", "The report is monthly: period=YYYY-MM.")
-    html = build(session.connection(), p, lang, timescale=request.app.state.timescale,
+    html = build(session.connection(), p, lang, store=store,
                  version=version, want=_basis(factor_set, basis))
     return HTMLResponse(html)

@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from app.auth import OperatorDep, PrincipalDep, SessionDep, WriterDep
 from app.models import Enterprise, Meter
 from app.problems import invalid
-from app.repositories import core as repo
 from app.schemas.core import EnterpriseIn, EnterpriseOut, MeterIn, MeterOut, OwnerQ
+from app.services import core as core_svc
 from app.services.readings import meter_resolution
 from energy.units import CARRIERS, UnitError, carrier_spec, check_unit_for_carrier
 
@@ -32,18 +32,18 @@ def meter_out(m: Meter) -> MeterOut:
 
 @router.post("/enterprises", status_code=201, response_model=EnterpriseOut)
 def create_enterprise(body: EnterpriseIn, session: SessionDep, _: OperatorDep) -> EnterpriseOut:
-    return enterprise_out(repo.create_enterprise(session, body.code, body.name, body.zone,
+    return enterprise_out(core_svc.create_enterprise(session, body.code, body.name, body.zone,
                                                  body.industry))
 
 
 @router.get("/enterprises", response_model=list[EnterpriseOut])
 def list_enterprises(session: SessionDep, principal: PrincipalDep) -> list[EnterpriseOut]:
-    return [enterprise_out(e) for e in repo.list_enterprises(session, principal)]
+    return [enterprise_out(e) for e in core_svc.list_enterprises(session, principal)]
 
 
 @router.get("/enterprises/{code}", response_model=EnterpriseOut)
 def get_enterprise(code: str, session: SessionDep, principal: PrincipalDep) -> EnterpriseOut:
-    return enterprise_out(repo.get_enterprise(session, principal, code))
+    return enterprise_out(core_svc.get_enterprise(session, principal, code))
 
 
 @router.post("/meters", status_code=201, response_model=MeterOut)
@@ -51,7 +51,7 @@ def create_meter(body: MeterIn, session: SessionDep, principal: WriterDep) -> Me
     code = body.enterprise or principal.enterprise_code
     if code is None:
         raise invalid("enterprise", "required", "Say which enterprise the meter belongs to.")
-    ent = repo.get_enterprise(session, principal, code)
+    ent = core_svc.get_enterprise(session, principal, code)
     try:
         spec = carrier_spec(body.carrier)
         unit = check_unit_for_carrier(body.unit or spec.canonical_unit, body.carrier)
@@ -68,16 +68,16 @@ def create_meter(body: MeterIn, session: SessionDep, principal: WriterDep) -> Me
         normal_volume_factor=body.normal_volume_factor, max_per_hour=body.max_per_hour,
         value_resolution=body.value_resolution, name=body.name,
     )
-    return meter_out(repo.create_meter(session, meter))
+    return meter_out(core_svc.create_meter(session, meter))
 
 
 @router.get("/meters", response_model=list[MeterOut])
 def list_meters(session: SessionDep, principal: PrincipalDep,
                 enterprise: str | None = None) -> list[MeterOut]:
-    return [meter_out(m) for m in repo.list_meters(session, principal, enterprise)]
+    return [meter_out(m) for m in core_svc.list_meters(session, principal, enterprise)]
 
 
 @router.get("/meters/{code}", response_model=MeterOut)
 def get_meter(code: str, session: SessionDep, principal: PrincipalDep,
               enterprise: OwnerQ = None) -> MeterOut:
-    return meter_out(repo.get_meter(session, principal, code, enterprise))
+    return meter_out(core_svc.get_meter(session, principal, code, enterprise))

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.auth import PrincipalDep, SessionDep
+from app.deps import ReadingsStoreDep
 from app.labels import dashboard_script
 from app.params import Day
 from app.problems import Problem
@@ -72,12 +73,12 @@ def available_modules(request: Request, session: Session | None = None,
               for name, prefixes in MODULE_ROUTES.items()}
     if session is None or principal is None:
         return served
-    from app.repositories import pv as pv_repo
-    from app.repositories import storage as storage_repo
+    from app.services import pv as pv_svc
+    from app.services import storage as storage_svc
 
     return {
-        "pv": served["pv"] and bool(pv_repo.list_arrays(session, principal)),
-        "storage": served["storage"] and bool(storage_repo.list_assets(session, principal)),
+        "pv": served["pv"] and bool(pv_svc.list_arrays(session, principal)),
+        "storage": served["storage"] and bool(storage_svc.list_assets(session, principal)),
         "carbon": served["carbon"],
         "scenarios": served["scenarios"] and principal.role in ("operator", "planner"),
     }
@@ -122,7 +123,8 @@ def dashboard_static(path: str) -> Response:
 
 
 @router.get("/v1/overview", response_model_exclude_unset=True)
-def overview(request: Request, session: SessionDep, principal: PrincipalDep,
+def overview(request: Request, session: SessionDep, store: ReadingsStoreDep,
+             principal: PrincipalDep,
              period: PeriodQ = "day", date: DateQ = None) -> OverviewOut:
     """The first screen in one answer: today's and this month's tiles, the energy balance over
     the period, the zone and enterprise ranking with sparkline series and the open alerts,
@@ -131,7 +133,7 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
     day = date or _today(request)
     modules = available_modules(request, session, principal)
     answer = svc.build_overview(session, principal, period, day,
-                                timescale=request.app.state.timescale, modules=modules)
+                                store=store, modules=modules)
     if modules["storage"]:
         answer["storage"] = panels.storage_summary(session, principal, day,
                                                    datetime.now(request.app.state.tz))
@@ -140,7 +142,8 @@ def overview(request: Request, session: SessionDep, principal: PrincipalDep,
 
 
 @router.get("/v1/overview/modules", response_model_exclude_unset=True)
-def overview_modules(request: Request, session: SessionDep, principal: PrincipalDep,
+def overview_modules(request: Request, session: SessionDep, store: ReadingsStoreDep,
+                     principal: PrincipalDep,
                      period: PeriodQ = "day", date: DateQ = None) -> OverviewModulesOut:
     """The first screen's slower panels, asked for right after it: PV expected output
     (computed from irradiance per request) and carbon against targets (the year's
@@ -153,20 +156,19 @@ def overview_modules(request: Request, session: SessionDep, principal: Principal
                               "pv": None, "carbon": None}
     if modules["pv"]:
         answer["pv"] = panels.pv_expected(session, principal, period, day,
-                                          timescale=request.app.state.timescale)
+                                          store=store)
     if modules["carbon"]:
         answer["carbon"] = panels.carbon_summary(session, principal, day.year,
-                                                 timescale=request.app.state.timescale)
+                                                 store=store)
     answer["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
     return OverviewModulesOut.model_validate(answer)
 
 
 @router.get("/v1/overview/enterprises/{code}", response_model_exclude_unset=True)
-def enterprise_overview(code: str, request: Request, session: SessionDep,
+def enterprise_overview(code: str, request: Request, session: SessionDep, store: ReadingsStoreDep,
                         principal: PrincipalDep, period: PeriodQ = "day",
                         date: DateQ = None) -> EnterpriseOverviewOut:
     """One enterprise's meters with totals and series over the period (404 for another
     enterprise's key)."""
     return EnterpriseOverviewOut.model_validate(svc.enterprise_meters(
-        session, principal, code, period, date or _today(request),
-        timescale=request.app.state.timescale))
+        session, principal, code, period, date or _today(request), store=store))

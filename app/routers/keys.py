@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from app.auth import OperatorDep, SessionDep
 from app.models import ApiKey
 from app.problems import invalid
-from app.repositories import keys as repo
 from app.schemas.core import Role
 from app.services import keys as svc
 
@@ -72,7 +71,7 @@ def _duration(field: str, text: str | None) -> timedelta | None:
 @router.get("/keys", response_model=list[KeyOut])
 def list_keys(session: SessionDep, _: OperatorDep) -> list[KeyOut]:
     """Every key (never the key itself): role, enterprise, status, expiry and last use."""
-    return [key_out(r) for r in repo.list_keys(session)]
+    return [key_out(r) for r in svc.list_keys(session)]
 
 
 @router.post("/keys", status_code=201, response_model=NewKeyOut)

@@ -13,8 +13,6 @@ from app.models import Enterprise, Meter, PvArray, Roof, WeatherStation
 from app.models.pv import WEATHER_QUANTITIES
 from app.params import Day, Instant
 from app.problems import Problem, invalid
-from app.repositories import core as core_repo
-from app.repositories import pv as repo
 from app.schemas.core import OwnerQ
 from app.schemas.pv import (
     ArrayIn,
@@ -33,6 +31,7 @@ from app.schemas.pv import (
     WeatherStationOut,
     WeatherStationPatch,
 )
+from app.services import core as core_svc
 from app.services import pv as svc
 from energy.pv.arrays import default_ac_kw, pv_defaults
 
@@ -46,7 +45,7 @@ def _owner(session: SessionDep, principal: Principal, code: str | None) -> Enter
     code = code or principal.enterprise_code
     if code is None:
         raise invalid("enterprise", "required", "Say which enterprise it belongs to.")
-    return core_repo.get_enterprise(session, principal, code)
+    return core_svc.get_enterprise(session, principal, code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,16 +74,13 @@ def create_station(body: WeatherStationIn, session: SessionDep,
     ids: dict[str, int] = {}
     owner: int | None = None
     if body.enterprise is not None:
-        owner = core_repo.get_enterprise(session, principal, body.enterprise).id
+        owner = core_svc.get_enterprise(session, principal, body.enterprise).id
     for quantity in WEATHER_QUANTITIES:
         code = getattr(body, f"{quantity}_meter")
         if code is None:
             continue
         field = f"{quantity}_meter"
-        found = session.query(Meter).filter_by(code=code)
-        if owner is not None:
-            found = found.filter_by(enterprise_id=owner)
-        candidates = found.all()
+        candidates = core_svc.meters_with_code(session, code, owner)
         if len(candidates) > 1:
             raise invalid(field, "several enterprises have this meter code; say which with "
                                   "'enterprise'")
@@ -100,7 +96,7 @@ def create_station(body: WeatherStationIn, session: SessionDep,
     assert owner is not None
     station = WeatherStation(code=body.code, name=body.name, enterprise_id=owner,
                              shared=body.shared, **ids)
-    return station_out(session, repo.create_station(session, station))
+    return station_out(session, svc.create_station(session, station))
 
 
 @router.patch("/weather-stations/{code}", response_model=WeatherStationOut)
@@ -108,7 +104,7 @@ def update_station(code: str, body: WeatherStationPatch, session: SessionDep,
                    _: OperatorDep) -> WeatherStationOut:
     """Share a station with the whole park, or make it private to its enterprise again (arrays
     of other enterprises attached to it then fall back to the park's first shared station)."""
-    station = repo.station_by_code(session, code)
+    station = svc.station_by_code(session, code)
     if station is None:
         raise Problem(404, f"No weather station {code!r}.")
     station.shared = body.shared
@@ -119,7 +115,7 @@ def update_station(code: str, body: WeatherStationPatch, session: SessionDep,
 @router.get("/weather-stations", response_model=list[WeatherStationOut])
 def list_stations(session: SessionDep, principal: PrincipalDep) -> list[WeatherStationOut]:
     """Shared stations and (an enterprise key) its own private ones; operators see all."""
-    return [station_out(session, s, principal) for s in repo.list_stations(session, principal)]
+    return [station_out(session, s, principal) for s in svc.list_stations(session, principal)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,14 +145,13 @@ def create_array(body: ArrayIn, session: SessionDep, principal: WriterDep) -> Ar
             raise invalid(f"losses_pct.{name}", "must be within 0..100 %")
     meter_id = None
     if body.meter is not None:
-        meter = session.query(Meter).filter_by(code=body.meter,
-                                               enterprise_id=ent.id).one_or_none()
+        meter = next(iter(core_svc.meters_with_code(session, body.meter, ent.id)), None)
         if meter is None:
             raise invalid("meter", "no such meter of this enterprise")
         if meter.carrier != "pv_generation":
             raise invalid("meter", f"carrier is {meter.carrier!r}, not 'pv_generation'")
         meter_id = meter.id
-    station_id = (repo.get_station(session, body.weather_station, ent.id).id
+    station_id = (svc.get_station(session, body.weather_station, ent.id).id
                   if body.weather_station is not None else None)
     d = pv_defaults()
     row = PvArray(
@@ -169,26 +164,26 @@ def create_array(body: ArrayIn, session: SessionDep, principal: WriterDep) -> Ar
                                   if body.degradation_pct_per_year is not None
                                   else float(d["degradation_pct_per_year"])),
         install_year=body.install_year, meter_id=meter_id, weather_station_id=station_id)
-    return array_out(repo.create_array(session, row))
+    return array_out(svc.create_array(session, row))
 
 
 @router.get("/arrays", response_model=list[ArrayOut])
 def list_arrays(session: SessionDep, principal: PrincipalDep,
                 enterprise: str | None = None) -> list[ArrayOut]:
-    ent_id = core_repo.get_enterprise(session, principal, enterprise).id if enterprise else None
-    return [array_out(a) for a in repo.list_arrays(session, principal, ent_id)]
+    ent_id = core_svc.get_enterprise(session, principal, enterprise).id if enterprise else None
+    return [array_out(a) for a in svc.list_arrays(session, principal, ent_id)]
 
 
 @router.get("/arrays/{code}", response_model=ArrayOut)
 def get_array(code: str, session: SessionDep, principal: PrincipalDep,
               enterprise: OwnerQ = None) -> ArrayOut:
-    return array_out(repo.get_array(session, principal, code, enterprise))
+    return array_out(svc.get_array(session, principal, code, enterprise))
 
 
 def _estimate_array(session: SessionDep, principal: Principal, code: str, start: datetime,
                     end: datetime, resolution: str, weather: str,
                     enterprise: str | None = None) -> EstimateOut:
-    row = repo.get_array(session, principal, code, enterprise)
+    row = svc.get_array(session, principal, code, enterprise)
     a, b = svc.check_window(start, end, resolution)
     station = svc.station_for(session, row) if weather == "measured" else None
     w = svc.load_weather(session, weather, a, b, resolution, station)
@@ -242,14 +237,14 @@ def create_roof(body: RoofIn, session: SessionDep, principal: WriterDep) -> Roof
     roof = Roof(enterprise_id=ent.id, name=body.name, roof_area_m2=body.roof_area_m2,
                 usable_share=body.usable_share, tilt_deg=body.tilt_deg,
                 azimuth_deg=body.azimuth_deg)
-    return roof_out(repo.create_roof(session, roof))
+    return roof_out(svc.create_roof(session, roof))
 
 
 @router.get("/roofs", response_model=list[RoofOut])
 def list_roofs(session: SessionDep, principal: PrincipalDep,
                enterprise: str | None = None) -> list[RoofOut]:
-    ent_id = core_repo.get_enterprise(session, principal, enterprise).id if enterprise else None
-    return [roof_out(r) for r in repo.list_roofs(session, principal, ent_id)]
+    ent_id = core_svc.get_enterprise(session, principal, enterprise).id if enterprise else None
+    return [roof_out(r) for r in svc.list_roofs(session, principal, ent_id)]
 
 
 @router.get("/potential", response_model=PotentialOut)
@@ -260,7 +255,7 @@ def rooftop_potential(
 ) -> PotentialOut:
     """Installable kWp (usable roof × packing density) and AC yield on the typical Lhasa year,
     per enterprise or zone, for the phase-1 "every usable roof" plan."""
-    rows, total = svc.potential(repo.list_roofs(session, principal), by, year)
+    rows, total = svc.potential(svc.list_roofs(session, principal), by, year)
     return PotentialOut(by=by, year=year, packing_kwp_per_m2=svc.packing_kwp_per_m2(),
                         rows=[PotentialRow(**r) for r in rows], total=PotentialRow(**total))
 
@@ -271,7 +266,7 @@ def rooftop_potential(
 def _performance(session: SessionDep, principal: Principal, code: str, start: datetime,
                  end: datetime, weather: str, share: float | None,
                  enterprise: str | None = None) -> PerformanceOut:
-    row = repo.get_array(session, principal, code, enterprise)
+    row = svc.get_array(session, principal, code, enterprise)
     a, b = svc.check_window(start, end, "day")
     daily, _alerts = svc.array_performance(session, row, a, b, weather, share)
 

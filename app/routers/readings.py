@@ -13,12 +13,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from app.auth import PrincipalDep, SessionDep, WriterDep
+from app.deps import ReadingsStoreDep
+from app.errors import DomainError
 from app.metrics import INGEST_BATCHES, INGEST_BYTES, INGEST_ROWS
 from app.models import Meter
 from app.params import Instant, check_window
-from app.problems import Problem
-from app.repositories import core as core_repo
-from app.repositories import readings as repo
+from app.problems import Problem, problem_of
 from app.schemas.core import (
     OwnerQ,
     ParkEnergyOut,
@@ -27,6 +27,8 @@ from app.schemas.core import (
     SeriesOut,
     UploadOut,
 )
+from app.services import core as core_svc
+from app.services import readings as readings_svc
 from app.services.readings import IngestContext, ingest, meter_resolution
 from energy.units import carrier_spec, round_to_resolution
 
@@ -54,8 +56,8 @@ async def upload_readings(request: Request, principal: WriterDep) -> UploadOut:
     try:
         answer = await run_in_threadpool(ingest, ctx, principal, body,
                                          request.headers.get("content-type", ""))
-    except Problem as problem:
-        INGEST_BATCHES.labels("rejected" if problem.status < 500 else "failed").inc()
+    except (Problem, DomainError) as exc:
+        INGEST_BATCHES.labels("rejected" if problem_of(exc).status < 500 else "failed").inc()
         raise
     INGEST_BATCHES.labels("stored").inc()
     INGEST_ROWS.inc(answer["rows"])
@@ -102,7 +104,8 @@ def _check_points(request: Request, meter: Meter, start: datetime, end: datetime
 @router.get("/meters/{code}/readings", response_model=SeriesOut,
             responses={200: {"content": {"text/csv": {}}}})
 def meter_readings(
-    code: str, request: Request, session: SessionDep, principal: PrincipalDep,
+    code: str, request: Request, session: SessionDep, store: ReadingsStoreDep,
+    principal: PrincipalDep,
     start: Annotated[Instant, Query(description="ISO 8601 with offset; inclusive")],
     end: Annotated[Instant, Query(description="ISO 8601 with offset; exclusive")],
     resolution: Literal["raw", "15min", "hour", "day", "month"] = "raw",
@@ -114,10 +117,9 @@ def meter_readings(
     ``max_series_points`` points (a CSV one ``max_series_points_csv``); a longer window is
     answered 422 naming a coarser resolution or ``format=csv``."""
     _check_range(start, end)
-    meter = core_repo.get_meter(session, principal, code, enterprise)
+    meter = core_svc.get_meter(session, principal, code, enterprise)
     _check_points(request, meter, start, end, resolution, format)
-    rows = repo.meter_series(session.connection(), meter.id, start, end, resolution,
-                             timescale=request.app.state.timescale)
+    rows = store.meter_series(session.connection(), meter.id, start, end, resolution)
     tz = request.app.state.tz
     # Summable carriers (energy, volume, mass) aggregate as sums; weather and telemetry readings
     # are interval means, so their buckets are means of the readings in them.
@@ -141,7 +143,7 @@ def meter_readings(
 
 @router.get("/park/energy", response_model=ParkEnergyOut)
 def park_energy(
-    request: Request, session: SessionDep, principal: PrincipalDep,
+    request: Request, session: SessionDep, store: ReadingsStoreDep, principal: PrincipalDep,
     start: Annotated[Instant, Query()], end: Annotated[Instant, Query()],
     by: Literal["carrier", "zone", "enterprise"] = "carrier",
 ) -> dict[str, object]:
@@ -149,9 +151,8 @@ def park_energy(
     (units differ by carrier; weather and telemetry are not totals and are left out). An
     enterprise key gets its own enterprise's totals only."""
     _check_range(start, end)
-    totals = repo.park_energy(session.connection(), start, end, by,
-                              principal.enterprise_id if principal.role == "enterprise" else None,
-                              timescale=request.app.state.timescale)
+    totals = store.park_energy(session.connection(), start, end, by,
+                               principal.enterprise_id if principal.role == "enterprise" else None)
     return {"start": start, "end": end, "by": by, "totals": totals}
 
 
@@ -163,5 +164,5 @@ def meter_revisions(
     """The audit trail of a meter: every value a later batch replaced, with who and when."""
     if start is not None and end is not None:
         check_window(start, end)
-    meter = core_repo.get_meter(session, principal, code, enterprise)
-    return repo.revisions(session.connection(), meter.id, start, end)
+    meter = core_svc.get_meter(session, principal, code, enterprise)
+    return readings_svc.revisions(session.connection(), meter.id, start, end)

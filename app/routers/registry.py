@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
@@ -14,7 +14,6 @@ from app.services import registry as svc
 
 router = APIRouter(prefix="/v1", tags=["tariffs and accounting policies"])
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
-Name = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 
 class EntryOut(BaseModel):
@@ -57,41 +56,42 @@ def _upload(session: SessionDep, kind: str, body: EntryIn, key_id: int,
     return EntryDetail(**entry)
 
 
-@router.get("/tariffs", response_model=list[EntryOut])
-def list_tariffs(session: SessionDep, _: PrincipalDep) -> list[EntryOut]:
-    """Tariffs a storage station, a dispatch or a scenario may name."""
-    return [EntryOut(**e) for e in svc.listing(session, svc.TARIFF)]
+def _routes(kind: str, path: str, param: str, doc_list: str, doc_get: str,
+            doc_upload: str, names: tuple[str, str, str]) -> None:
+    """List, read and upload routes of one kind of named document (tariffs, policies)."""
+
+    def listing(session: SessionDep, _: PrincipalDep) -> list[EntryOut]:
+        return [EntryOut(**e) for e in svc.listing(session, kind)]
+
+    def detail(session: SessionDep, _: PrincipalDep, name: str = Path(
+            alias=param, min_length=1, max_length=64, pattern=NAME_PATTERN)) -> EntryDetail:
+        # the path parameter keeps its own name ({tariff}, {policy}) in the URL and OpenAPI
+        return _detail(session, kind, name)
+
+    def upload(body: EntryIn, session: SessionDep, principal: OperatorDep,
+               response: Response) -> EntryDetail:
+        return _upload(session, kind, body, principal.key_id, response)
+
+    for endpoint, doc in ((listing, doc_list), (detail, doc_get), (upload, doc_upload)):
+        endpoint.__doc__ = doc
+    list_name, get_name, upload_name = names
+    router.add_api_route(f"/{path}", listing, methods=["GET"], name=list_name,
+                         response_model=list[EntryOut])
+    router.add_api_route(f"/{path}/{{{param}}}", detail, methods=["GET"], name=get_name,
+                         response_model=EntryDetail)
+    router.add_api_route(f"/{path}", upload, methods=["POST"], name=upload_name,
+                         status_code=201, response_model=EntryDetail)
 
 
-@router.get("/tariffs/{tariff}", response_model=EntryDetail)
-def get_tariff(tariff: Name, session: SessionDep, _: PrincipalDep) -> EntryDetail:
-    """A tariff's content (normalised: every field explicit)."""
-    return _detail(session, svc.TARIFF, tariff)
-
-
-@router.post("/tariffs", status_code=201, response_model=EntryDetail)
-def upload_tariff(body: EntryIn, session: SessionDep, principal: OperatorDep,
-                  response: Response) -> EntryDetail:
-    """Add a tariff by content (validated like the shipped files; periods must cover the day).
-    201 when stored; 200 when the same content is there already; 409 for a taken name."""
-    return _upload(session, svc.TARIFF, body, principal.key_id, response)
-
-
-@router.get("/accounting-policies", response_model=list[EntryOut])
-def list_policies(session: SessionDep, _: PrincipalDep) -> list[EntryOut]:
-    """Accounting policies a scenario may name (``accounting_policy: {policy: <name>}``)."""
-    return [EntryOut(**e) for e in svc.listing(session, svc.POLICY)]
-
-
-@router.get("/accounting-policies/{policy}", response_model=EntryDetail)
-def get_policy(policy: Name, session: SessionDep, _: PrincipalDep) -> EntryDetail:
-    """A policy's settings (values only; the shipped file's reasons are in the repository)."""
-    return _detail(session, svc.POLICY, policy)
-
-
-@router.post("/accounting-policies", status_code=201, response_model=EntryDetail)
-def upload_policy(body: EntryIn, session: SessionDep, principal: OperatorDep,
-                  response: Response) -> EntryDetail:
-    """Add an accounting policy by content: every setting of carbon/data/policy_default.yaml,
-    each as ``{value: ...}`` or the bare value. 201 stored; 200 same content; 409 taken name."""
-    return _upload(session, svc.POLICY, body, principal.key_id, response)
+_routes(svc.TARIFF, "tariffs", "tariff",
+        "Tariffs a storage station, a dispatch or a scenario may name.",
+        "A tariff's content (normalised: every field explicit).",
+        "Add a tariff by content (validated like the shipped files; periods must cover the day).\n"
+        "201 when stored; 200 when the same content is there already; 409 for a taken name.",
+        ("list_tariffs", "get_tariff", "upload_tariff"))
+_routes(svc.POLICY, "accounting-policies", "policy",
+        "Accounting policies a scenario may name (``accounting_policy: {policy: <name>}``).",
+        "A policy's settings (values only; the shipped file's reasons are in the repository).",
+        "Add an accounting policy by content: every setting of carbon/data/policy_default.yaml,\n"
+        "each as ``{value: ...}`` or the bare value. 201 stored; 200 same content; 409 taken name.",
+        ("list_policies", "get_policy", "upload_policy"))

@@ -12,7 +12,7 @@ from app.auth import Principal, SessionDep, require_roles
 from app.models.simulations import ScenarioRun
 from app.params import IdPath
 from app.problems import Problem
-from app.repositories import scenarios as repo
+from app.services import scenarios as scenarios_svc
 from app.services.scenarios import SENSITIVITY_KEY, resolve_readings_load, validate_posted
 from simulations import PLOT_NAMES
 from simulations.sensitivity import TORNADO_PLOTS
@@ -58,7 +58,7 @@ def queue_scenario(body: Annotated[Any, Body(description="a scenario (simulation
     scenario = validate_posted(resolve_readings_load(session, body), session)
     if sensitivity:
         scenario[SENSITIVITY_KEY] = True
-    run = repo.queue_run(session, scenario["name"], scenario, principal.key_id)
+    run = scenarios_svc.queue_run(session, scenario["name"], scenario, principal.key_id)
     response.headers["Location"] = f"/v1/scenarios/{run.id}"
     return run_out(run)
 
@@ -66,17 +66,17 @@ def queue_scenario(body: Annotated[Any, Body(description="a scenario (simulation
 @router.get("/scenarios", response_model=list[ScenarioRunOut])
 def list_scenarios(session: SessionDep, _: PlannerDep) -> list[ScenarioRunOut]:
     """The latest 100 runs (KPIs reduced to their summary)."""
-    return [run_out(r, with_kpis=False) for r in repo.list_runs(session)]
+    return [run_out(r, with_kpis=False) for r in scenarios_svc.list_runs(session)]
 
 
 @router.get("/scenarios/{run_id}", response_model=ScenarioRunOut)
 def get_scenario(run_id: IdPath, session: SessionDep, _: PlannerDep) -> ScenarioRunOut:
     """Status (queued | running | done | failed), KPIs when done, the error when failed."""
-    return run_out(repo.get_run(session, run_id))
+    return run_out(scenarios_svc.get_run(session, run_id))
 
 
 def _done(session: SessionDep, run_id: int) -> ScenarioRun:
-    run = repo.get_run(session, run_id)
+    run = scenarios_svc.get_run(session, run_id)
     if run.status != "done":
         raise Problem(409, f"Scenario run {run_id} is {run.status}; results exist once done.",
                       run_status=run.status)
@@ -88,7 +88,7 @@ def _done(session: SessionDep, run_id: int) -> ScenarioRun:
 def get_series(run_id: IdPath, session: SessionDep, _: PlannerDep) -> Response:
     """Per-step series of every simulated year as CSV (time = interval start with offset)."""
     _done(session, run_id)
-    art = repo.get_artifact(session, run_id, "series.csv")
+    art = scenarios_svc.get_artifact(session, run_id, "series.csv")
     return Response(art.content, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="scenario-{run_id}-series.csv"'})
 
@@ -104,7 +104,8 @@ def get_plot(run_id: IdPath, name: str, session: SessionDep, _: PlannerDep,
     if name not in names:
         raise Problem(404, f"No plot {name!r}; plots: {', '.join(names)}.")
     _done(session, run_id)
-    art = repo.get_artifact(session, run_id, f"{name}.png" if lang == "zh" else f"{name}.en.png")
+    art = scenarios_svc.get_artifact(session, run_id,
+                                     f"{name}.png" if lang == "zh" else f"{name}.en.png")
     return Response(art.content, media_type="image/png")
 
 
@@ -113,6 +114,6 @@ def get_plot(run_id: IdPath, name: str, session: SessionDep, _: PlannerDep,
 def get_sensitivity(run_id: IdPath, session: SessionDep, _: PlannerDep) -> Response:
     """The sensitivity table as CSV (runs queued with ``sensitivity=true``)."""
     _done(session, run_id)
-    art = repo.get_artifact(session, run_id, "sensitivity.csv")
+    art = scenarios_svc.get_artifact(session, run_id, "sensitivity.csv")
     return Response(art.content, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="scenario-{run_id}-sensitivity.csv"'})

@@ -17,7 +17,6 @@ from app.auth import OperatorDep, PrincipalDep, SessionDep
 from app.models import StorageCapacityTest
 from app.params import Day, Instant
 from app.problems import Problem, invalid
-from app.repositories import storage as repo
 from app.schemas.storage import (
     CapacityTestIn,
     CapacityTestOut,
@@ -56,12 +55,12 @@ def register(body: StorageIn, session: SessionDep, _: OperatorDep) -> dict[str, 
 
 @router.get("", response_model=list[StorageOut])
 def list_stations(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
-    return [svc.station_json(session, a) for a in repo.list_assets(session, principal)]
+    return [svc.station_json(session, a) for a in svc.list_assets(session, principal)]
 
 
 @router.get("/{code}", response_model=StorageOut)
 def get_station(code: str, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
-    return svc.station_json(session, repo.get_asset(session, principal, code))
+    return svc.station_json(session, svc.get_asset(session, principal, code))
 
 
 @router.post("/{code}/dispatch", response_model=DispatchOut)
@@ -75,7 +74,7 @@ def dispatch(code: str, body: DispatchIn, request: Request, session: SessionDep,
     ``start`` (actuals for the past, same week-ago interval as the forecast for the future).
     Nothing is stored; a plan is published by ``POST .../plan`` or the daily job.
     """
-    asset = repo.get_asset(session, principal, code)
+    asset = svc.get_asset(session, principal, code)
     max_steps = request.app.state.settings.storage_max_steps
     answer = svc.dispatch(session.connection(), asset, body, _now(), max_steps)
     # Serialised directly: validating a year of 15-minute rows through the response model
@@ -90,7 +89,7 @@ def publish_plan(code: str, request: Request, session: SessionDep, principal: Op
                  forecast: Literal["auto", "actual", "seasonal_naive"] = "auto") -> dict[str, Any]:
     """Publish a plan for ``day`` (default tomorrow, Asia/Shanghai) now, as the daily job does.
     ``forecast=auto``: the meters' actuals for a past day, else the week-ago seasonal naive."""
-    asset = repo.get_asset(session, principal, code)
+    asset = svc.get_asset(session, principal, code)
     now = _now()
     plan = svc.publish_plan(session, asset, day or svc.tomorrow(now), now=now,
                             max_steps=request.app.state.settings.storage_max_steps,
@@ -104,11 +103,11 @@ def current_plan(code: str, session: SessionDep, principal: PrincipalDep,
                  day: Day | None = None) -> dict[str, Any]:
     """The newest plan published for ``day``; without ``day``: today's (Asia/Shanghai), else the
     latest published one (e.g. tomorrow's, published this afternoon)."""
-    asset = repo.get_asset(session, principal, code)
+    asset = svc.get_asset(session, principal, code)
     if day is not None:
         return svc.plan_json(session, asset, svc.current_plan_for(session, asset, day))
-    plan = repo.current_plan(session, asset.id, _now().astimezone(svc.TZ).date())
-    plan = plan or repo.latest_plan(session, asset.id)
+    plan = svc.current_plan(session, asset.id, _now().astimezone(svc.TZ).date())
+    plan = plan or svc.latest_plan(session, asset.id)
     if plan is None:
         raise Problem(404, f"No plan published for {code} yet.")
     return svc.plan_json(session, asset, plan)
@@ -136,7 +135,7 @@ async def upload_telemetry(code: str, request: Request, session: SessionDep,
     (all-or-nothing, idempotent, revisions audited), then a safety check of its range."""
     if principal.role == "planner":
         raise Problem(403, "Planners cannot upload telemetry.")
-    asset = repo.get_asset(session, principal, code)
+    asset = svc.get_asset(session, principal, code)
     body = await request.body()
     content_type = request.headers.get("content-type", "")
     rows = _telemetry_rows(body, content_type)
@@ -150,7 +149,7 @@ def safety_check(code: str, session: SessionDep, principal: OperatorDep,
                  start: Annotated[Instant, Query()],
                  end: Annotated[Instant, Query()]) -> dict[str, int]:
     """Run the scheduled safety check now for [start, end) (operators)."""
-    asset = repo.get_asset(session, principal, code)
+    asset = svc.get_asset(session, principal, code)
     return {"opened": ops.safety_check(session, asset, _aware("start", start),
                                        _aware("end", end))}
 
@@ -161,8 +160,8 @@ def add_capacity_test(code: str, body: CapacityTestIn, session: SessionDep,
     """Record a measured full-discharge capacity (MWh); it calibrates the SOH estimate."""
     if principal.role == "planner":
         raise Problem(403, "Planners cannot record capacity tests.")
-    asset = repo.get_asset(session, principal, code)
-    test = repo.add_capacity_test(session, StorageCapacityTest(
+    asset = svc.get_asset(session, principal, code)
+    test = svc.add_capacity_test(session, StorageCapacityTest(
         asset_id=asset.id, tested_on=body.tested_on,
         measured_capacity_mwh=body.measured_capacity_mwh, note=body.note,
         created_by=principal.key_id))
@@ -175,7 +174,7 @@ def add_capacity_test(code: str, body: CapacityTestIn, session: SessionDep,
 def health(code: str, session: SessionDep, principal: PrincipalDep,
            years: Annotated[int, Query(ge=1, le=30)] = 15) -> dict[str, Any]:
     """State of health from measured throughput and capacity tests, and its projection."""
-    return ops.health(session, repo.get_asset(session, principal, code), _now(), years)
+    return ops.health(session, svc.get_asset(session, principal, code), _now(), years)
 
 
 @router.get("/{code}/resilience", response_model=ResilienceOut)
@@ -185,5 +184,5 @@ def resilience(code: str, session: SessionDep, principal: PrincipalDep,
                max_hours: Annotated[float, Query(gt=0, le=24 * 14)] = 72.0) -> dict[str, Any]:
     """Hours the station carries ``critical_load_mw`` through a grid outage from ``start``,
     starting from the current plan's state of charge at that moment."""
-    asset = repo.get_asset(session, principal, code)
+    asset = svc.get_asset(session, principal, code)
     return ops.resilience(session, asset, _aware("start", start), critical_load_mw, max_hours)

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from app.problems import Problem, invalid
 from app.repositories import carbon as repo
-from app.repositories.readings import refresh_aggregates
+from app.repositories.readings_store import ReadingsStore
 from app.services.carbon_periods import Period, parse_period, previous_month
 from carbon import (
     ENERGY_INPUTS,
@@ -99,15 +99,14 @@ def as_ledger(answer: dict[str, Any]) -> Ledger:
 
 
 # ---- gathering -------------------------------------------------------------------------------
-def _load(conn: Connection, period: Period, enterprise_id: int | None, *, timescale: bool,
+def _load(conn: Connection, period: Period, enterprise_id: int | None, *, store: ReadingsStore,
           live_months: list[str], with_batches: bool,
           instrument_months: list[str] | None = None) -> _Loaded:
     """``instrument_months``: months whose instruments come from the table (default: the live
     ones; a month frozen before instruments were frozen with it is added by the caller)."""
     energy = []
     if live_months:
-        energy = [r for r in repo.energy_by_month(conn, period.start, period.end, enterprise_id,
-                                                  timescale=timescale)
+        energy = [r for r in store.energy_by_month(conn, period.start, period.end, enterprise_id)
                   if r["month"] in live_months]
     batches: dict[int, list[int]] = {}
     if with_batches and live_months:
@@ -408,18 +407,18 @@ def _restated(conn: Connection, answer: dict[str, Any], label: str) -> dict[str,
     return answer
 
 
-def ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+def ledger(conn: Connection, entity: Entity, period: Period, *, store: ReadingsStore,
            use_frozen: bool = True, with_batches: bool = True,
            version: int | None = None, want: Basis | None = None) -> dict[str, Any]:
     """The ledger answer: a closed month answers from its newest frozen version (``version``:
     an earlier one, kept after every restatement); a quarter or year sums frozen months'
     inputs with live ones. ``want``: another factor set or electricity basis (recomputed)."""
-    answer = _ledger(conn, entity, period, timescale=timescale, use_frozen=use_frozen,
+    answer = _ledger(conn, entity, period, store=store, use_frozen=use_frozen,
                      with_batches=with_batches, version=version)
     return _apply_basis(answer, want or Basis())
 
 
-def _ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+def _ledger(conn: Connection, entity: Entity, period: Period, *, store: ReadingsStore,
             use_frozen: bool, with_batches: bool, version: int | None) -> dict[str, Any]:
     if version is not None:
         if period.months != 1:
@@ -436,7 +435,7 @@ def _ledger(conn: Connection, entity: Entity, period: Period, *, timescale: bool
         return _restated(conn, frozen[period.label], period.label)
     live = [m for m in months if m not in frozen]
     legacy = [m for m, f in frozen.items() if "instruments" not in f["inputs"]]
-    data = _load(conn, period, entity.enterprise_id, timescale=timescale, live_months=live,
+    data = _load(conn, period, entity.enterprise_id, store=store, live_months=live,
                  with_batches=with_batches, instrument_months=live + legacy)
     answer = _assemble(entity, period, data, frozen)
     if period.months == 1:
@@ -459,9 +458,9 @@ def _month(label: str) -> Period:
     return p
 
 
-def _all_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[dict[str, Any]]:
+def _all_ledgers(conn: Connection, period: Period, *, store: ReadingsStore) -> list[dict[str, Any]]:
     """Park and every enterprise, live, from one set of queries."""
-    data = _load(conn, period, None, timescale=timescale, live_months=[period.label],
+    data = _load(conn, period, None, store=store, live_months=[period.label],
                  with_batches=True)
     out = [_assemble(Entity("park", "park"), period, data, {})]
     for ent_id, code in sorted(repo.enterprise_codes(conn).items(), key=lambda x: x[1]):
@@ -469,16 +468,16 @@ def _all_ledgers(conn: Connection, period: Period, *, timescale: bool) -> list[d
     return out
 
 
-def month_ledgers(conn: Connection, period: Period, *, timescale: bool,
+def month_ledgers(conn: Connection, period: Period, *, store: ReadingsStore,
                   version: int | None = None, want: Basis | None = None
                   ) -> list[dict[str, Any]]:
     """Park and every enterprise for one month: frozen when the month is closed (or the given
     closed version), else live; under ``want`` when given."""
     return [_apply_basis(a, want or Basis()) for a in _month_ledgers(
-        conn, period, timescale=timescale, version=version)]
+        conn, period, store=store, version=version)]
 
 
-def _month_ledgers(conn: Connection, period: Period, *, timescale: bool,
+def _month_ledgers(conn: Connection, period: Period, *, store: ReadingsStore,
                    version: int | None = None) -> list[dict[str, Any]]:
     if version is not None:
         out = repo.frozen_all(conn, period.label, version)
@@ -489,22 +488,21 @@ def _month_ledgers(conn: Connection, period: Period, *, timescale: bool,
     frozen = repo.frozen_all(conn, period.label)
     if frozen:
         return [_restated(conn, a, period.label) for a in frozen]
-    return _all_ledgers(conn, period, timescale=timescale)
+    return _all_ledgers(conn, period, store=store)
 
 
 def close_period(engine: Engine, label: str, *, api_key_id: int | None, actor: str,
-                 timescale: bool) -> dict[str, Any]:
+                 store: ReadingsStore) -> dict[str, Any]:
     """Freeze the month's ledgers (park + every enterprise) with their input hashes.
 
-    TimescaleDB: the month's continuous aggregates are refreshed first, so what is frozen is
-    materialised data (not a region a background refresh has yet to catch up on)."""
+    The month's sums are materialised first (TimescaleDB: its continuous aggregates are
+    refreshed), so what is frozen is not a region a background refresh has yet to catch up on."""
     period = _month(label)
-    if timescale:
-        refresh_aggregates(engine, _utc(period.start), _utc(period.end))
+    store.refresh(engine, _utc(period.start), _utc(period.end))
     with engine.begin() as conn:
         if repo.lock_period(conn, label) == "closed":
             raise Problem(409, f"Period {label} is closed already.", kind="period-closed")
-        answers = _all_ledgers(conn, period, timescale=timescale)
+        answers = _all_ledgers(conn, period, store=store)
         version = repo.latest_version(conn, label) + 1
         event = repo.add_event(conn, label, "close", reason=None, api_key_id=api_key_id,
                                actor=actor, ledgers=len(answers),
@@ -535,7 +533,7 @@ def reopen_period(engine: Engine, label: str, *, api_key_id: int, actor: str, re
     return {"period": label, "status": "open", "event": event, "reason": reason}
 
 
-def period_detail(conn: Connection, label: str, *, timescale: bool) -> dict[str, Any]:
+def period_detail(conn: Connection, label: str, *, store: ReadingsStore) -> dict[str, Any]:
     """Status, audit events and, when closed, a recomputation of every frozen ledger."""
     period = _month(label)
     status, events = repo.period_info(conn, label)
@@ -543,7 +541,7 @@ def period_detail(conn: Connection, label: str, *, timescale: bool) -> dict[str,
                            "versions": _versions(conn, label, events)}
     if status == "closed":
         live = {(a["scope"], a["code"]): a["input_hash"]
-                for a in _all_ledgers(conn, period, timescale=timescale)}
+                for a in _all_ledgers(conn, period, store=store)}
         checks = [{"scope": s, "code": c, "frozen_input_hash": h,
                    "recomputed_input_hash": live.get((s, c)), "same": live.get((s, c)) == h}
                   for s, c, h in repo.frozen_hashes(conn, label)]
@@ -605,13 +603,13 @@ def period_history(conn: Connection, label: str) -> list[dict[str, Any]]:
     return out
 
 
-def close_previous_month(engine: Engine, *, timescale: bool, today: date | None = None
+def close_previous_month(engine: Engine, *, store: ReadingsStore, today: date | None = None
                          ) -> dict[str, Any] | None:
     """The monthly job: close last month unless it is closed already (then None)."""
     label = previous_month(today or datetime.now(UTC).date()).label
     try:
         return close_period(engine, label, api_key_id=None, actor="scheduler",
-                            timescale=timescale)
+                            store=store)
     except Problem as exc:
         if exc.status == 409:
             return None
@@ -643,18 +641,18 @@ def base_year() -> int:
     return load_phases()[0]
 
 
-def _indicators_of(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+def _indicators_of(conn: Connection, entity: Entity, period: Period, *, store: ReadingsStore,
                    base: Ledger | None, version: int | None = None,
                    want: Basis | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    answer = ledger(conn, entity, period, timescale=timescale, with_batches=False,
+    answer = ledger(conn, entity, period, store=store, with_batches=False,
                     version=version, want=want)
     ind = compute_indicators(as_ledger(answer), base=base)
     return ind.to_dict(), answer
 
 
-def _base_ledger(conn: Connection, entity: Entity, *, timescale: bool,
+def _base_ledger(conn: Connection, entity: Entity, *, store: ReadingsStore,
                  want: Basis | None = None) -> Ledger | None:
-    answer = ledger(conn, entity, parse_period(str(base_year())), timescale=timescale,
+    answer = ledger(conn, entity, parse_period(str(base_year())), store=store,
                     with_batches=False, want=want)
     if answer["energy_tce"] <= 0 or not answer["inputs"]["activity"]["value_added_10k_yuan"]:
         return None
@@ -673,10 +671,10 @@ def _target_rows(indicator: str) -> list[dict[str, Any]]:
     return rows
 
 
-def indicators(conn: Connection, entity: Entity, period: Period, *, timescale: bool,
+def indicators(conn: Connection, entity: Entity, period: Period, *, store: ReadingsStore,
                version: int | None = None, want: Basis | None = None) -> dict[str, Any]:
-    base = _base_ledger(conn, entity, timescale=timescale, want=want)
-    ind, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base,
+    base = _base_ledger(conn, entity, store=store, want=want)
+    ind, answer = _indicators_of(conn, entity, period, store=store, base=base,
                                  version=version, want=want)
     names = [k for k in ind if k.endswith(("_pct", "_per_tce", "_per_10k_yuan"))]
     reasons = null_reasons(compute_indicators(as_ledger(answer), base=base))
@@ -734,19 +732,19 @@ def coverage(conn: Connection, entity: Entity, period: Period, answer: dict[str,
     }
 
 
-def targets_status(conn: Connection, entity: Entity, as_of_year: int, *, timescale: bool,
+def targets_status(conn: Connection, entity: Entity, as_of_year: int, *, store: ReadingsStore,
                    as_of: date | None = None) -> dict[str, Any]:
     """Actual against target per phase, trend to the phase end, yearly change still needed.
 
     Honest: each status carries the coverage of its actual's year; an incomplete year is
     ``incomplete``; a projection needs three complete years (``insufficient_data`` else)."""
     as_of = as_of or min(local_today(), date(as_of_year, 12, 31))
-    base = _base_ledger(conn, entity, timescale=timescale)
+    base = _base_ledger(conn, entity, store=store)
     history: dict[int, Any] = {}
     cover: dict[int, dict[str, Any]] = {}
     for year in range(base_year(), as_of_year + 1):
         period = parse_period(str(year))
-        _, answer = _indicators_of(conn, entity, period, timescale=timescale, base=base)
+        _, answer = _indicators_of(conn, entity, period, store=store, base=base)
         if answer["energy_tce"] > 0:  # a year without metered energy would fake ratios
             history[year] = as_ledger(answer)
             cover[year] = coverage(conn, entity, period, answer, as_of=as_of)

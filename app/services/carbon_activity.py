@@ -10,14 +10,16 @@ import hashlib
 import math
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.json_records import body_records
-from app.models import Enterprise
 from app.problems import Problem, RowError, batch_rejected, batch_too_large
 from app.repositories import carbon as repo
+from app.repositories import core as core_repo
+from app.repositories.carbon import activity_list as activity_list
+from app.repositories.carbon import activity_revisions as activity_revisions
 from app.schemas.core import MAX_ABS_VALUE
 from app.services.carbon import ACTIVITY_QUANTITIES, INSTRUMENT_QUANTITIES
 from app.services.carbon_periods import PeriodError, parse_period
@@ -45,10 +47,7 @@ def record_activity(engine: Engine, principal: Principal, body: bytes, content_t
     if len(items) > MAX_ROWS:
         raise batch_too_large(f"A batch may hold at most {MAX_ROWS} records.")
     with Session(engine) as session:
-        stmt = select(Enterprise.code, Enterprise.id)
-        if principal.role == "enterprise":
-            stmt = stmt.where(Enterprise.id == principal.enterprise_id)
-        visible = dict(session.execute(stmt).all())
+        visible = core_repo.visible_enterprise_ids(session, principal)
     errors: list[RowError] = []
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[int, str, str], int] = {}

@@ -13,14 +13,15 @@ import hashlib
 import math
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.json_records import body_records
-from app.models import Enterprise
 from app.problems import Problem, RowError, batch_rejected, batch_too_large
 from app.repositories import carbon as repo
+from app.repositories import core as core_repo
+from app.repositories.carbon import instrument_list as instrument_list
 from app.services.carbon_periods import PeriodError, parse_period
 from carbon.instruments import KINDS, Instrument, check_instruments
 
@@ -63,10 +64,7 @@ def record_instruments(engine: Engine, principal: Principal, body: bytes, conten
         raise batch_rejected([RowError(row=None, field="body", message="empty")],
                              "The batch holds no instruments.")
     with Session(engine) as session:
-        stmt = select(Enterprise.code, Enterprise.id)
-        if principal.role == "enterprise":
-            stmt = stmt.where(Enterprise.id == principal.enterprise_id)
-        visible = dict(session.execute(stmt).all())
+        visible = core_repo.visible_enterprise_ids(session, principal)
     errors: list[RowError] = []
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(items, start=1):

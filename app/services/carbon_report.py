@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from app.labels import LANGS, table
 from app.repositories import carbon as repo
+from app.repositories.readings_store import ReadingsStore
 from app.services import carbon as svc
 from app.services.carbon_periods import Period, parse_period
 from carbon import load_targets
@@ -193,7 +194,7 @@ def _plots(months: list[str], ledgers: list[dict[str, Any]], intensity: list[flo
     return out
 
 
-def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bool,
+def monthly_report(conn: Connection, period: Period, lang: str, *, store: ReadingsStore,
                    version: int | None = None, want: svc.Basis | None = None) -> str:
     """The HTML report of one month (park scope), with the year to date; ``version``: a closed
     version of the month (default: the newest), with the month's restatement history."""
@@ -201,20 +202,20 @@ def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bo
     L = dict(LABELS[lang])
     plot_labels = L if (lang != "zh" or font) else LABELS["en"]
     park_entity = svc.Entity("park", "park")
-    ledgers = svc.month_ledgers(conn, period, timescale=timescale, version=version, want=want)
+    ledgers = svc.month_ledgers(conn, period, store=store, version=version, want=want)
     park = ledgers[0]
-    inds = svc.indicators(conn, park_entity, period, timescale=timescale,
+    inds = svc.indicators(conn, park_entity, period, store=store,
                           version=version, want=want)["indicators"]
     history = svc.period_history(conn, period.label)
     months = [f"{period.year:04d}-{m:02d}" for m in range(1, period.start.month + 1)]
-    ytd = [svc.ledger(conn, park_entity, parse_period(m), timescale=timescale,
+    ytd = [svc.ledger(conn, park_entity, parse_period(m), store=store,
                       with_batches=False, want=want) for m in months]
     intensity = []
     for led in ytd:
         va = led["inputs"]["activity"]["value_added_10k_yuan"]
         intensity.append(led["energy_tce"] / va if va else None)
     base = svc.indicators(conn, park_entity, parse_period(str(svc.base_year())),
-                          timescale=timescale, want=want
+                          store=store, want=want
                           )["indicators"]["energy_intensity_tce_per_10k_yuan"]
     summary = [
         (L["energy_tce"], _fmt(park["energy_tce"]), "tce"),
@@ -244,7 +245,7 @@ def monthly_report(conn: Connection, period: Period, lang: str, *, timescale: bo
                             "intensity": _fmt(led["energy_tce"] / va if va else None, 4)})
     as_of = min(svc.local_today(), period.end - timedelta(days=1))
     targets = []
-    for t in svc.targets_status(conn, park_entity, period.year, timescale=timescale,
+    for t in svc.targets_status(conn, park_entity, period.year, store=store,
                                 as_of=as_of)["status"]:
         row = {k: (_fmt(v, 4) if isinstance(v, float) or v is None else v)
                for k, v in t.items()}

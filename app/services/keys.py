@@ -23,9 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.auth import create_api_key
-from app.models import ApiKey, Enterprise
+from app.models import ApiKey
 from app.problems import Problem
+from app.repositories import core as core_repo
 from app.repositories import keys as repo
+from app.repositories.keys import list_keys as list_keys
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ def enterprise_id_for(session: Session, code: str | None) -> int | None:
     """The id of enterprise ``code`` (None for None); ValueError when there is none."""
     if code is None:
         return None
-    ent = session.query(Enterprise).filter_by(code=code).one_or_none()
+    ent = core_repo.enterprise_by_code(session, code)
     if ent is None:
         raise ValueError(f"no enterprise {code!r}")
     return ent.id

@@ -19,14 +19,15 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.models import Enterprise, Meter
+from app.models import Enterprise
 from app.problems import invalid
+from app.repositories import core as core_repo
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
+from app.repositories.readings_store import ReadingsStore
 from energy.balance import site_load
 from energy.site import PARK_TZ, PARK_ZONE
 from energy.units import CARRIERS
@@ -114,15 +115,11 @@ class MeterInfo:
 
 def _meters(session: Session, principal: Principal,
             enterprise: Enterprise | None = None) -> dict[int, MeterInfo]:
-    stmt = select(Meter.id, Meter.code, Meter.name, Meter.carrier, Meter.canonical_unit,
-                  Enterprise.code).join(Enterprise, Enterprise.id == Meter.enterprise_id)
-    if principal.role == "enterprise":
-        stmt = stmt.where(Meter.enterprise_id == principal.enterprise_id)
-    # Weather and station telemetry (means, signed values) are not energy to add up.
-    stmt = stmt.where(Meter.carrier.in_([c for c, s in CARRIERS.items() if s.summable]))
-    if enterprise is not None:
-        stmt = stmt.where(Meter.enterprise_id == enterprise.id)
-    return {r[0]: MeterInfo(*r) for r in session.execute(stmt).all()}
+    own = principal.enterprise_id if principal.role == "enterprise" else None
+    if enterprise is not None and own is not None and enterprise.id != own:
+        return {}
+    rows = repo.summable_meters(session, enterprise.id if enterprise is not None else own)
+    return {r[0]: MeterInfo(*r) for r in rows}
 
 
 def _electricity(by_carrier: dict[str, float]) -> dict[str, float]:
@@ -154,23 +151,19 @@ def _tile(window_start: datetime, window_end: datetime,
 
 
 def build_overview(session: Session, principal: Principal, period: str, day: date, *,
-                   timescale: bool, modules: dict[str, bool]) -> dict[str, Any]:
+                   store: ReadingsStore, modules: dict[str, bool]) -> dict[str, Any]:
     """Everything the first screen shows, for the caller's scope (an enterprise: itself)."""
     window = period_window(period, day)
     conn = session.connection()
     scope_id = principal.enterprise_id if principal.role == "enterprise" else None
     meters = _meters(session, principal)
-    stmt = select(Enterprise).order_by(Enterprise.code)
-    if scope_id is not None:
-        stmt = stmt.where(Enterprise.id == scope_id)
-    enterprises = {e.code: e for e in session.scalars(stmt).all()}
+    enterprises = {e.code: e for e in core_repo.list_enterprises(session, principal)}
 
     month = period_window("month", day)
-    month_rows = repo.meter_bucket_sums(conn, month.start, month.end, "day", timescale=timescale,
-                                        enterprise_id=scope_id)
-    rows = month_rows if period == "month" else repo.meter_bucket_sums(
-        conn, window.start, window.end, window.bucket, timescale=timescale,
-        enterprise_id=scope_id)
+    month_rows = store.meter_bucket_sums(conn, month.start, month.end, "day",
+                                         enterprise_id=scope_id)
+    rows = month_rows if period == "month" else store.meter_bucket_sums(
+        conn, window.start, window.end, window.bucket, enterprise_id=scope_id)
 
     today = _midnight(day)
     month_total = _sum_by(month_rows, meters, lambda b, m: "all").get("all", {})
@@ -249,15 +242,15 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
 
 
 def enterprise_meters(session: Session, principal: Principal, code: str, period: str,
-                      day: date, *, timescale: bool) -> dict[str, Any]:
+                      day: date, *, store: ReadingsStore) -> dict[str, Any]:
     """One enterprise's meters with their totals and series over the period (drill-down)."""
     from app.repositories.core import get_enterprise
 
     ent = get_enterprise(session, principal, code)
     window = period_window(period, day)
     meters = _meters(session, principal, ent)
-    rows = repo.meter_bucket_sums(session.connection(), window.start, window.end, window.bucket,
-                                  timescale=timescale, enterprise_id=ent.id)
+    rows = store.meter_bucket_sums(session.connection(), window.start, window.end, window.bucket,
+                                   enterprise_id=ent.id)
     buckets = window.buckets()
     index = {b: i for i, b in enumerate(buckets)}
     series: dict[int, list[float]] = {mid: [0.0] * len(buckets) for mid in meters}

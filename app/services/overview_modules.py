@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.problems import Problem
+from app.errors import DomainError
+from app.problems import Problem, problem_of
+from app.repositories.readings_store import ReadingsStore
 from app.services.overview import TZ, Window, period_window
 
 CARBON_HEADLINE: tuple[str, ...] = (
@@ -29,7 +31,7 @@ zero-carbon park's core indicator tCO2/tce and the clean-energy share."""
 def _guard(fn: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
     try:
         return fn()
-    except Problem as exc:
+    except (Problem, DomainError) as exc:
         return {"error": exc.detail}
 
 
@@ -90,8 +92,8 @@ def _pv_estimate(session: Session, principal: Principal, start: datetime, end: d
         try:
             answer = park_estimate(session, principal, start, end, resolution, weather,
                                    metered_only=True)
-        except Problem as exc:
-            last = exc
+        except (Problem, DomainError) as exc:
+            last = problem_of(exc)
             continue
         series: dict[datetime, float] = {}
         for zone in answer.zones:
@@ -106,24 +108,21 @@ PV_RESOLUTION = {"hour": "hour", "day": "day", "month": "month"}
 
 
 def _measured_kwh(session: Session, meter_ids: list[int | None], start: datetime,
-                  end: datetime, timescale: bool) -> dict[datetime, float]:
+                  end: datetime, store: ReadingsStore) -> dict[datetime, float]:
     """{local day start: kWh} summed over the given generation meters."""
-    from app.repositories.readings import meter_series
-
     out: dict[datetime, float] = {}
     conn = session.connection()
     for meter_id in meter_ids:
         if meter_id is None:
             continue
-        for bucket, value, _quality, _n in meter_series(conn, meter_id, start, end, "day",
-                                                         timescale=timescale):
+        for bucket, value, _quality, _n in store.meter_series(conn, meter_id, start, end, "day"):
             key = _ts(bucket).astimezone(TZ)
             out[key] = out.get(key, 0.0) + float(value)
     return out
 
 
 def pv_expected(session: Session, principal: Principal, period: str,
-                day: date, *, timescale: bool = False) -> dict[str, Any] | None:
+                day: date, *, store: ReadingsStore) -> dict[str, Any] | None:
     """Expected PV output of the metered arrays, and their measured output: today's, this
     month's, and one expected value per balance bucket (day, week and month periods; the
     year's would need a year of irradiance per request). ``arrays`` says how many arrays both
@@ -142,7 +141,7 @@ def pv_expected(session: Session, principal: Principal, period: str,
         # without a registered array has nothing to be compared with)
         arrays = [r for r in pv_repo.list_arrays(session, principal) if r.meter_id is not None]
         measured = _measured_kwh(session, [r.meter_id for r in arrays], month.start, month.end,
-                                 timescale)
+                                 store)
         out: dict[str, Any] = {
             "weather": weather, "capacity_kwp": capacity, "arrays": len(arrays),
             "today_expected_kwh": by_day.get(today, 0.0),
@@ -162,7 +161,7 @@ def pv_expected(session: Session, principal: Principal, period: str,
 
 # --------------------------------------------------------------------------- carbon
 def carbon_summary(session: Session, principal: Principal, year: int, *,
-                   timescale: bool) -> dict[str, Any] | None:
+                   store: ReadingsStore) -> dict[str, Any] | None:
     """The year's CO2 by both scope-2 methods, the headline indicators with their targets, and
     each target's phase status with the trend projected to the phase end."""
     from app.services import carbon as carbon_svc
@@ -176,10 +175,10 @@ def carbon_summary(session: Session, principal: Principal, year: int, *,
             entity = carbon_svc.Entity("park", "park")
         conn = session.connection()
         period = parse_period(str(year))
-        ledger = carbon_svc.ledger(conn, entity, period, timescale=timescale,
+        ledger = carbon_svc.ledger(conn, entity, period, store=store,
                                    with_batches=False)
-        indicators = carbon_svc.indicators(conn, entity, period, timescale=timescale)
-        status = carbon_svc.targets_status(conn, entity, year, timescale=timescale)
+        indicators = carbon_svc.indicators(conn, entity, period, store=store)
+        status = carbon_svc.targets_status(conn, entity, year, store=store)
         values = indicators.get("indicators", {})
         return {
             "scope": entity.scope, "code": entity.code, "period": period.label,

@@ -26,9 +26,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
+from app.errors import DomainError
 from app.models import Meter, PvArray, Roof, WeatherStation
 from app.problems import Problem, invalid
 from app.repositories import pv as repo
+from app.repositories.pv import create_array as create_array
+from app.repositories.pv import create_roof as create_roof
+from app.repositories.pv import create_station as create_station
+from app.repositories.pv import get_array as get_array
+from app.repositories.pv import get_station as get_station
+from app.repositories.pv import list_arrays as list_arrays
+from app.repositories.pv import list_roofs as list_roofs
+from app.repositories.pv import list_stations as list_stations
+from app.repositories.pv import station_by_code as station_by_code
 from app.schemas.pv import EstimatePoint, ParkEstimateOut, ZoneEstimate
 from app.services.jobs import once
 from energy.pv import PVArray, estimate_energy_kwh, estimate_power_kw, p50_p90
@@ -284,7 +294,7 @@ def check_performance(session: Session, first_day: date, last_day: date,
         if station.id not in weather:
             try:
                 weather[station.id] = load_weather(session, "measured", a, b, "hour", station)
-            except Problem:
+            except (Problem, DomainError):
                 weather[station.id] = None
         if weather[station.id] is None:
             skipped += 1
@@ -292,7 +302,7 @@ def check_performance(session: Session, first_day: date, last_day: date,
         try:
             _daily, alerts = array_performance(session, row, a, b, "measured", share,
                                                weather[station.id])
-        except Problem:
+        except (Problem, DomainError):
             skipped += 1
             continue
         checked += 1

@@ -26,6 +26,8 @@ from app.problems import Problem, batch_too_large
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.repositories.readings import WriteCounts
+from app.repositories.readings import revisions as revisions
+from app.repositories.readings_store import ReadingsStore
 from app.services.carbon import closed_periods_touched_by_readings
 from app.services.ingest import (
     MeterInfo,
@@ -44,8 +46,9 @@ log = logging.getLogger(__name__)
 class AggregateRefresher:
     """Refreshes TimescaleDB continuous aggregates for ingested ranges in one worker thread."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, store: ReadingsStore) -> None:
         self.engine = engine
+        self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zcpark-cagg")
         self._pending: list[Future[None]] = []
 
@@ -55,7 +58,7 @@ class AggregateRefresher:
 
     def _refresh(self, start: datetime, end: datetime) -> None:
         try:
-            repo.refresh_aggregates(self.engine, start, end)
+            self.store.refresh(self.engine, start, end)
         except Exception:
             # The hourly policy job catches up later; say so instead of failing silently.
             log.exception("continuous aggregate refresh failed for %s .. %s", start, end)
@@ -72,12 +75,12 @@ class AggregateRefresher:
 class IngestContext:
     engine: Engine
     settings: Settings
-    timescale: bool
+    store: ReadingsStore
     refresher: AggregateRefresher | None = None
 
     def __post_init__(self) -> None:
-        if self.timescale and self.refresher is None:
-            self.refresher = AggregateRefresher(self.engine)
+        if self.store.refreshes_after_commit and self.refresher is None:
+            self.refresher = AggregateRefresher(self.engine, self.store)
 
 
 def parse_body(body: bytes, content_type: str) -> RawBatch:
@@ -184,11 +187,11 @@ def ingest_frame(ctx: IngestContext, principal: Principal, raw: RawBatch, *,
         sorted(set(rows["start_ts"].dt.tz_convert(PARK_TZ).dt.strftime("%Y-%m")))
     ) if counts.inserted or counts.revised else []
     aggregates = "current"
-    if ctx.timescale and len(rows) and (counts.inserted or counts.revised):
+    if ctx.store.refreshes_after_commit and len(rows) and (counts.inserted or counts.revised):
         lo, hi = rows["start_ts"].min().to_pydatetime(), rows["start_ts"].max().to_pydatetime()
         if settings.aggregate_refresh == "sync" or ctx.refresher is None:
             try:
-                repo.refresh_aggregates(ctx.engine, lo, hi)
+                ctx.store.refresh(ctx.engine, lo, hi)
             except DBAPIError:
                 # Committed already; real-time aggregation reads the new rows meanwhile and the
                 # hourly policy job materialises them.
@@ -253,8 +256,7 @@ def _write(conn: Connection, ctx: IngestContext, principal: Principal, prepared:
                     "api_key_id": principal.key_id, "enterprise_id": principal.enterprise_id,
                     "content_type": content_type, "payload_sha256": payload_sha256,
                     "rows": prepared.received_rows})
-                counts = repo.write_readings(conn, rows, batch_id, principal.key_id,
-                                             timescale=ctx.timescale)
+                counts = ctx.store.write(conn, rows, batch_id, principal.key_id)
                 repo.finish_batch(conn, batch_id, counts, flagged)
             return batch_id, counts, prepared
         except DBAPIError as exc:

@@ -24,6 +24,10 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.problems import Problem, invalid, invalid_fields
 from app.repositories import scenarios as repo
+from app.repositories.scenarios import get_artifact as get_artifact
+from app.repositories.scenarios import get_run as get_run
+from app.repositories.scenarios import list_runs as list_runs
+from app.repositories.scenarios import queue_run as queue_run
 from app.services import registry
 from energy.site import PARK_TZ
 from simulations import (

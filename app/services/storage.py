@@ -18,10 +18,16 @@ import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from app.errors import DomainError
 from app.models import Enterprise, Meter, StorageAsset, StoragePlan
 from app.models.storage import TELEMETRY_QUANTITIES
 from app.problems import Problem, invalid
 from app.repositories import storage as repo
+from app.repositories.storage import add_capacity_test as add_capacity_test
+from app.repositories.storage import current_plan as current_plan
+from app.repositories.storage import get_asset as get_asset
+from app.repositories.storage import latest_plan as latest_plan
+from app.repositories.storage import list_assets as list_assets
 from app.schemas.storage import DispatchIn, StorageIn
 from app.services import registry
 from app.services.jobs import once
@@ -479,6 +485,6 @@ def plan_job(session: Session, now: datetime | None = None, max_steps: int = 35_
                 plan_id = once(session, "storage_plan", f"{day.isoformat()} {asset.code}",
                                publish)
             out[asset.code] = plan_id if plan_id is not None else "published already"
-        except Problem as exc:
+        except (Problem, DomainError) as exc:
             out[asset.code] = f"not published: {exc.detail}"
     return out

@@ -13,8 +13,9 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
+from app.errors import DomainError
 from app.models import StorageAsset
-from app.problems import Problem, invalid
+from app.problems import Problem, invalid, problem_of
 from app.repositories import storage as repo
 from app.services.ingest import RawBatch
 from app.services.readings import IngestContext, ingest_frame
@@ -92,8 +93,8 @@ def upload_telemetry(ctx: IngestContext, principal: Principal, asset: StorageAss
     try:
         answer = ingest_frame(ctx, principal, raw, content_type=content_type,
                               payload_sha256=hashlib.sha256(body).hexdigest())
-    except Problem as exc:
-        raise _renamed(exc, src_rows, src_cols) from None
+    except (Problem, DomainError) as exc:
+        raise _renamed(problem_of(exc), src_rows, src_cols) from None
     times = pd.to_datetime(rows["ts"].astype(str), utc=True, format="ISO8601")
     with Session(ctx.engine) as session, session.begin():
         fresh = session.get(StorageAsset, asset.id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.demo import DEMO_LOADERS, ENTERPRISES
+from app.demo.carbon import _records, demo_data, load_carbon_base_year, load_carbon_demo
 from app.services.carbon import ACTIVITY_QUANTITIES, OPTIONAL_QUANTITIES
-from app.services.carbon_demo import _records, demo_data, load_carbon_base_year, load_carbon_demo
 
 
 def test_every_enterprise_records_every_indicator_input_for_both_years():

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from app.repositories.readings_store import readings_store
 from app.services.carbon import close_previous_month
 from tests.carbon_api.carbon_api_helpers import K_ELEC, ledger, ok, record, upload_readings
 from tests.conftest import auth
@@ -91,10 +92,11 @@ def test_close_reopen_cycle(client, make_enterprise, make_meter, make_key, opera
         ok(ledger(client, operator_key, MONTH, ent["code"]))["input_hash"]
 
 
-def test_monthly_job_closes_previous_month(engine, timescale, client, operator_key):
-    first = close_previous_month(engine, timescale=timescale, today=date(2022, 4, 15))
+def test_monthly_job_closes_previous_month(engine, client, operator_key):
+    store = readings_store(engine)
+    first = close_previous_month(engine, store=store, today=date(2022, 4, 15))
     assert first is not None and first["period"] == "2022-03"
-    assert close_previous_month(engine, timescale=timescale, today=date(2022, 4, 20)) is None
+    assert close_previous_month(engine, store=store, today=date(2022, 4, 20)) is None
     detail = ok(client.get("/v1/carbon/periods/2022-03", headers=auth(operator_key)))
     assert detail["status"] == "closed"
     assert detail["events"][0]["actor"] == "scheduler"

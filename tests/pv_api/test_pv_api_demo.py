@@ -14,7 +14,7 @@ from app.auth import Principal, create_api_key
 from app.config import Settings
 from app.db import make_engine
 from app.demo import SEED, DemoContext, load_enterprises_and_meters
-from app.demo_pv import ARRAYS, SOILED, load_pv_park
+from app.demo.pv import ARRAYS, SOILED, load_pv_park
 from app.main import create_app
 from app.models import ApiKey
 from app.scratch_db import scratch_database

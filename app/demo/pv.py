@@ -10,12 +10,12 @@ performance check opens ``pv_underperformance`` alerts on its clear days from la
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from app.demo.common import YEAR, DemoContext, ingest_series, missing_range, stamp, steady_values
 from app.models import Enterprise, Meter, PvArray, Roof, WeatherStation
 from app.services.pv import check_performance
 from energy.pv import PVArray, estimate_energy_kwh
@@ -23,9 +23,6 @@ from energy.pv.arrays import default_ac_kw, pv_defaults
 from energy.site import lhasa_etdz
 from energy.units import carrier_spec
 from energy.weather import measured_weather, typical_year
-
-if TYPE_CHECKING:
-    from app.demo import DemoContext
 
 OPS = ("PARK-OPS", "园区能碳运营中心", "A区", "park services")
 STATION = "LHASA-ETDZ-WS1"
@@ -70,8 +67,6 @@ def _meter(ctx: DemoContext, code: str, ent: Enterprise, carrier: str) -> Meter:
 
 
 def load_pv_park(ctx: DemoContext) -> None:
-    from app.demo import YEAR
-
     ops = ctx.session.scalar(select(Enterprise).where(Enterprise.code == OPS[0]))
     if ops is None:
         ops = Enterprise(code=OPS[0], name=OPS[1], zone=OPS[2], industry=OPS[3])
@@ -112,8 +107,6 @@ def load_pv_park(ctx: DemoContext) -> None:
 
 
 def _models() -> list[PVArray]:
-    from app.demo import YEAR
-
     return [PVArray(code=code, capacity_kwp=kwp, ac_kw=default_ac_kw(kwp), tilt_deg=tilt,
                     azimuth_deg=azimuth, mounting=mounting,  # type: ignore[arg-type]
                     install_year=YEAR)
@@ -155,8 +148,6 @@ def fill_pv(ctx: DemoContext) -> None:
     """The station's and the arrays' readings from the latest stored ones to ``ctx.end``
     (everything from the demo's start on first load); the performance check of the complete
     days that got new generation readings."""
-    from app.demo import _stamp, ingest_series, missing_range, steady_values
-
     codes = [f"{STATION}-{q}" for q in QUANTITIES]
     local = missing_range(ctx, codes)
     if len(local):
@@ -164,7 +155,7 @@ def fill_pv(ctx: DemoContext) -> None:
             f"{STATION}-{q}": steady_values(
                 q, local, lambda full, _rng, q=q: _pv_year(full[0].year)[0][q]
                 .reindex(full).fillna(0.0).to_numpy())
-            for q in QUANTITIES}, local, f"pv-ws-{_stamp(local)}")
+            for q in QUANTITIES}, local, f"pv-ws-{stamp(local)}")
     gen = {code: f"{code}-gen" for code, *_ in ARRAYS}
     local = missing_range(ctx, list(gen.values()))
     if not len(local):
@@ -172,7 +163,7 @@ def fill_pv(ctx: DemoContext) -> None:
     if not ingest_series(ctx, {
             meter: steady_values(code, local,
                                  lambda full, rng, c=code: _generation(c, full, rng))
-            for code, meter in gen.items()}, local, f"pv-gen-{_stamp(local)}"):
+            for code, meter in gen.items()}, local, f"pv-gen-{stamp(local)}"):
         return
     first = max(pd.Timestamp(SOILING_FROM).date(), local[0].date())
     last = (ctx.end - pd.Timedelta(days=1)).date()  # complete days only

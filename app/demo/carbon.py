@@ -11,24 +11,25 @@ import logging
 import time
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 from sqlalchemy import select
 
+from app.demo.common import ENTERPRISES, DemoContext, daily_shape, ingest_series
+from app.models import Meter
 from app.models.carbon import ActivityBatch
 from app.problems import Problem
 from app.services.carbon_activity import record_activity
 from app.services.carbon_instruments import record_instruments
 from app.services.carbon_periods import parse_period
 from energy.site import PARK_TZ
+from energy.units import carrier_spec
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from app.demo import DemoContext
 
 
 def demo_data() -> dict[str, Any]:
@@ -39,10 +40,6 @@ def demo_data() -> dict[str, Any]:
 def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
     """Base-year energy as daily totals (utility bills) on one daily meter per carrier and
     enterprise (``<meter>-daily``): the same shapes as the demo year, scaled; through ingest."""
-    from app.demo import ENTERPRISES, _shape, ingest_series
-    from app.models import Meter
-    from energy.units import carrier_spec
-
     local = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="15min", inclusive="left",
                           tz=PARK_TZ)
     days = pd.date_range(f"{year}-01-01", periods=len(local) // 96, freq="D")
@@ -65,7 +62,7 @@ def _base_year_readings(ctx: DemoContext, year: int, scale: float) -> None:
                     ctx.session.add(meter)
                     ctx.session.flush()
                 ctx.meters[mcode] = meter
-            quarter_hours = mean * scale * _shape(kind, local, rng)
+            quarter_hours = mean * scale * daily_shape(kind, local, rng)
             frames.append((mcode, np.round(quarter_hours.reshape(-1, 96).sum(axis=1), 4)))
     ctx.session.commit()
     ingest_series(ctx, dict(frames), days.tz_localize(PARK_TZ), f"carbon-base-{year}")
@@ -114,7 +111,6 @@ def load_carbon_base_year(ctx: DemoContext) -> None:
 
 
 def load_carbon_demo(ctx: DemoContext) -> None:
-    from app.demo import _timescale
     from app.services.carbon import close_period
 
     data = demo_data()
@@ -143,7 +139,7 @@ def load_carbon_demo(ctx: DemoContext) -> None:
     if ended:  # like the monthly job: the last month that has ended (one forced refresh)
         try:
             close_period(ctx.engine, ended[-1], api_key_id=ctx.principal.key_id, actor="demo",
-                         timescale=_timescale(ctx))
+                         store=ctx.store)
         except Exception as exc:  # closed already (demo loaded twice)
             if getattr(exc, "status", None) != 409:
                 raise
