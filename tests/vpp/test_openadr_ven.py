@@ -208,3 +208,48 @@ def test_a_target_beyond_the_parks_flexibility_is_opted_out(vtn, ven_client, ope
     assert vtn.opt_of(event_id) == "optOut"
     assert "flexibility" in vtn.reason_of(event_id)
     assert versions(engine, event_id) == 0
+
+
+def test_a_vtn_answering_malformed_xml_stores_nothing_and_the_service_stays_up(
+        make_app, operator_key, engine):
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    port = _free_port()
+    seen: list[bytes] = []
+
+    async def garbage(request: web.Request) -> web.Response:
+        seen.append(await request.read())
+        return web.Response(body=b"<oadr:oadrPayload><oadrDistributeEvent><eventID>X",
+                            content_type="application/xml")
+
+    async def serve() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_route("POST", "/{tail:.*}", garbage)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runner = asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
+    try:
+        with engine.connect() as conn:
+            before = conn.scalar(text("SELECT count(*) FROM dr_event_versions"))
+        app = make_app(openadr_vtn_url=f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b",
+                       openadr_ven_id=VEN_ID)
+        with TestClient(app) as c:
+            deadline = time.monotonic() + WAIT_S
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert seen, "the VEN never called the VTN"
+            assert c.get("/health").status_code == 200
+            status = c.get("/v1/dr/openadr", headers=auth(operator_key)).json()
+            assert status["enabled"] and not status["registered"]
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM dr_event_versions")) == before
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
