@@ -80,6 +80,9 @@ class Vtn:
                 return opt
         raise AssertionError(f"the VTN saw no opt for {event_id} within {WAIT_S} s")
 
+    def cancel(self, event_id: str) -> None:
+        self.loop.call_soon_threadsafe(lambda: self.server.cancel_event(VEN_ID, event_id))
+
     def reason_of(self, event_id: str) -> str:
         """The description of the VEN's response to ``event_id`` (the hook runs as a task)."""
         deadline = time.monotonic() + 5
@@ -208,6 +211,26 @@ def test_a_target_beyond_the_parks_flexibility_is_opted_out(vtn, ven_client, ope
     assert vtn.opt_of(event_id) == "optOut"
     assert "flexibility" in vtn.reason_of(event_id)
     assert versions(engine, event_id) == 0
+
+
+def test_a_cancelled_event_is_a_cancelled_version_and_frees_its_slot(vtn, ven_client,
+                                                                     operator_key):
+    op = auth(operator_key)
+    event_id, start = unique("OADR"), _start(360)
+    vtn.send(oadr_event(event_id, start))
+    assert vtn.opt_of(event_id) == "optIn"
+    vtn.cancel(event_id)
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        stored = ven_client.get(f"/v1/dr/events/{event_id}", headers=op).json()
+        if stored["status"] == "cancelled":
+            break
+        time.sleep(0.2)
+    assert [(v["version"], v["status"]) for v in stored["versions"]] == [
+        (1, "active"), (2, "cancelled")]
+    again = unique("OADR")
+    vtn.send(oadr_event(again, start))
+    assert vtn.opt_of(again) == "optIn"
 
 
 def test_a_vtn_answering_malformed_xml_stores_nothing_and_the_service_stays_up(
