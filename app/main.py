@@ -37,6 +37,7 @@ from app.routers import (
     registry,
     scenarios,
     storage,
+    vpp,
 )
 from app.schemas.core import HealthOut
 from app.services.keys import AuthFailureLimiter, KeyUseRecorder
@@ -54,6 +55,8 @@ ROUTERS: list[APIRouter] = [
     dashboard.router,
     keys.router,
     registry.router,
+    vpp.flex,
+    vpp.dr,
 ]
 """Every router of the service; another domain adds its own here."""
 
@@ -82,9 +85,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             from app.scheduler import start_scheduler
 
             scheduler = start_scheduler(engine, settings, store)
+        ven = None
+        if settings.openadr_vtn_url and settings.openadr_ven_id:
+            from app.services.openadr_ven import ParkVen
+
+            # one VEN per deployment: in the process that leads the scheduler
+            ven = ParkVen(settings.openadr_vtn_url, settings.openadr_ven_id,
+                          settings.openadr_ven_name, app.state.session_factory,
+                          settings.grid_import_limit_kw,
+                          leads=(lambda: scheduler.is_leader) if scheduler is not None else None)
+            app.state.openadr_ven = ven
+            ven.start()
         try:
             yield
         finally:
+            if ven is not None:
+                await ven.stop()
             if scheduler is not None:
                 scheduler.shutdown()
 

@@ -3,7 +3,7 @@
 Null keeps the carrier's default (energy/data/units.yaml); answers round values to it.
 
 Revision ID: 0017_meter_resolution
-Revises: 0010_keys_registry
+Revises: 0011_vpp
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0017_meter_resolution"
-down_revision = "0010_keys_registry"
+down_revision = "0011_vpp"
 branch_labels = None
 depends_on = None
 
