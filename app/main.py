@@ -31,6 +31,7 @@ from app.routers import (
     carbon,
     core,
     dashboard,
+    forecast,
     keys,
     pv,
     readings,
@@ -52,6 +53,7 @@ ROUTERS: list[APIRouter] = [
     dashboard.router,
     keys.router,
     registry.router,
+    forecast.router,
 ]
 """Every router of the service; another domain adds its own here."""
 
