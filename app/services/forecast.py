@@ -233,43 +233,58 @@ def _num(x: float) -> float | None:
 
 
 # --- storage plans ---------------------------------------------------------------------------
-def scope_forecasts(conn: Connection, session: Session, enterprise_ids: list[int] | None,
+def scope_forecasts(conn: Connection, enterprise_ids: list[int] | None,
                     index: pd.DatetimeIndex, origin: pd.Timestamp, step_minutes: int,
-                    *, pv: bool) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+                    *, pv: bool, method: str = "model") -> tuple[np.ndarray, np.ndarray,
+                                                                 dict[str, Any]]:
     """(load kWh, PV kWh per step, provenance) forecast on ``index`` from the readings before
-    ``origin`` of the enterprises (None: the park). Load = import + PV − export (the load
-    model); PV: the metered arrays' clear-sky output × the forecast clear-sky index when the
-    scope has metered arrays, else the weekly seasonal naive of its PV meters (0 where none).
-    Raises InsufficientHistory when the load cannot be forecast."""
+    ``origin`` of the enterprises (None: the park). Load = import + PV − export, by the load
+    model (``method="model"``) or the weekly seasonal naive (``"seasonal_naive"``). PV: the
+    metered arrays' clear-sky output × the forecast clear-sky index when the scope has metered
+    arrays (model), else the weekly seasonal naive of its PV meters (0 where none). Raises
+    InsufficientHistory when the load cannot be forecast."""
+    if index[-1] - origin > pd.Timedelta(hours=MAX_HORIZON_HOURS + MAX_START_AHEAD_HOURS):
+        raise InsufficientHistory(
+            f"stored forecasts reach {MAX_HORIZON_HOURS + MAX_START_AHEAD_HOURS:g} hours past "
+            "their origin at most; pose a longer horizon's load inline")
     a = (origin - pd.Timedelta(days=HISTORY_DAYS)).to_pydatetime()
     load, pv_hist, meters = repo.load_bins_kwh(conn, enterprise_ids, a, origin.to_pydatetime(),
                                                step_minutes)
     load, pv_hist = load.tz_convert(TZ), pv_hist.tz_convert(TZ)
     if load.empty:
         raise InsufficientHistory(f"no electricity_import readings before {origin.isoformat()}")
-    lf = forecast_load(load, origin, index)
+    if method == "seasonal_naive":
+        lf = naive_forecaster("week")(load, origin, index)
+        missing = int(np.isnan(lf.p50).sum())
+        if missing:
+            raise InsufficientHistory(f"no electricity_import readings a week before {missing} "
+                                      f"of {len(index)} steps")
+    else:
+        lf = forecast_load(load, origin, index)
     prov: dict[str, Any] = {
         "origin": origin.isoformat(), "history_from": load.index[0].isoformat(),
         "history_intervals": len(load), "meters": meters,
-        "load_forecast": {"method": lf.method, "notes": lf.notes},
+        "load_forecast": {"method": lf.method, "notes": lf.notes, "note": skill_note()},
     }
     pv_kwh = np.zeros(len(index))
     if pv and not pv_hist.empty:
-        arrays = list(repo.metered_arrays(session, enterprise_ids))
-        try:
-            if arrays:
-                step = pd.Timedelta(minutes=step_minutes)
-                span = pd.date_range(origin.normalize() - pd.Timedelta(days=PV_HISTORY_DAYS),
-                                     index[-1] + step, freq=step, inclusive="left")
-                pf = forecast_pv(pv_hist, _array_expected_kwh(arrays, span), origin, index,
-                                 history_days=PV_HISTORY_DAYS)
-            else:
-                pf = naive_forecaster("week")(pv_hist, origin, index)
-            pv_kwh = np.nan_to_num(pf.p50)
-            prov["pv_forecast"] = {"method": pf.method, "arrays": len(arrays),
-                                   "notes": pf.notes}
-        except InsufficientHistory as exc:
-            prov["pv_forecast"] = {"method": "none: 0", "notes": [str(exc)]}
+        with Session(bind=conn) as session:
+            arrays = list(repo.metered_arrays(session, enterprise_ids))
+            try:
+                if arrays and method == "model":
+                    step = pd.Timedelta(minutes=step_minutes)
+                    span = pd.date_range(
+                        origin.normalize() - pd.Timedelta(days=PV_HISTORY_DAYS),
+                        index[-1] + step, freq=step, inclusive="left")
+                    pf = forecast_pv(pv_hist, _array_expected_kwh(arrays, span), origin, index,
+                                     history_days=PV_HISTORY_DAYS)
+                else:
+                    pf = naive_forecaster("week")(pv_hist, origin, index)
+                pv_kwh = np.nan_to_num(pf.p50)
+                prov["pv_forecast"] = {"method": pf.method, "arrays": len(arrays),
+                                       "notes": pf.notes}
+            except InsufficientHistory as exc:
+                prov["pv_forecast"] = {"method": "none: 0", "notes": [str(exc)]}
     return lf.p50, pv_kwh, prov
 
 

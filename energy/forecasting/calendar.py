@@ -50,5 +50,5 @@ def day_frame(days: pd.DatetimeIndex) -> pd.DataFrame:
         "holiday": np.fromiter((t.holiday for t in types), bool, len(types)),
         "makeup_workday": np.fromiter((t.makeup_workday for t in types), bool, len(types)),
         "covered": np.fromiter((t.covered for t in types), bool, len(types)),
-        "dow": days.dayofweek.to_numpy(),
+        "dow": days.day_of_week.to_numpy(),
     }, index=days)

@@ -64,4 +64,4 @@ def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The smallest spacing of consecutive interval starts (the series' resolution)."""
     if len(index) < 2:
         raise ValueError("need at least two intervals to know the step")
-    return pd.Timedelta(np.diff(index.asi8).min(), unit="ns")
+    return pd.Timedelta(np.diff(index.to_numpy()).min())

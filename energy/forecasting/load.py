@@ -7,7 +7,8 @@ workdays and the last three non-workdays, the same slot a week earlier and on th
 scaled by the mean of the last seven days; the target day's slot, weekday, lead in days, day of
 year and its day type from the holiday notice (workday, statutory holiday, make-up workday; see
 :mod:`energy.forecasting.calendar`). Trees predict the value over that scale, so a level shift
-carries over. Intraday, the relative error of the steps already seen since the anchor decays
+carries over (the scale is the mean of the last three workdays, which a holiday week does not
+drag down). Intraday, the relative error of the steps already seen since the anchor decays
 into the next steps with the residuals' lag-one autocorrelation, learned in fitting.
 
 LightGBM (Ke et al. 2017, https://github.com/microsoft/LightGBM) was chosen over statsforecast's
@@ -82,10 +83,16 @@ class _Days:
         counts = known.sum(axis=1)
         sums = np.where(known, y, 0.0).sum(axis=1)
         day_mean = pd.Series(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
-        # scale seen from anchor a: mean of days a-7..a-1 (shifted: nothing of day a itself)
-        scale = day_mean.rolling(SCALE_DAYS, min_periods=3).mean().shift(1).to_numpy()
+        # scale seen from anchor a: the mean of the last three workdays' profile (a holiday week
+        # does not drag it down), else the mean of days a-7..a-1; nothing of day a itself
+        profile_work, profile_off = _profile(y, work), _profile(y, ~work)
+        recent = day_mean.rolling(SCALE_DAYS, min_periods=3).mean().shift(1).to_numpy()
+        known = np.isfinite(profile_work)
+        work_mean = np.where(known.any(axis=1), np.where(known, profile_work, 0.0).sum(axis=1)
+                             / np.maximum(known.sum(axis=1), 1), np.nan)
+        scale = np.where(np.isfinite(work_mean), work_mean, recent)
         scale = np.where(np.abs(scale) > 1e-9, scale, np.nan)
-        return cls(grid, types, scale, _profile(y, work), _profile(y, ~work))
+        return cls(grid, types, scale, profile_work, profile_off)
 
 
 def _profile(y: np.ndarray, of_type: np.ndarray) -> np.ndarray:
@@ -114,7 +121,7 @@ def _features(days: _Days, anchor: np.ndarray, rows: np.ndarray, slots: np.ndarr
     week_src = rows - 7 * (lead // 7 + 1)
     week = np.where(week_src >= 0, y[np.maximum(week_src, 0), slots], np.nan)
     last = np.where(anchor >= 1, y[np.maximum(anchor - 1, 0), slots], np.nan)
-    doy = days.grid.days[rows].dayofyear.to_numpy()
+    doy = days.grid.days[rows].day_of_year.to_numpy()
     x = np.column_stack([
         slots, t["dow"].to_numpy()[rows], work[rows], t["holiday"].to_numpy()[rows],
         t["makeup_workday"].to_numpy()[rows], lead,
