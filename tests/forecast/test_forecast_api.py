@@ -138,3 +138,44 @@ def test_unknown_codes_are_not_found(client, operator_key):
         r = client.get(URL, headers=auth(operator_key),
                        params={"target": target, "code": unique("NOPE"), "start": START})
         assert r.status_code == 404, (target, r.text)
+
+
+def test_array_pv_is_clear_sky_times_the_forecast_index(client, operator_key, world,
+                                                        make_meter):
+    from energy.pv import PVArray, estimate_power_kw
+    from energy.pv.arrays import default_ac_kw
+    from energy.site import lhasa_etdz
+    from energy.weather.clearsky import clearsky_weather
+
+    meter = make_meter(world["a"], carrier="pv_generation", unit="kWh")["code"]
+    code = unique("PV-A")
+    r = client.post("/v1/pv/arrays", headers=auth(operator_key), json={
+        "code": code, "enterprise": world["a"], "capacity_kwp": 400, "tilt_deg": 15,
+        "meter": meter})
+    assert r.status_code == 201, r.text
+    site = lhasa_etdz()
+    index = pd.date_range("2025-09-01", "2025-10-13", freq="15min", tz="Asia/Shanghai",
+                          inclusive="left")
+    weather = clearsky_weather(site, index[0], index[-1] + pd.Timedelta(minutes=15), "15min")
+    kw = estimate_power_kw([PVArray(code="x", capacity_kwp=400, ac_kw=default_ac_kw(400),
+                                    tilt_deg=15)], weather, site)["x"].reindex(index)
+    rng = np.random.default_rng(4)
+    daily = np.repeat(rng.uniform(0.6, 0.95, len(index) // 96), 96)
+    _upload(client, operator_key, _csv(meter, kw * 0.25 * daily))
+    r = client.get(URL, headers=auth(world["a_key"]),
+                   params={"target": "array", "code": code, "start": START})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["quantity"] == "pv_generation" and "clear-sky" in out["method"]
+    p50 = np.array([p["p50"] for p in out["points"]])
+    assert p50[8] == 0.0 and p50[56] > 0  # 02:00 dark, 14:00 bright
+    assert all(p["p10"] <= p["p50"] <= p["p90"] for p in out["points"])
+    assert out["skill"]["status"] == "ok" and out["skill"]["origins"] == 14
+    # no generation meter: nothing to learn the sky from
+    bare = unique("PV-A")
+    assert client.post("/v1/pv/arrays", headers=auth(operator_key), json={
+        "code": bare, "enterprise": world["a"], "capacity_kwp": 50, "tilt_deg": 10}
+        ).status_code == 201
+    r = client.get(URL, headers=auth(operator_key),
+                   params={"target": "array", "code": bare, "start": START})
+    assert r.status_code == 422 and "generation meter" in r.text
