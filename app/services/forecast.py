@@ -34,6 +34,7 @@ from energy.forecasting import (
     load_forecaster,
     naive_forecaster,
 )
+from energy.forecasting.rolling_origin import ForecastFn
 
 TZ = "Asia/Shanghai"
 ORIGIN = pd.Timestamp("2000-01-01 00:00", tz=TZ)
@@ -99,7 +100,7 @@ def resolve_target(session: Session, principal: Principal, kind: str, code: str 
     array = pv_repo.get_array(session, principal, code, enterprise)
     if array.meter_id is None:
         raise invalid("code", f"PV array {code!r} has no generation meter: nothing to learn "
-                      "its sky from; register one (PATCH is not needed: re-create with meter)")
+                      "its sky from (register the array with its 'meter')")
     step = int(array.meter.interval_minutes) if array.meter else 15
     if step <= 0 or 1440 % step:
         raise invalid("code", f"the meter of {code!r} has {step}-minute intervals")
@@ -170,7 +171,9 @@ def _array_expected_kwh(arrays: list[PvArray], index: pd.DatetimeIndex) -> pd.Se
     return (kw.sum(axis=1) * (step / pd.Timedelta(hours=1))).reindex(index)
 
 
-def _pv_fn(expected: pd.Series):
+def _pv_fn(expected: pd.Series) -> ForecastFn:
+    """The PV forecast of one array's clear-sky ``expected`` energy, for the backtest."""
+
     def fn(past: pd.Series, origin: pd.Timestamp, index: pd.DatetimeIndex) -> Forecast:
         return forecast_pv(past, expected, origin, index, history_days=PV_HISTORY_DAYS)
     return fn
