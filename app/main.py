@@ -31,6 +31,7 @@ from app.routers import (
     carbon,
     core,
     dashboard,
+    forecast,
     keys,
     pv,
     readings,
@@ -57,6 +58,7 @@ ROUTERS: list[APIRouter] = [
     registry.router,
     vpp.flex,
     vpp.dr,
+    forecast.router,
 ]
 """Every router of the service; another domain adds its own here."""
 

@@ -33,7 +33,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import TABLE_HEADER, machine_line, paired
-from energy.forecast import pv_forecast_with_error, seasonal_naive_forecast
+from energy.forecasting import pv_forecast_with_error, seasonal_naive_forecast
 from energy.storage import DispatchSignals, default_station, optimize_dispatch, rolling_dispatch
 from energy.storage.problem import compute_kpis, make_problem, schedule_frame
 from energy.tariffs import load_tariff, price_series

@@ -71,7 +71,8 @@ def dispatch(code: str, body: DispatchIn, request: Request, session: SessionDep,
     Inline: give ``load_mw`` (and ``pv_mw``, ``price_yuan_per_mwh`` or ``tariff``,
     ``grid_tco2_per_mwh`` ...) of one length; ``start`` + ``step_minutes`` place them in time.
     Stored: omit ``load_mw``; the park's meters give load and PV over ``horizon_hours`` from
-    ``start`` (actuals for the past, same week-ago interval as the forecast for the future).
+    ``start`` (actuals for the past, else the load and PV forecasts of ``GET /v1/forecasts``
+    issued at min(start, now)).
     Nothing is stored; a plan is published by ``POST .../plan`` or the daily job.
     """
     asset = svc.get_asset(session, principal, code)
@@ -86,9 +87,11 @@ def dispatch(code: str, body: DispatchIn, request: Request, session: SessionDep,
 def publish_plan(code: str, request: Request, session: SessionDep, principal: OperatorDep,
                  day: Day | None = None, strategy: Literal["optimal", "rule"] = "optimal",
                  step_minutes: Literal[15, 30, 60] = 15,
-                 forecast: Literal["auto", "actual", "seasonal_naive"] = "auto") -> dict[str, Any]:
+                 forecast: Literal["auto", "actual", "forecast", "seasonal_naive"] = "auto"
+                 ) -> dict[str, Any]:
     """Publish a plan for ``day`` (default tomorrow, Asia/Shanghai) now, as the daily job does.
-    ``forecast=auto``: the meters' actuals for a past day, else the week-ago seasonal naive."""
+    ``forecast=auto``: the meters' actuals for a past day, else the load and PV forecasts
+    (named in the plan's inputs)."""
     asset = svc.get_asset(session, principal, code)
     now = _now()
     plan = svc.publish_plan(session, asset, day or svc.tomorrow(now), now=now,

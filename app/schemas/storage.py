@@ -74,7 +74,9 @@ class DispatchIn(InputModel):
     rolling: RollingIn = Field(default_factory=RollingIn)
     pv_source: Literal["metered", "model", "none"] = "metered"
     pv_capacity_kwp: FiniteFloat | None = Field(None, gt=0, description="pv_source=model")
-    forecast: Literal["auto", "actual", "seasonal_naive"] = "auto"
+    forecast: Literal["auto", "actual", "forecast", "seasonal_naive"] = Field(
+        "auto", description="auto: actuals for a past horizon, else the load and PV forecasts "
+        "(GET /v1/forecasts); seasonal_naive: the weekly seasonal naive")
 
 
 class ScheduleRow(BaseModel):

@@ -4,7 +4,8 @@ Routers and scheduled jobs call these same functions. The maths lives in energy.
 Stored inputs: the park's (or the owner enterprise's) electricity meters give the load,
 load = import + metered PV generation - export (the meters see the grid side of each site);
 PV is metered ``pv_generation`` or the pvlib model of a given capacity on the typical Lhasa year.
-Future horizons use a seasonal-naive forecast (same interval one week earlier).
+Future horizons use the load and PV forecasts of app.services.forecast (energy.forecasting),
+issued at min(start, now) from the readings before it and named in the plan's provenance.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from energy.units import KWH_PER_MWH, carrier_spec
 
 TZ = PARK_ZONE
 ORIGIN = pd.Timestamp("2000-01-01 00:00", tz=PARK_TZ)
-SEASON = pd.Timedelta(days=7)
 PARK_OWNER = ("PARK-STORAGE", "园区储能电站运营（经开区平台）")
 """Owner enterprise of the telemetry meters of stations registered without an enterprise."""
 
@@ -228,7 +228,7 @@ def _pv_model_mw(index: pd.DatetimeIndex, capacity_kwp: float, step_minutes: int
 
 def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: datetime,
                   max_steps: int) -> DispatchInputs:
-    """Inputs from stored meter series (actuals for past horizons, else seasonal naive)."""
+    """Inputs from stored meter series: actuals for past horizons, else forecasts."""
     start = _start(body, now)
     hours = body.horizon_hours or 24.0
     n_float = hours * 60 / body.step_minutes
@@ -242,14 +242,20 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     end = index[-1] + pd.Timedelta(minutes=body.step_minutes)
     mode = body.forecast
     if mode == "auto":
-        mode = "actual" if end <= pd.Timestamp(now) else "seasonal_naive"
-    shift = SEASON if mode == "seasonal_naive" else pd.Timedelta(0)
-    load, pv_metered, meters, pv_missing = _stored_load_pv(conn, asset, index, shift,
-                                                           body.step_minutes)
-    if load is None:
-        raise invalid("load_mw", f"no stored electricity_import readings for {pv_missing}"
-                       f" of {n} steps (forecast {mode}, read from "
-                       f"{(start - shift).isoformat()}); upload them or pose the load inline")
+        mode = "actual" if end <= pd.Timestamp(now) else "forecast"
+    prov: dict[str, Any]
+    if mode == "actual":
+        load, pv_metered, meters, pv_missing = _stored_load_pv(conn, asset, index,
+                                                               body.step_minutes)
+        if load is None:
+            raise invalid("load_mw", f"no stored electricity_import readings for {pv_missing}"
+                          f" of {n} steps (actuals from {start.isoformat()}); upload them or "
+                          "pose the load inline")
+        read = {"read_from": start.isoformat(), "read_to": end.isoformat(), "meters": meters,
+                "pv_missing_steps": pv_missing}
+    else:
+        load, pv_metered, read = _forecast_load_pv(conn, asset, index, start, now, body,
+                                                   "model" if mode == "forecast" else mode)
     if body.pv_source == "metered":
         pv = pv_metered
     elif body.pv_source == "model":
@@ -261,12 +267,16 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
     price, tariff, prov = _prices(conn, body, asset, n)
     load_fc = pv_fc = None
     if body.strategy == "rolling" and mode == "actual":
-        # Plan each window on the week-ago series (seasonal naive), realise on the actuals.
-        load_fc, pv_fc, _, _ = _stored_load_pv(conn, asset, index, SEASON, body.step_minutes)
+        # Plan each window on the forecast issued at the start, realise on the actuals.
+        try:
+            load_fc, pv_fc, fc_read = _forecast_load_pv(conn, asset, index, start, start, body,
+                                                        "model")
+            prov["rolling_forecast"] = fc_read["load_forecast"]["method"]
+            prov["rolling_forecast_provenance"] = fc_read
+        except Problem as exc:
+            prov["rolling_forecast"] = f"perfect foresight ({exc.detail})"
         if body.pv_source != "metered":
             pv_fc = pv
-        prov["rolling_forecast"] = ("seasonal_naive (one week earlier)" if load_fc is not None
-                                    else "perfect foresight (no readings a week earlier)")
     return DispatchInputs(
         index=index, load_mw=pd.Series(load, index=index), pv_mw=pv, price_yuan_per_mwh=price,
         tariff=tariff,
@@ -274,29 +284,49 @@ def stored_inputs(conn: Connection, body: DispatchIn, asset: StorageAsset, now: 
         temperature_c=None if body.temperature_c is None
         else np.asarray(_series(body.temperature_c, n, "temperature_c")),
         provenance={
-            "source": "stored", "forecast": mode,
-            "read_from": (start - shift).isoformat(), "read_to": (end - shift).isoformat(),
+            "source": "stored", "forecast": mode, **read,
             "scope": "enterprise" if asset.enterprise_id is not None else "park",
             "load": "electricity_import + pv_generation - electricity_export",
-            "meters": meters, "pv": body.pv_source,
-            "pv_capacity_kwp": body.pv_capacity_kwp,
-            "pv_missing_steps": pv_missing, **prov,
+            "pv": body.pv_source, "pv_capacity_kwp": body.pv_capacity_kwp, **prov,
         }, load_forecast_mw=load_fc, pv_forecast_mw=pv_fc)
 
 
+def _forecast_load_pv(conn: Connection, asset: StorageAsset, index: pd.DatetimeIndex,
+                      start: pd.Timestamp, now: datetime, body: DispatchIn, method: str
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(load MW, PV MW, provenance) forecast by energy.forecasting (app.services.forecast) from
+    the readings before min(start, now); 422 naming load_mw when there are too few."""
+    from app.services import forecast as forecasts
+    from energy.forecasting import InsufficientHistory
+
+    origin = forecasts.origin_of(start, now, body.step_minutes)
+    ids = None if asset.enterprise_id is None else [asset.enterprise_id]
+    try:
+        load_kwh, pv_kwh, prov = forecasts.scope_forecasts(
+            conn, ids, index, origin, body.step_minutes, pv=body.pv_source == "metered",
+            method=method)
+    except InsufficientHistory as exc:
+        raise invalid("load_mw", f"cannot forecast the load ({method}) from the readings "
+                      f"before {origin.isoformat()}: {exc}; upload them or pose the load "
+                      "inline") from None
+    to_mw = KWH_PER_MWH * body.step_minutes / 60.0
+    return load_kwh / to_mw, pv_kwh / to_mw, {
+        **prov, "read_from": prov["history_from"], "read_to": origin.isoformat()}
+
+
 def _stored_load_pv(conn: Connection, asset: StorageAsset, index: pd.DatetimeIndex,
-                    shift: pd.Timedelta, step_minutes: int
+                    step_minutes: int
                     ) -> tuple[np.ndarray | None, np.ndarray, dict[str, int], int]:
-    """(load MW, metered PV MW, meters per carrier, PV steps missing) on ``index`` from the
-    readings ``shift`` earlier. Load = import + PV generation - export; ``None`` (and the count
-    of steps missing in place of the PV count) when any step lacks import readings."""
+    """(load MW, metered PV MW, meters per carrier, PV steps missing) read on ``index``.
+    Load = import + PV generation - export; ``None`` (and the count of steps missing in place
+    of the PV count) when any step lacks import readings."""
     carriers = ["electricity_import", "electricity_export", "pv_generation"]
-    start, end = index[0] - shift, index[-1] + pd.Timedelta(minutes=step_minutes) - shift
+    start, end = index[0], index[-1] + pd.Timedelta(minutes=step_minutes)
     bins = repo.carrier_bins_kwh(conn, carriers, start.to_pydatetime(), end.to_pydatetime(),
                                  step_minutes, asset.enterprise_id)
     bins["bin"] = pd.to_datetime(bins["bin"], utc=True)
     wide = bins.pivot_table(index="bin", columns="carrier", values="kwh", aggfunc="sum")
-    wide.index = pd.DatetimeIndex(wide.index).tz_convert(TZ) + shift
+    wide.index = pd.DatetimeIndex(wide.index).tz_convert(TZ)
     wide = wide.reindex(index)
     n = len(index)
     col = {c: wide[c].to_numpy(dtype=float) if c in wide else np.full(n, np.nan)

@@ -203,6 +203,11 @@ def b_reads(w: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/carbon/instruments", {"enterprise": w["b"]}),
         (f"/v1/overview/enterprises/{w['b']}", {"period": "day", "date": DAY}),
         ("/v1/dr/events/no-such-event", {}),
+        ("/v1/forecasts", {"target": "enterprise", "code": w["b"], "start": START}),
+        ("/v1/forecasts", {"target": "meter", "code": w["b_meter"], "start": START}),
+        ("/v1/forecasts", {"target": "array", "code": w["b_array"], "start": START}),
+        ("/v1/forecasts", {"target": "zone", "code": "B区", "start": START}),
+        ("/v1/forecasts", {"target": "park", "start": START}),
     ]
 
 

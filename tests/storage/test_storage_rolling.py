@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy.forecast import pv_forecast_with_error, seasonal_naive_forecast
+from energy.forecasting import pv_forecast_with_error, seasonal_naive_forecast
 from energy.storage import BatterySpec, DispatchSignals, optimize_dispatch, rolling_dispatch
 from energy.tariffs import load_tariff
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy.forecast import pv_forecast_with_error, seasonal_naive_forecast
+from energy.forecasting import pv_forecast_with_error, seasonal_naive_forecast
 from energy.storage import BatterySpec, DispatchSignals, outage_endurance_h, rule_based_dispatch
 from energy.tariffs import Tariff, TouPeriod, load_tariff, price_series
 

@@ -8,7 +8,7 @@ from app.scheduler import storage_plan_job
 from tests.conftest import auth
 from tests.storage_api.helpers import register
 
-DAY_READ = "2025-05-04"  # a week before the planned day: the seasonal-naive forecast reads it
+DAY_READ = "2025-05-04"  # a week before the planned day: the only history the forecast has
 IMPORT_KWH = 5000.0  # per 15 min = 20 MW
 PV_KWH = 1000.0  # per 15 min between 10:00 and 16:00 = 4 MW
 
@@ -69,7 +69,12 @@ def test_plan_job_publishes_tomorrow_and_get_returns_it(client, operator_key, st
     assert r.status_code == 200, r.text
     plan = r.json()
     assert plan["published_by"] == "scheduler" and plan["day"] == "2025-05-11"
-    assert plan["inputs"]["forecast"] == "seasonal_naive"
+    # one day of history: too short for the model, the forecast falls back to the week-ago
+    # day and the plan's provenance says so
+    assert plan["inputs"]["forecast"] == "forecast"
+    assert plan["inputs"]["load_forecast"]["method"] == "seasonal naive (one week)"
+    assert "fewer than 21 days" in plan["inputs"]["load_forecast"]["notes"][0]
+    assert plan["inputs"]["origin"].startswith("2025-05-10T17:00:00+08:00")
     assert plan["inputs"]["read_from"].startswith("2025-05-04T00:00:00+08:00")
     assert len(plan["schedule"]) == 96 and plan["step_minutes"] == 15
     assert plan["schedule"][0]["start"].startswith("2025-05-11T00:00:00+08:00")
@@ -135,11 +140,11 @@ def test_pv_from_the_model_needs_a_capacity_and_is_zero_at_night(client, operato
     assert 12 <= pv.index(max(pv)) <= 15
 
 
-def test_rolling_on_stored_actuals_plans_on_last_weeks_series(client, operator_key, station):
+def test_rolling_on_stored_actuals_plans_on_the_forecast(client, operator_key, station):
     url = f"/v1/storage/{station['code']}/dispatch"
     body = {"start": f"{DAY_READ}T00:00:00+08:00", "step_minutes": 60, "horizon_hours": 24,
             "strategy": "rolling", "rolling": {"window_hours": 12, "commit_hours": 3}}
-    # no readings a week earlier yet: perfect foresight, said so
+    # no readings before the start yet: perfect foresight, said so
     r = client.post(url, headers=auth(operator_key), json=body)
     assert r.status_code == 200, r.text
     assert r.json()["inputs"]["rolling_forecast"].startswith("perfect foresight")
@@ -152,7 +157,10 @@ def test_rolling_on_stored_actuals_plans_on_last_weeks_series(client, operator_k
         **auth(operator_key), "content-type": "text/csv"}).status_code == 200
     r = client.post(url, headers=auth(operator_key), json=body)
     out = r.json()
-    assert out["inputs"]["rolling_forecast"].startswith("seasonal_naive")
+    # a week of history is too short for the model: the forecast is last week's day, named
+    assert out["inputs"]["rolling_forecast"] == "seasonal naive (one week)"
+    assert out["inputs"]["rolling_forecast_provenance"]["origin"].startswith(
+        f"{DAY_READ}T00:00:00+08:00")
     # realised on the actual load: load_mw is still this day's 20/24 MW
     assert out["schedule"][3]["load_mw"] == pytest.approx(20.0)
     kpis = out["kpis"]

@@ -1,25 +1,10 @@
-"""Simple forecasters for rolling-horizon planning: seasonal-naive load, PV with AR(1) error."""
+"""Synthetic forecast errors for simulations that replay a known year (no model fitted)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
-
-
-def seasonal_naive_forecast(load_mw: pd.Series, season: str | pd.Timedelta = "7D") -> pd.Series:
-    """Forecast each step by the value one season earlier (default: same hour last week).
-
-    The first season has no history; it takes the value one season *later*, wrapped from the
-    end of the series (a stated warm-up, not information from the same step).
-    """
-    lag = pd.Timedelta(season)
-    steps = int(lag / (load_mw.index[1] - load_mw.index[0]))
-    values = load_mw.to_numpy(dtype=float)
-    if steps >= len(values):
-        raise ValueError("series shorter than one season")
-    out = np.roll(values, steps)
-    return pd.Series(out, index=load_mw.index, name="load_forecast_mw")
 
 
 def pv_forecast_with_error(
