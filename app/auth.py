@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -37,6 +40,59 @@ class Principal:
     @property
     def is_operator(self) -> bool:
         return self.role == "operator"
+
+
+class KeyCache:
+    """Recently verified keys of this process (hash -> principal and expiry), kept for
+    ``seconds`` so a busy client does not cost a database lookup per request.
+
+    Bound: a key revoked, or given an earlier expiry, by *another* process (another worker, the
+    command line) still works here for at most ``seconds``; revoked or re-dated in this process
+    (:func:`forget_cached_keys`, called by every key write) it stops at once; an expiry that
+    passes is checked on every request. ``seconds`` = 0 turns the cache off. Failed lookups are
+    never kept (the failure limiter handles floods)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, tuple[Principal, datetime | None, float, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> Principal | None:
+        if self.seconds <= 0:
+            return None
+        hit = self._entries.get(key_hash)
+        if hit is None:
+            return None
+        principal, expires_at, until, generation = hit
+        if (generation != _generation or time.monotonic() >= until
+                or (expires_at is not None and expires_at <= datetime.now(UTC))):
+            with self._lock:
+                self._entries.pop(key_hash, None)
+            return None
+        return principal
+
+    def put(self, key_hash: str, principal: Principal, expires_at: datetime | None,
+            generation: int) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key_hash] = (principal, expires_at, time.monotonic() + self.seconds,
+                                       generation)
+
+
+_generation = 0
+"""Bumped by :func:`forget_cached_keys`; cached entries of an older generation are misses."""
+
+
+def forget_cached_keys() -> None:
+    """Drop every cached key of this process (a key was revoked or re-dated). Called when the
+    change is written and again after it commits, so a lookup racing the commit is not kept."""
+    global _generation
+    _generation += 1
 
 
 def hash_key(key: str) -> str:
@@ -89,9 +145,17 @@ def get_principal(request: Request) -> Principal:
         from app.services.keys import too_many_failures
 
         raise too_many_failures(wait)
+    key_hash = hash_key(token.strip())
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    principal = cache.get(key_hash) if cache is not None else None
+    if principal is not None:
+        if (recorder := getattr(request.app.state, "key_use", None)) is not None:
+            recorder.seen(principal.key_id)
+        return principal
+    generation = _generation  # read before the lookup: a revocation meanwhile voids the entry
     with request.app.state.session_factory() as session:
         row = session.scalar(
-            select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
+            select(ApiKey).where(ApiKey.key_hash == key_hash,
                                  ApiKey.revoked_at.is_(None),
                                  or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()))
         )
@@ -105,6 +169,8 @@ def get_principal(request: Request) -> Principal:
             enterprise_id=row.enterprise_id,
             enterprise_code=row.enterprise.code if row.enterprise else None,
         )
+        if cache is not None:
+            cache.put(key_hash, principal, row.expires_at, generation)
     if (recorder := getattr(request.app.state, "key_use", None)) is not None:
         recorder.seen(principal.key_id)  # at most one write a minute per key
     return principal

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
 
-from app.auth import hash_key
+from app.auth import forget_cached_keys, hash_key
 from app.models import ApiKey
 
 
@@ -31,9 +31,16 @@ def key_by_secret(session: Session, key: str) -> ApiKey:
     return row
 
 
+def _forget_cached(session: Session) -> None:
+    """This process stops trusting cached keys now and once more when the change commits."""
+    forget_cached_keys()
+    event.listen(session, "after_commit", lambda _s: forget_cached_keys(), once=True)
+
+
 def set_expiry(session: Session, row: ApiKey, expires_at: datetime | None) -> None:
     row.expires_at = expires_at
     session.flush()
+    _forget_cached(session)
 
 
 def revoke(session: Session, row: ApiKey) -> None:
@@ -41,6 +48,7 @@ def revoke(session: Session, row: ApiKey) -> None:
     if row.revoked_at is None:
         row.revoked_at = session.scalar(select(func.now()))
         session.flush()
+        _forget_cached(session)
 
 
 def stamp_last_used(engine: Engine, key_id: int) -> None:
