@@ -20,6 +20,7 @@ from app.problems import Problem
 from app.repositories import core as core_repo
 from app.repositories import readings as repo
 from app.schemas.core import OwnerQ, Point, SeriesOut, UploadOut
+from app.services.answer_cache import remembered
 from app.services.readings import IngestContext, ingest
 from energy.units import carrier_spec
 
@@ -138,9 +139,11 @@ def park_energy(
     (units differ by carrier; weather and telemetry are not totals and are left out). An
     enterprise key gets its own enterprise's totals only."""
     _check_range(start, end)
-    totals = repo.park_energy(session.connection(), start, end, by,
-                              principal.enterprise_id if principal.role == "enterprise" else None,
-                              timescale=request.app.state.timescale)
+    conn, timescale = session.connection(), request.app.state.timescale
+    enterprise_id = principal.enterprise_id if principal.role == "enterprise" else None
+    totals = remembered(conn, ("park_energy", start, end, by, enterprise_id, timescale),
+                        lambda: repo.park_energy(conn, start, end, by, enterprise_id,
+                                                 timescale=timescale), timescale=timescale)
     return {"start": start, "end": end, "by": by, "totals": totals}
 
 
