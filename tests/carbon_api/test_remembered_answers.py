@@ -1,7 +1,7 @@
-"""Ledgers and park totals are remembered per data version: asked again they are served without
-reading the rollups, and any committed change they depend on (readings, late readings once the
-rollup is refreshed, activity, a meter moved to another enterprise, a change made through
-another worker) is in the very next answer."""
+"""Ledgers, park totals and the overview's rollup part are remembered per data version: asked
+again they are served without reading the rollups, and any committed change they depend on
+(readings, late readings once the rollup is refreshed, activity, a meter moved to another
+enterprise, a change made through another worker) is in the very next answer."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def _park_kwh(client: TestClient, key: str, carrier: str = "electricity_import")
     return sum(t["value"] for t in r["totals"] if t["carrier"] == carrier)
 
 
+def _overview_import_kwh(client: TestClient, key: str, day: str) -> float:
+    r = ok(client.get("/v1/overview", headers=auth(key), params={"period": "day", "date": day}))
+    return r["tiles"]["today"]["grid_import_kwh"]
+
+
 def _reads_rollups(statements: list[str]) -> bool:
     return any(any(name in s for name in ROLLUPS) for s in statements)
 
@@ -42,11 +47,17 @@ def test_a_repeated_ledger_is_not_recomputed_and_an_upload_is_in_the_next(
     with counted_statements(engine) as again:
         assert _import_kwh(client, key, ent["code"]) == 100.0
     assert not _reads_rollups(again)
+    assert _overview_import_kwh(client, key, "2026-05-03") == 100.0
+    with counted_statements(engine) as again:
+        assert _overview_import_kwh(client, key, "2026-05-03") == 100.0
+    assert not _reads_rollups(again)
     upload_readings(client, key, [(meter, "2026-05-03T10:15:00+08:00", 25.0)])
     assert _import_kwh(client, key, ent["code"]) == 125.0
+    assert _overview_import_kwh(client, key, "2026-05-03") == 125.0
     # a revision of a stored value too
     upload_readings(client, key, [(meter, "2026-05-03T10:15:00+08:00", 30.0)])
     assert _import_kwh(client, key, ent["code"]) == 130.0
+    assert _overview_import_kwh(client, key, "2026-05-03") == 130.0
 
 
 def test_activity_and_a_meter_moved_elsewhere_are_in_the_next_ledger(
