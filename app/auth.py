@@ -16,11 +16,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
+from app.key_cache import KeyCache, current_generation, forget_cached_keys
 from app.models import ApiKey
 from app.principal import KEY_PREFIX, Principal, hash_key, new_key
 from app.problems import Problem
 
-__all__ = ["KEY_PREFIX", "Principal", "hash_key", "new_key"]
+__all__ = ["KEY_PREFIX", "KeyCache", "Principal", "forget_cached_keys", "hash_key", "new_key"]
 
 def create_api_key(
     session: Session, role: str, enterprise_id: int | None = None, label: str | None = None
@@ -63,9 +64,18 @@ def get_principal(request: Request) -> Principal:
         from app.services.keys import too_many_failures
 
         raise too_many_failures(wait)
+    key_hash = hash_key(token.strip())
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    principal = cache.get(key_hash) if cache is not None else None
+    if principal is not None:
+        if (recorder := getattr(request.app.state, "key_use", None)) is not None:
+            recorder.seen(principal.key_id)
+        return principal
+    # read before the lookup: a revocation meanwhile voids the entry
+    generation = current_generation()
     with request.app.state.session_factory() as session:
         row = session.scalar(
-            select(ApiKey).where(ApiKey.key_hash == hash_key(token.strip()),
+            select(ApiKey).where(ApiKey.key_hash == key_hash,
                                  ApiKey.revoked_at.is_(None),
                                  or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()))
         )
@@ -79,6 +89,8 @@ def get_principal(request: Request) -> Principal:
             enterprise_id=row.enterprise_id,
             enterprise_code=row.enterprise.code if row.enterprise else None,
         )
+        if cache is not None:
+            cache.put(key_hash, principal, row.expires_at, generation)
     if (recorder := getattr(request.app.state, "key_use", None)) is not None:
         recorder.seen(principal.key_id)  # at most one write a minute per key
     return principal

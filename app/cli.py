@@ -48,6 +48,12 @@ def database(settings: Settings, *, create: bool = False) -> Iterator[Settings]:
         server.stop()
 
 
+WORKER_HEALTHCHECK_S = 60
+"""How long a worker may take to answer uvicorn's liveness ping before it is replaced. A spawned
+worker imports the whole service before it can answer; on a loaded machine that takes longer
+than uvicorn's 5 s default, and every worker was then killed and respawned without end."""
+
+
 @cli.command()
 def serve(host: str = "127.0.0.1", port: int = 8000,
           demo: bool = typer.Option(False, help="load the demo park (1 Jan 2026 to now, kept "
@@ -90,7 +96,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             with multiworker_environment(settings.database_url,
                                          demo_readings=settings.demo_readings):
                 uvicorn.run("app.main:create_app", factory=True, host=host, port=port,
-                            workers=n)
+                            workers=n, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
         engine.dispose()
 
 

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     """Longest a scenario run may take; a running row past its lease is claimed again."""
     scenario_executor: Literal["process", "inline"] = "process"
     """process: runs in a worker process next to the scheduler; inline: in the job's thread."""
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60, allow_inf_nan=False)
+    """How long a worker trusts a key it has verified without looking it up again. A key revoked
+    in another process (another worker, ``zcpark keys revoke``) stops working within this
+    bound; in the process that revoked it at once. 0: look every key up on every request."""
     auth_failure_burst: int = 30
     """Failed authentications one client address may make in a burst before it is answered 429
     (with Retry-After) without a database lookup; 0 turns the limit off."""

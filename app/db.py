@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.embedded_pg import to_sqlalchemy_url
 
+POOL_SIZE = 10
+"""Connections a process keeps open. Requests run in a thread pool, so up to this many run their
+queries at once without opening a connection (an overflow connection is closed on return, and
+opening one costs a server process each time)."""
+MAX_OVERFLOW = 10
+PING_AFTER_IDLE_S = 1.0
+"""A pooled connection idle for longer is pinged before use (the server may have dropped it);
+one handed back moments ago is not, which spares a round trip per request under load."""
+
 
 def make_engine(url: str) -> Engine:
     """A pooled engine for ``url`` (any postgres URL form; the psycopg 3 driver is forced)."""
-    return create_engine(to_sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(to_sqlalchemy_url(url), pool_size=POOL_SIZE,
+                           max_overflow=MAX_OVERFLOW)
+    event.listen(engine, "checkin", _checked_in)
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        """Pre-ping for connections idle longer than :data:`PING_AFTER_IDLE_S`: a dead one is
+        replaced by the pool (DisconnectionError) before the request uses it."""
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any driver error: the connection is unusable
+            raise DisconnectionError(str(exc)) from exc
+
+    event.listen(engine, "checkout", ping_if_idle)
+    return engine
+
+
+def _checked_in(dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from starlette.types import ASGIApp
 
 from app.api_docs import install_docs, install_method_not_allowed, install_openapi
+from app.auth import KeyCache
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.edge import InputGuard, SecurityHeaders
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.auth_limiter = AuthFailureLimiter(settings.auth_failure_burst,
                                                 settings.auth_failures_per_minute)
     app.state.key_use = KeyUseRecorder(engine)
+    app.state.key_cache = KeyCache(settings.auth_cache_seconds)
     install_problem_handlers(app)
     install_method_not_allowed(app)
     # Added last = outermost: the size limit counts bytes before the guard reads the body.

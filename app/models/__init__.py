@@ -13,6 +13,7 @@ from app.models.carbon import (
     InstrumentRevision,
     PeriodEvent,
 )
+from app.models.changes import DataChange
 from app.models.core import ApiKey, Enterprise, Meter, RegistryDocument
 from app.models.jobs import JobRun, SchedulerLeaderRow
 from app.models.pv import PvArray, Roof, WeatherStation
@@ -37,6 +38,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "CarbonPeriod",
+    "DataChange",
     "DrEvent",
     "DrEventVersion",
     "DrInstruction",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
 
+from app.key_cache import forget_cached_keys
 from app.models import ApiKey
 from app.principal import hash_key
 
@@ -37,9 +38,16 @@ def find_key_by_secret(session: Session, key: str) -> ApiKey | None:
         .first()
 
 
+def _forget_cached(session: Session) -> None:
+    """This process stops trusting cached keys now and once more when the change commits."""
+    forget_cached_keys()
+    event.listen(session, "after_commit", lambda _s: forget_cached_keys(), once=True)
+
+
 def set_expiry(session: Session, row: ApiKey, expires_at: datetime | None) -> None:
     row.expires_at = expires_at
     session.flush()
+    _forget_cached(session)
 
 
 def revoke(session: Session, row: ApiKey) -> None:
@@ -47,6 +55,7 @@ def revoke(session: Session, row: ApiKey) -> None:
     if row.revoked_at is None:
         row.revoked_at = session.scalar(select(func.now()))
         session.flush()
+        _forget_cached(session)
 
 
 def stamp_last_used(engine: Engine, key_id: int) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from app.db import readings_on_timescale
 from app.repositories import carbon as carbon_repo
+from app.repositories import data_version as data_version_repo
 from app.repositories import overview as overview_repo
 from app.repositories import readings as readings_repo
 from app.repositories.overview import Bucket
@@ -71,6 +72,11 @@ class ReadingsStore(ABC):
     def hours_source(self) -> str:
         """Hour sums as an SQL source of ``(meter_id, bucket, value, n, n_flagged)`` for the
         readings in [``:a``, ``:b``) (bound parameters of the enclosing statement)."""
+
+    def data_version(self, conn: Connection) -> tuple[object, ...]:
+        """A fingerprint of the stored data that changes with every committed write that can
+        change a ledger or a park total (see :mod:`app.repositories.data_version`)."""
+        return data_version_repo.data_version(conn, timescale=self.layout == "timescaledb")
 
     # -- reads (the same SQL on both layouts) ----------------------------------------------
     def meter_series(self, conn: Connection, meter_id: int, start: datetime, end: datetime,

@@ -29,6 +29,7 @@ from app.schemas.core import (
 )
 from app.services import core as core_svc
 from app.services import readings as readings_svc
+from app.services.answer_cache import remembered
 from app.services.readings import IngestContext, ingest, meter_resolution
 from energy.units import carrier_spec, round_to_resolution
 
@@ -151,8 +152,11 @@ def park_energy(
     (units differ by carrier; weather and telemetry are not totals and are left out). An
     enterprise key gets its own enterprise's totals only."""
     _check_range(start, end)
-    totals = store.park_energy(session.connection(), start, end, by,
-                               principal.enterprise_id if principal.role == "enterprise" else None)
+    conn = session.connection()
+    enterprise_id = principal.enterprise_id if principal.role == "enterprise" else None
+    totals = remembered(conn, ("park_energy", start, end, by, enterprise_id),
+                        lambda: store.park_energy(conn, start, end, by, enterprise_id),
+                        store=store)
     return {"start": start, "end": end, "by": by, "totals": totals}
 
 

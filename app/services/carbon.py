@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from app.problems import Problem, invalid
 from app.repositories import carbon as repo
 from app.repositories.readings_store import ReadingsStore
+from app.services.answer_cache import remembered
 from app.services.carbon_periods import Period, parse_period, previous_month
 from carbon import (
     ENERGY_INPUTS,
@@ -412,10 +413,17 @@ def ledger(conn: Connection, entity: Entity, period: Period, *, store: ReadingsS
            version: int | None = None, want: Basis | None = None) -> dict[str, Any]:
     """The ledger answer: a closed month answers from its newest frozen version (``version``:
     an earlier one, kept after every restatement); a quarter or year sums frozen months'
-    inputs with live ones. ``want``: another factor set or electricity basis (recomputed)."""
-    answer = _ledger(conn, entity, period, store=store, use_frozen=use_frozen,
-                     with_batches=with_batches, version=version)
-    return _apply_basis(answer, want or Basis())
+    inputs with live ones. ``want``: another factor set or electricity basis (recomputed).
+    Remembered per data version (:mod:`app.services.answer_cache`)."""
+    want = want or Basis()
+
+    def compute() -> dict[str, Any]:
+        answer = _ledger(conn, entity, period, store=store, use_frozen=use_frozen,
+                         with_batches=with_batches, version=version)
+        return _apply_basis(answer, want)
+
+    return remembered(conn, ("ledger", entity, period, use_frozen, with_batches, version, want),
+                      compute, store=store)
 
 
 def _ledger(conn: Connection, entity: Entity, period: Period, *, store: ReadingsStore,

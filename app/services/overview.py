@@ -28,6 +28,7 @@ from app.repositories import core as core_repo
 from app.repositories import overview as repo
 from app.repositories.overview import Bucket
 from app.repositories.readings_store import ReadingsStore
+from app.services.answer_cache import remembered
 from energy.balance import site_load
 from energy.site import PARK_TZ, PARK_ZONE
 from energy.units import CARRIERS
@@ -152,8 +153,23 @@ def _tile(window_start: datetime, window_end: datetime,
 
 def build_overview(session: Session, principal: Principal, period: str, day: date, *,
                    store: ReadingsStore, modules: dict[str, bool]) -> dict[str, Any]:
-    """Everything the first screen shows, for the caller's scope (an enterprise: itself)."""
+    """Everything the first screen shows, for the caller's scope (an enterprise: itself). The
+    part read from rollups, meters and enterprises is remembered per data version
+    (:mod:`app.services.answer_cache`); the open alerts are counted on every call."""
     window = period_window(period, day)
+    conn = session.connection()
+    scope_id = principal.enterprise_id if principal.role == "enterprise" else None
+    scope = (principal.role, scope_id, principal.enterprise_code)
+    answer = remembered(conn, ("overview", scope, period, day), lambda: _from_rollups(
+        session, principal, window, day, store=store), store=store)
+    answer["alerts"] = {"open": repo.open_alert_count(conn, scope_id)}
+    answer["modules"] = modules
+    return answer
+
+
+def _from_rollups(session: Session, principal: Principal, window: Window, day: date, *,
+                  store: ReadingsStore) -> dict[str, Any]:
+    period = window.period
     conn = session.connection()
     scope_id = principal.enterprise_id if principal.role == "enterprise" else None
     meters = _meters(session, principal)
@@ -234,8 +250,8 @@ def build_overview(session: Session, principal: Principal, period: str, day: dat
         "mix": mix,
         "zones": zone_rows,
         "enterprises": ent_rows,
-        "alerts": {"open": repo.open_alert_count(conn, scope_id)},
-        "modules": modules,
+        "alerts": None,
+        "modules": None,
         "storage": None,
         "carbon": None,
     }

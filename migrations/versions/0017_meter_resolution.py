@@ -3,7 +3,7 @@
 Null keeps the carrier's default (energy/data/units.yaml); answers round values to it.
 
 Revision ID: 0017_meter_resolution
-Revises: 0011_vpp
+Revises: 0015_read_perf
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0017_meter_resolution"
-down_revision = "0011_vpp"
+down_revision = "0015_read_perf"
 branch_labels = None
 depends_on = None
 

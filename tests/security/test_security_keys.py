@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -106,7 +107,11 @@ def test_an_expired_key_gets_401(client, engine, operator_key):
     with engine.begin() as conn:  # an hour later
         conn.execute(text("UPDATE api_keys SET expires_at = now() - interval '1 second'"
                           " WHERE id = :id"), {"id": made["id"]})
-    r = client.get("/v1/enterprises", headers=auth(made["key"]))
+    # an hour later no worker still holds the key verified an hour ago (auth_cache_seconds)
+    deadline = time.monotonic() + client.app.state.settings.auth_cache_seconds + 1
+    while (r := client.get("/v1/enterprises", headers=auth(made["key"]))).status_code == 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("application/problem+json")
     assert _key_row(client, operator_key, made["id"])["status"] == "expired"
