@@ -89,33 +89,43 @@ def _import_frame(
     enterprise_meters: Mapping[str, Sequence[str]],
     park_kw: pd.Series | None,
 ) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
-    """Columns to settle: one per resource meter, enterprise total and the park (import kW)."""
+    """Columns to settle: one per resource meter, enterprise total and the park (import kW).
+    A sum is missing (NaN) in an interval where any of its meters is."""
+    pos = {str(c): j for j, c in enumerate(load_kw.columns)}
     gen = {r.meter for r in resources if r.generation}
-    sign = np.array([-1.0 if c in gen else 1.0 for c in load_kw.columns])
-    imp = load_kw * sign
-    out: dict[str, pd.Series] = {}
+    sign = np.array([-1.0 if str(c) in gen else 1.0 for c in load_kw.columns])
+    imp = load_kw.to_numpy(dtype=float) * sign[None, :]
+    names: list[str] = []
     keys: list[tuple[str, str, str]] = []  # (column, level, code)
+    picks: list[int] = []
     for r in resources:
-        if r.meter not in imp.columns:
+        if r.meter not in pos:
             raise ValueError(f"resource {r.code}: meter {r.meter!r} has no series")
         col = f"m:{r.meter}"
-        out.setdefault(col, imp[r.meter])
+        if col not in names:
+            names.append(col)
+            picks.append(pos[r.meter])
         keys.append((col, "resource", r.code))
+    groups: list[list[int]] = []
     for ent, meters in enterprise_meters.items():
-        missing = [m for m in meters if m not in imp.columns]
+        missing = [m for m in meters if m not in pos]
         if missing:
             raise ValueError(f"enterprise {ent}: meters without a series: {missing[:3]}")
-        col = f"e:{ent}"
-        out[col] = imp[list(meters)].sum(axis=1, skipna=False)
-        keys.append((col, "enterprise", ent))
+        names.append(f"e:{ent}")
+        groups.append([pos[m] for m in meters])
+        keys.append((f"e:{ent}", "enterprise", ent))
     if park_kw is None:
-        all_m = sorted({m for ms in enterprise_meters.values() for m in ms})
-        park = imp[all_m].sum(axis=1, skipna=False)
-    else:
-        park = park_kw.reindex(imp.index)
-    out["park"] = park
+        groups.append(sorted({j for g in groups for j in g}))
+    names.append("park")
     keys.append(("park", PARK, PARK))
-    return pd.DataFrame(out, index=imp.index), keys
+    # Plain sums (NaN propagates: a gap in one meter is a gap in the total).
+    sums = np.empty((imp.shape[0], len(groups)))
+    for k, g in enumerate(groups):
+        sums[:, k] = imp[:, g].sum(axis=1)
+    parts = [imp[:, picks], sums]
+    if park_kw is not None:
+        parts.append(park_kw.reindex(load_kw.index).to_numpy(dtype=float)[:, None])
+    return pd.DataFrame(np.hstack(parts), index=load_kw.index, columns=names), keys
 
 
 def settle_event(
@@ -141,9 +151,14 @@ def settle_event(
     """
     rules = rules or SettlementRules()
     t0, t1 = pd.Timestamp(event.start), pd.Timestamp(event.end)
-    full = pd.date_range(load_kw.index.min().floor(step), max(load_kw.index.max(), t1),
-                         freq=step)
-    frame, keys = _import_frame(load_kw.reindex(full), resources, enterprise_meters, park_kw)
+    # Only the look-back window and the event day are read.
+    lookback = (baseline_rules or BaselineRules()).max_lookback_days + 1
+    first = max(load_kw.index.min(), t0.tz_convert(tz).normalize() - pd.Timedelta(days=lookback))
+    full = pd.date_range(first.floor(step), max(load_kw.index.max(), t1), freq=step)
+    window = load_kw.loc[full[0] : full[-1]]
+    if not window.index.equals(full):
+        window = window.reindex(full)
+    frame, keys = _import_frame(window, resources, enterprise_meters, park_kw)
     base = dr_baseline(frame, t0, t1, event_days=event_days, rules=baseline_rules, tz=tz,
                        step=step)
     slots = base.baseline_kw.index
