@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     demo_readings: bool = False
     """Set by ``zcpark serve --demo``: the scheduler adds the demo meters' readings every 15
     minutes, so the demo keeps running up to the present."""
+    grid_import_limit_kw: float | None = Field(default=None, gt=0, le=1e9, allow_inf_nan=False)
+    """The park's grid connection import limit, kW (largest demand-response target); None:
+    energy/data/grid_connection_lhasa.yaml."""
+    openadr_vtn_url: str | None = None
+    """OpenADR 2.0b VTN the park's VEN polls (e.g. https://vtn.example/OpenADR2/Simple/2.0b);
+    with ``openadr_ven_id`` set, the service runs the VEN while it is up."""
+    openadr_ven_id: str | None = None
+    """The park's VEN id, as registered with the VTN."""
+    openadr_ven_name: str = "lhasa-etdz-vpp"
+    """The VEN's name in its registration with the VTN."""
     dask_scheduler_address: str | None = None
     """Dask scheduler (e.g. tcp://host:8786) for `zcpark sweep` on a cluster (the dask extra)."""
 

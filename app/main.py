@@ -37,6 +37,7 @@ from app.routers import (
     registry,
     scenarios,
     storage,
+    vpp,
 )
 from app.services.keys import AuthFailureLimiter, KeyUseRecorder
 from app.services.readings import IngestContext
@@ -52,6 +53,8 @@ ROUTERS: list[APIRouter] = [
     dashboard.router,
     keys.router,
     registry.router,
+    vpp.flex,
+    vpp.dr,
 ]
 """Every router of the service; another domain adds its own here."""
 
@@ -80,9 +83,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             from app.scheduler import start_scheduler
 
             scheduler = start_scheduler(engine, settings)
+        ven = None
+        if settings.openadr_vtn_url and settings.openadr_ven_id:
+            from app.services.openadr_ven import ParkVen
+
+            ven = ParkVen(settings.openadr_vtn_url, settings.openadr_ven_id,
+                          settings.openadr_ven_name, app.state.session_factory,
+                          settings.grid_import_limit_kw)
+            app.state.openadr_ven = ven
+            ven.start()
         try:
             yield
         finally:
+            if ven is not None:
+                await ven.stop()
             if scheduler is not None:
                 scheduler.shutdown()
 

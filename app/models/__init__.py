@@ -20,6 +20,14 @@ from app.models.quarantine import QuarantinedRow
 from app.models.readings import IngestBatch, MeterDay, Reading, ReadingRevision
 from app.models.simulations import ScenarioArtifact, ScenarioRun
 from app.models.storage import StorageAsset, StorageCapacityTest, StorageMeter, StoragePlan
+from app.models.vpp import (
+    DrEvent,
+    DrEventVersion,
+    DrInstruction,
+    DrPlan,
+    DrSettlement,
+    FlexResource,
+)
 
 __all__ = [
     "ActivityBatch",
@@ -29,7 +37,13 @@ __all__ = [
     "ApiKey",
     "Base",
     "CarbonPeriod",
+    "DrEvent",
+    "DrEventVersion",
+    "DrInstruction",
+    "DrPlan",
+    "DrSettlement",
     "Enterprise",
+    "FlexResource",
     "FrozenLedger",
     "IngestBatch",
     "Instrument",
