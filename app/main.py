@@ -31,6 +31,7 @@ from app.routers import (
     carbon,
     core,
     dashboard,
+    dr_plans,
     keys,
     pv,
     readings,
@@ -55,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     registry.router,
     vpp.flex,
     vpp.dr,
+    dr_plans.router,
 ]
 """Every router of the service; another domain adds its own here."""
 
