@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth import OperatorDep, PrincipalDep, SessionDep, WriterDep
 from app.params import Instant
@@ -28,6 +28,7 @@ dr = APIRouter(prefix="/v1/dr", tags=["virtual power plant"])
 
 StartQ = Annotated[Instant, Query(description="ISO 8601 with offset, on the 15-minute grid")]
 EndQ = Annotated[Instant, Query(description="exclusive; at most 7 days after start")]
+EventIdPath = Annotated[str, Path(min_length=1, max_length=128, description="the event's id")]
 
 
 def _now() -> datetime:
@@ -83,7 +84,7 @@ def list_events(session: SessionDep, _: PrincipalDep, start: Instant | None = No
 
 
 @dr.get("/events/{event_id}", response_model=DrEventOut)
-def get_event(event_id: str, session: SessionDep, _: PrincipalDep) -> dict[str, Any]:
+def get_event(event_id: EventIdPath, session: SessionDep, _: PrincipalDep) -> dict[str, Any]:
     """One event with every version received (the audit trail)."""
     return dr_events.get_event(session, event_id)
 

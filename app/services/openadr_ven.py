@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import warnings
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from openleadr import OpenADRClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import Principal
@@ -29,6 +30,10 @@ from app.problems import Problem
 from app.schemas.vpp import EVENT_ID_PATTERN
 from app.services import dr_events
 from app.services import vpp as flex
+
+with warnings.catch_warnings():  # signxml 3.2 (openleadr's pin) still names DSA key types
+    warnings.filterwarnings("ignore", message="DSA is deprecated")
+    from openleadr import OpenADRClient
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +72,6 @@ def _flat_payload(signal: dict[str, Any]) -> float:
 
 def read_event(event: dict[str, Any], now: datetime) -> dr_events.EventContent:
     """The demand-response event an OpenADR event dict (openleadr's form) stands for."""
-    import re
-
     descriptor = event.get("event_descriptor") or {}
     event_id = str(descriptor.get("event_id") or "")
     if not re.match(EVENT_ID_PATTERN, event_id) or len(event_id) > 128:

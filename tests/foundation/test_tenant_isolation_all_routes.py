@@ -97,6 +97,11 @@ def world(client, operator_key, make_key, make_enterprise, make_meter) -> dict[s
         },
     )
     assert r.status_code == 200, r.text
+    b_flex = unique("FLEXB")
+    r = client.post("/v1/flex/resources", headers=op, json={
+        "code": b_flex, "enterprise": b, "kind": "curtailable", "meter": b_meter,
+        "max_reduction_kw": 10})
+    assert r.status_code == 201, r.text
     b_ws = unique("WSB")
     r = client.post(
         "/v1/pv/weather-stations",
@@ -121,13 +126,14 @@ def world(client, operator_key, make_key, make_enterprise, make_meter) -> dict[s
         "b_alert": b_alerts[0]["id"],
         "b_instrument": b_instrument,
         "b_ws": b_ws,
+        "b_flex": b_flex,
         "b_ws_meters": list(r.json()["meters"].values()),
     }
 
 
 def b_markers(w: dict[str, Any]) -> list[str]:
     return [w["b"], w["b_meter"], w["b_pv_meter"], w["b_array"], w["b_station"],
-            w["b_instrument"], w["b_ws"], *w["b_ws_meters"]]
+            w["b_instrument"], w["b_ws"], w["b_flex"], *w["b_ws_meters"]]
 
 
 # GET routes an enterprise may call on its own scope: (path, params). Nothing of B's may appear.
@@ -157,6 +163,9 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/v1/tariffs/example_tou_illustrative", {}),
     ("/v1/accounting-policies", {}),
     ("/v1/accounting-policies/default", {}),
+    ("/v1/flex/resources", {}),
+    ("/v1/flex/available", {"start": START, "end": END}),
+    ("/v1/dr/events", {}),
 ]
 
 
@@ -193,6 +202,7 @@ def b_reads(w: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/carbon/activity/revisions", {"enterprise": w["b"]}),
         ("/v1/carbon/instruments", {"enterprise": w["b"]}),
         (f"/v1/overview/enterprises/{w['b']}", {"period": "day", "date": DAY}),
+        ("/v1/dr/events/no-such-event", {}),
     ]
 
 
@@ -316,6 +326,18 @@ def b_writes(w: dict[str, Any], key: dict[str, str]) -> list[tuple[str, str, dic
         ("post", f"/v1/alerts/{w['b_alert']}/acknowledge", {"headers": key}),
         ("post", f"/v1/storage/{station}/plan", {"json": {"day": DAY}, "headers": key}),
         ("post", f"/v1/storage/{station}/safety-check", {"headers": key}),
+        (
+            "post",
+            "/v1/flex/resources",
+            {"json": {"code": w["b_flex"], "enterprise": b, "kind": "curtailable",
+                      "meter": b_meter, "max_reduction_kw": 99}, "headers": key},
+        ),
+        (  # B's meter under A's own name
+            "post",
+            "/v1/flex/resources",
+            {"json": {"code": w["b_flex"], "kind": "curtailable", "meter": b_meter,
+                      "max_reduction_kw": 99}, "headers": key},
+        ),
     ]
 
 
@@ -343,6 +365,9 @@ def test_writes_aimed_at_another_enterprise_are_refused_and_change_nothing(
         if a["id"] == world["b_alert"]
     ]
     assert alert and not alert[0].get("acknowledged_at")
+    flex = [x for x in client.get("/v1/flex/resources", headers=op).json()
+            if x["code"] == world["b_flex"]]
+    assert [(x["enterprise"], x["max_reduction_kw"]) for x in flex] == [(b, 10.0)]
 
 
 # Routes an enterprise key may not use at all (operators/planners only): it gets 403.
@@ -373,6 +398,8 @@ OPERATOR_ONLY: list[tuple[str, str, dict[str, Any]]] = [
     ("post", "/v1/keys", {"json": {"role": "operator"}}),
     ("post", "/v1/keys/999999/revoke", {}),
     ("post", "/v1/keys/999999/rotate", {}),
+    ("post", "/v1/dr/events", {"json": {"id": "E"}}),
+    ("get", "/v1/dr/openadr", {}),
 ]
 
 
@@ -411,4 +438,5 @@ def _concrete(path: str, w: dict[str, Any]) -> str:
         .replace("{policy}", "default")
         .replace("{name}", "typical_week")
         .replace("{period}", "2026-03")
+        .replace("{event_id}", "no-such-event")
     )
