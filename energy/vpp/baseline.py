@@ -208,7 +208,8 @@ def dr_baseline(
     days, skipped, official = similar_days(
         event_day, workday, set(event_days), rules.max_lookback_days)
     cols = [str(c) for c in frame.columns]
-    values = frame.to_numpy(dtype=float)
+    # (columns, time): one row per column, contiguous when the frame is one block
+    values = np.ascontiguousarray(frame.to_numpy(dtype=float).T)
     # Completeness: every interval of the calendar day and of the event slots (which may run past
     # midnight). The day's own intervals:
     day_steps = int(pd.Timedelta(days=1) / step)
@@ -220,22 +221,21 @@ def dr_baseline(
         mids = pd.DatetimeIndex([pd.Timestamp(d).tz_localize(tz) for d in days])
         stamps = mids.repeat(span_steps) + pd.TimedeltaIndex(np.tile(check_off, n_cand))
         pos = frame.index.get_indexer(stamps)
-        cube = np.full((n_cand * span_steps, n_cols), np.nan)
+        flat = np.full((n_cols, n_cand * span_steps), np.nan)
         hit = pos >= 0
-        cube[hit] = values[pos[hit]]
-        cube = cube.reshape(n_cand, span_steps, n_cols)
-        complete = ~np.isnan(cube).any(axis=1)  # (days, cols)
+        flat[:, hit] = values[:, pos[hit]]
+        cube = flat.reshape(n_cols, n_cand, span_steps)
+        complete = ~np.isnan(cube).any(axis=2).T  # (days, cols)
         chosen = complete & (np.cumsum(complete, axis=0) <= n_req)
         count = chosen.sum(axis=0)
-        slot_vals = np.nan_to_num(cube[:, slot_pos, :])  # (days, slots, cols)
-        weights = chosen[:, None, :].astype(float)
+        slot_vals = np.nan_to_num(cube[:, :, slot_pos])  # (cols, days, slots)
         with np.errstate(invalid="ignore", divide="ignore"):
-            base = (slot_vals * weights).sum(axis=0) / count
+            base = ((slot_vals * chosen.T[:, :, None]).sum(axis=1) / count[:, None]).T
     else:
         chosen = np.zeros((0, n_cols), dtype=bool)
         count = np.zeros(n_cols, dtype=int)
         base = np.full((len(slots), n_cols), np.nan)
-        cube = np.zeros((0, span_steps, n_cols))
+        cube = np.zeros((n_cols, 0, span_steps))
     factor = np.ones(n_cols)
     notes = ["" for _ in cols]
     adj = rules.adjustment
@@ -274,7 +274,7 @@ def _same_day_factor(
     adj: AdjustmentRule,
 ) -> tuple[np.ndarray, list[str]]:
     """Capped ratio of the event day's actual load to the baseline over the adjustment window."""
-    n_cols = values.shape[1]
+    n_cols = values.shape[0]
     w1 = t0 - pd.Timedelta(hours=adj.gap_hours)
     w0 = w1 - pd.Timedelta(hours=adj.window_hours)
     window = pd.date_range(w0, w1, freq=step, inclusive="left")
@@ -284,7 +284,7 @@ def _same_day_factor(
         return factor, ["adjustment window starts before the event day: not adjusted"] * n_cols
     pos = frame.index.get_indexer(window)
     actual = np.full((len(window), n_cols), np.nan)
-    actual[pos >= 0] = values[pos[pos >= 0]]
+    actual[pos >= 0] = values[:, pos[pos >= 0]].T
     wpos = np.asarray((window - midnight) // step, dtype=np.int64)
     lo, hi = 1.0 - adj.cap_fraction, 1.0 + adj.cap_fraction
     for j in range(n_cols):
@@ -294,7 +294,7 @@ def _same_day_factor(
         if np.isnan(actual[:, j]).any():
             notes[j] = "gap in the adjustment window: not adjusted"
             continue
-        base_w = cube[chosen[:, j]][:, wpos, j].mean()
+        base_w = cube[j][chosen[:, j]][:, wpos].mean()
         if base_w <= 0:
             notes[j] = "baseline in the adjustment window is not positive: not adjusted"
             continue

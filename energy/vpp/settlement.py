@@ -94,7 +94,9 @@ def _import_frame(
     pos = {str(c): j for j, c in enumerate(load_kw.columns)}
     gen = {r.meter for r in resources if r.generation}
     sign = np.array([-1.0 if str(c) in gen else 1.0 for c in load_kw.columns])
-    imp = load_kw.to_numpy(dtype=float) * sign[None, :]
+    imp = np.ascontiguousarray(load_kw.to_numpy(dtype=float).T)  # (meters, time)
+    if gen:
+        imp = imp * sign[:, None]  # a new array: never write into the caller's frame
     names: list[str] = []
     keys: list[tuple[str, str, str]] = []  # (column, level, code)
     picks: list[int] = []
@@ -119,13 +121,13 @@ def _import_frame(
     names.append("park")
     keys.append(("park", PARK, PARK))
     # Plain sums (NaN propagates: a gap in one meter is a gap in the total).
-    sums = np.empty((imp.shape[0], len(groups)))
+    out = np.empty((len(names), imp.shape[1]))
+    out[: len(picks)] = imp[picks]
     for k, g in enumerate(groups):
-        sums[:, k] = imp[:, g].sum(axis=1)
-    parts = [imp[:, picks], sums]
+        out[len(picks) + k] = imp[g].sum(axis=0)
     if park_kw is not None:
-        parts.append(park_kw.reindex(load_kw.index).to_numpy(dtype=float)[:, None])
-    return pd.DataFrame(np.hstack(parts), index=load_kw.index, columns=names), keys
+        out[-1] = park_kw.reindex(load_kw.index).to_numpy(dtype=float)
+    return pd.DataFrame(out.T, index=load_kw.index, columns=names), keys
 
 
 def settle_event(
@@ -154,7 +156,7 @@ def settle_event(
     # Only the look-back window and the event day are read.
     lookback = (baseline_rules or BaselineRules()).max_lookback_days + 1
     first = max(load_kw.index.min(), t0.tz_convert(tz).normalize() - pd.Timedelta(days=lookback))
-    full = pd.date_range(first.floor(step), max(load_kw.index.max(), t1), freq=step)
+    full = pd.date_range(first.floor(step), t1, freq=step, inclusive="left")
     window = load_kw.loc[full[0] : full[-1]]
     if not window.index.equals(full):
         window = window.reindex(full)

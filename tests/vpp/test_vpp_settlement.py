@@ -93,7 +93,9 @@ def test_increase_event_counts_curtailed_generation():
     load = meters()
     base = dr_baseline(load[["E3-pv"]], T0, T1).baseline_kw["E3-pv"]
     load.loc[base.index, "E3-pv"] = base - 150.0  # PV curtailed by 150 kW
+    before = load.copy()
     s = settle_event(event(150.0, "increase"), load, RESOURCES, METERS)
+    pd.testing.assert_frame_equal(load, before)  # the caller's readings are left as they were
     pv = s.lines.set_index("code").loc["PV"]
     assert pv["delivered_kwh"] == pytest.approx(150.0 * 2)
 
