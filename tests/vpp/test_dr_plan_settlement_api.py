@@ -236,7 +236,7 @@ def test_refusals_name_the_problem_and_store_nothing(client, engine, operator_ke
     assert r.status_code == 409 and "/" in r.json()["detail"]
     assert count(engine, "SELECT count(*) FROM dr_settlements WHERE event_id = :e",
                  e=ev["id"]) == 0
-    for month in ("2026-13", "20x6-01", "1999-01"):
+    for month in ("2026-13", "20x6-01", "1999-01", "2999-01", "2026-1\x00"):
         r = client.get("/v1/dr/summary", params={"month": month}, headers=op)
         assert r.status_code == 422, (month, r.text)
     r = client.post(f"/v1/dr/events/{ev['id']}/plan", headers=auth(world["A"]["key"]))
@@ -244,3 +244,27 @@ def test_refusals_name_the_problem_and_store_nothing(client, engine, operator_ke
     assert count(engine, "SELECT count(*) FROM dr_plans WHERE event_id = :e", e=ev["id"]) == 0
     r = client.get("/v1/dr/events/" + "x" * 5000 + "/plan", headers=op)
     assert r.status_code == 404
+
+
+def test_concurrent_settlement_requests_settle_once(client, engine, operator_key, world):
+    op = auth(operator_key)
+    # Another past event (nobody shed anything), stored here so no earlier job settled it.
+    quiet = unique("DRQ")
+    q0 = pd.Timestamp.now(tz=TZ).normalize() - pd.Timedelta(days=3, hours=-10)
+    with Session(engine) as session, session.begin():
+        dr_events.intake(session, dr_events.EventContent(
+            quiet, q0.to_pydatetime(), (q0 + pd.Timedelta(hours=1)).to_pydatetime(),
+            "reduce", 50.0, 2.0, (q0 - pd.Timedelta(hours=3)).to_pydatetime()), source="api",
+            now=(q0 - pd.Timedelta(hours=3)).to_pydatetime(), grid=dr_events.connection())
+    url = f"/v1/dr/events/{quiet}/settlement"
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: client.post(url, headers=op), range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [
+        a.text for a in answers]
+    assert len({len(a.json()["lines"]) for a in answers}) == 1
+    n = count(engine, "SELECT count(*) FROM dr_settlements WHERE event_id = :e", e=quiet)
+    assert n == len(answers[0].json()["lines"])
+    # Without a plan every registered resource is settled; nobody shed, so A's line is ~0.
+    line = next(x for x in answers[0].json()["lines"]
+                if x["level"] == "enterprise" and x["enterprise"] == world["A"]["enterprise"])
+    assert line["delivered_kwh"] == pytest.approx(0.0, abs=1e-6)
