@@ -89,9 +89,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if settings.openadr_vtn_url and settings.openadr_ven_id:
             from app.services.openadr_ven import ParkVen
 
+            # one VEN per deployment: in the process that leads the scheduler
             ven = ParkVen(settings.openadr_vtn_url, settings.openadr_ven_id,
                           settings.openadr_ven_name, app.state.session_factory,
-                          settings.grid_import_limit_kw)
+                          settings.grid_import_limit_kw,
+                          leads=(lambda: scheduler.is_leader) if scheduler is not None else None)
             app.state.openadr_ven = ven
             ven.start()
         try:

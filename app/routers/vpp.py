@@ -97,5 +97,6 @@ def openadr_status(request: Request, _: OperatorDep) -> dict[str, Any]:
     return {"enabled": ven is not None, "vtn_url": settings.openadr_vtn_url,
             "ven_id": settings.openadr_ven_id,
             "ven_name": settings.openadr_ven_name if ven is not None else None,
+            "running": bool(ven is not None and ven.running),
             "registered": bool(ven is not None and ven.registered),
             "decisions": list(ven.decisions) if ven is not None else []}

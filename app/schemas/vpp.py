@@ -132,5 +132,7 @@ class OpenAdrStatusOut(BaseModel):
     vtn_url: str | None
     ven_id: str | None
     ven_name: str | None
+    running: bool
+    """This process runs the VEN (with several processes, the one leading the scheduler)."""
     registered: bool
     decisions: list[OpenAdrDecisionOut]

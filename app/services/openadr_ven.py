@@ -43,6 +43,10 @@ measurement: the payload is in kW."""
 OPERATOR = Principal(key_id=0, role="operator")
 """The VEN acts for the park: it sees every resource's flexibility."""
 DECISIONS_KEPT = 100
+LEAD_CHECK_SECONDS = 1.0
+"""How often the VEN's supervisor checks the scheduler's lead and the registration."""
+REGISTER_RETRY_SECONDS = 30.0
+"""How long after a failed registration the VEN tries again."""
 
 
 class Refused(Exception):
@@ -116,19 +120,29 @@ class ParkVen:
 
     def __init__(self, vtn_url: str, ven_id: str, ven_name: str,
                  session_factory: sessionmaker[Session], grid_import_limit_kw: float | None,
+                 leads: Callable[[], bool] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.vtn_url, self.ven_id, self.ven_name = vtn_url, ven_id, ven_name
         self.session_factory = session_factory
         self.grid = dr_events.connection(grid_import_limit_kw)
+        self.leads = leads
+        """True while this process leads the scheduler (one VEN per deployment); None: this
+        process alone runs the service, so it runs the VEN."""
         self.clock = clock
         self.decisions: deque[dict[str, Any]] = deque(maxlen=DECISIONS_KEPT)
         self._reasons: dict[tuple[str, int], str] = {}
-        self.client = OpenADRClient(ven_name=ven_name, vtn_url=vtn_url, ven_id=ven_id,
-                                    allow_jitter=False, show_fingerprint=False)
-        self.client.add_handler("on_event", self.on_event)
-        self.client.add_handler("on_update_event", self.on_event)
+        self.client = self._new_client()
+        self._task: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+
+    def _new_client(self) -> OpenADRClient:
+        client = OpenADRClient(ven_name=self.ven_name, vtn_url=self.vtn_url, ven_id=self.ven_id,
+                               allow_jitter=False, show_fingerprint=False)
+        client.add_handler("on_event", self.on_event)
+        client.add_handler("on_update_event", self.on_event)
         # The opt-out reason travels in the event response's description (free text in
         # OpenADR 2.0b); openleadr writes "OK"/"ERROR" there, so its message builder is wrapped.
-        build = self.client._create_message
+        build = client._create_message
 
         def with_reasons(message_type: str, **fields: Any) -> Any:
             if message_type == "oadrCreatedEvent":
@@ -139,8 +153,13 @@ class ParkVen:
                         r["response_description"] = reason[:1000]
             return build(message_type, **fields)
 
-        self.client._create_message = with_reasons
-        self._task: asyncio.Task[None] | None = None
+        client._create_message = with_reasons
+        return client
+
+    @property
+    def running(self) -> bool:
+        """True while this process runs the VEN client."""
+        return self._task is not None and (not self._task.done() or self.client.scheduler.running)
 
     @property
     def registered(self) -> bool:
@@ -189,15 +208,44 @@ class ParkVen:
         return opt
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.client.run())
+        """Run the VEN in the running event loop while this process leads the scheduler (or at
+        once without one); a VEN that could not register tries again every
+        ``REGISTER_RETRY_SECONDS``."""
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
-    async def stop(self) -> None:
+    async def _supervise(self) -> None:
+        retry_at = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            leads = self.leads is None or self.leads()
+            if leads and self._task is None:
+                log.info("OpenADR VEN starts, VTN %s", self.vtn_url)
+                self._task = loop.create_task(self.client.run())
+                retry_at = loop.time() + REGISTER_RETRY_SECONDS
+            elif not leads and self._task is not None:
+                log.info("OpenADR VEN stops (this process no longer leads the scheduler)")
+                await self._stop_client()
+                self.client = self._new_client()
+            elif (self._task is not None and self._task.done() and not self.registered
+                  and loop.time() >= retry_at):
+                await self._stop_client()
+                self.client = self._new_client()
+                continue
+            await asyncio.sleep(LEAD_CHECK_SECONDS)
+
+    async def _stop_client(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        self._task = None
         if self.client.scheduler.running:
             self.client.scheduler.shutdown(wait=False)
         if self.client.client_session is not None:
             await self.client.client_session.close()
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        await self._stop_client()
 
 
 def _detail(event: dict[str, Any]) -> dict[str, Any]:

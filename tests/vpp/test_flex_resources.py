@@ -182,3 +182,45 @@ def test_bad_windows_are_named(client, operator_key, params, field):
     r = client.get("/v1/flex/available", headers=auth(operator_key), params=params)
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == field
+
+
+def test_a_published_plan_shapes_the_stations_flexibility(client, operator_key, make_enterprise,
+                                                         make_key, make_meter):
+    ent = make_enterprise()["code"]
+    key = auth(make_key("enterprise", enterprise=ent))
+    op = auth(operator_key)
+    station = unique("BESS")
+    r = client.post("/v1/storage", headers=op, json={
+        "code": station, "name": "s", "zone": "A区", "enterprise": ent,
+        "battery": {"power_charge_mw": 1, "power_discharge_mw": 1, "energy_mwh": 2}})
+    assert r.status_code == 201, r.text
+    day = (datetime.now(UTC) + timedelta(days=2)).astimezone(UTC).date()
+    # the plan forecasts the day from the same day a week before: a load with a daily shape
+    meter = make_meter(ent)["code"]
+    week_ago = datetime.fromisoformat(f"{day - timedelta(days=7)}T00:00:00+08:00")
+    rows = [f"{meter},{(week_ago + timedelta(minutes=15 * i)).isoformat()},"
+            f"{100 + 150 * (32 <= i < 88)}" for i in range(96)]
+    r = client.post("/v1/readings", content="meter,ts,value\n" + "\n".join(rows),
+                    headers={**op, "content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    r = client.post(f"/v1/storage/{station}/plan", headers=op, params={"day": day.isoformat()})
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    rows = plan["schedule"] if isinstance(plan["schedule"], list) else None
+    assert rows, plan.keys()
+    start = datetime.fromisoformat(rows[0]["start"])
+    r = client.get("/v1/flex/available", headers=key, params={
+        "start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()})
+    assert r.status_code == 200, r.text
+    storage = next(k for k in r.json()["kinds"] if k["kind"] == "storage")
+    assert not any("no published plan" in n for n in storage["notes"]), storage["notes"]
+    by_start = {datetime.fromisoformat(s["start"]): s for s in storage["steps"]}
+    for row in rows:
+        step = by_start[datetime.fromisoformat(row["start"])]
+        charge, discharge = row["charge_mw"] * 1000, row["discharge_mw"] * 1000
+        # stopping a planned charge adds to what the station can take off the park's draw
+        assert step["reduce_kw"] >= charge - 1e-3 and step["reduce_kw"] <= 2000 + 1e-3
+        assert step["increase_kw"] >= discharge - 1e-3 and step["increase_kw"] <= 2000 + 1e-3
+        if discharge > 0.5:
+            assert step["reduce_kw"] <= 1000 - discharge + 1e-3
+    assert any(r["charge_mw"] > 0 for r in rows) or any(r["discharge_mw"] > 0 for r in rows)

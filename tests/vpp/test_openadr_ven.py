@@ -233,6 +233,30 @@ def test_a_cancelled_event_is_a_cancelled_version_and_frees_its_slot(vtn, ven_cl
     assert vtn.opt_of(again) == "optIn"
 
 
+def test_with_two_processes_one_ven_runs_in_the_scheduler_leader(make_app, vtn, operator_key,
+                                                                 engine):
+    """Two apps with schedulers stand for two workers: only the leader runs the VEN."""
+    fast = {"scheduler_enabled": True, "scheduler_check_seconds": 0.2,
+            "scheduler_lease_seconds": 2.0, "scheduler_retry_seconds": 0.2,
+            "scenario_executor": "inline", "scenario_poll_seconds": 3600.0,
+            "openadr_vtn_url": vtn.url, "openadr_ven_id": VEN_ID}
+    op = auth(operator_key)
+    with TestClient(make_app(**fast)) as one, TestClient(make_app(**fast)) as two:
+        def running() -> list[bool]:
+            return [c.get("/v1/dr/openadr", headers=op).json()["running"] for c in (one, two)]
+
+        deadline = time.monotonic() + WAIT_S
+        while sorted(running()) != [False, True] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(running()) == [False, True]
+        event_id = unique("OADR")
+        vtn.send(oadr_event(event_id, _start(250)))
+        assert vtn.opt_of(event_id) == "optIn"
+        assert versions(engine, event_id) == 1
+        time.sleep(3)  # several polls later: still one VEN
+        assert sorted(running()) == [False, True]
+
+
 def test_a_vtn_answering_malformed_xml_stores_nothing_and_the_service_stays_up(
         make_app, operator_key, engine):
     from aiohttp import web
