@@ -123,8 +123,15 @@ def _import_frame(
     # Plain sums (NaN propagates: a gap in one meter is a gap in the total).
     out = np.empty((len(names), imp.shape[1]))
     out[: len(picks)] = imp[picks]
-    for k, g in enumerate(groups):
-        out[len(picks) + k] = imp[g].sum(axis=0)
+    sizes = [len(g) for g in groups]
+    nonempty = [k for k, n in enumerate(sizes) if n]
+    if nonempty:  # one gather, then one reduceat over the consecutive groups
+        order = np.concatenate([groups[k] for k in nonempty])
+        starts = np.cumsum([0] + [sizes[k] for k in nonempty[:-1]])
+        out[[len(picks) + k for k in nonempty]] = np.add.reduceat(imp[order], starts, axis=0)
+    for k, n in enumerate(sizes):
+        if not n:
+            out[len(picks) + k] = np.nan  # no meter: no data
     if park_kw is not None:
         out[-1] = park_kw.reindex(load_kw.index).to_numpy(dtype=float)
     return pd.DataFrame(out.T, index=load_kw.index, columns=names), keys
@@ -171,6 +178,7 @@ def settle_event(
     delivered = sign * (b - a)
     dt_h = step / pd.Timedelta(hours=1)
     missing = np.isnan(a).sum(axis=0)
+    sum_b, sum_a, sum_d = (np.nansum(x, axis=0) * dt_h for x in (b, a, delivered))
     col_pos = {c: j for j, c in enumerate(frame.columns)}
     shares = {r.code: r.share for r in resources}
     ent_of = {r.code: r.enterprise for r in resources}
@@ -187,9 +195,9 @@ def settle_event(
             status = STATUS_OK
         k = shares.get(code, 1.0) if level == "resource" else 1.0
         known = status != STATUS_INSUFFICIENT
-        e_base = float(np.nansum(b[:, j]) * dt_h * k) if known else None
-        e_act = float(np.nansum(a[:, j]) * dt_h * k) if known else None
-        e_del = float(np.nansum(delivered[:, j]) * dt_h * k) if known else None
+        e_base = float(sum_b[j] * k) if known else None
+        e_act = float(sum_a[j] * k) if known else None
+        e_del = float(sum_d[j] * k) if known else None
         plan = planned.get(code)
         ratio = (e_del / plan if e_del is not None and plan else None)
         rows.append([level, code, ent_of.get(code, code if level == "enterprise" else None),
