@@ -22,7 +22,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@router.post("/events/{event_id}/plan", status_code=201, response_model=DrPlanOut)
+@router.post("/events/{event_id}/plan", status_code=201, response_model=DrPlanOut,
+             responses={200: {"model": DrPlanOut, "description": "planned already"}})
 def post_plan(event_id: str, response: Response, session: SessionDep,
               principal: OperatorDep) -> dict[str, Any]:
     """Plan the event now (operators; the plan job does the same). 201 when made; 200 when the
@@ -42,7 +43,8 @@ def get_plan(event_id: str, session: SessionDep, principal: PrincipalDep) -> dic
     return svc.plan_json(session, principal, event_id)
 
 
-@router.post("/events/{event_id}/settlement", status_code=201, response_model=DrSettlementOut)
+@router.post("/events/{event_id}/settlement", status_code=201, response_model=DrSettlementOut,
+             responses={200: {"model": DrSettlementOut, "description": "settled already"}})
 def post_settlement(event_id: str, response: Response, session: SessionDep,
                     principal: OperatorDep) -> dict[str, Any]:
     """Settle the event from the meters now (operators; after it ends). 201 when settled; 200
