@@ -32,6 +32,7 @@ from app.routers import (
     carbon,
     core,
     dashboard,
+    dr_plans,
     forecast,
     keys,
     pv,
@@ -60,6 +61,7 @@ ROUTERS: list[APIRouter] = [
     vpp.flex,
     vpp.dr,
     forecast.router,
+    dr_plans.router,
 ]
 """Every router of the service; another domain adds its own here."""
 

@@ -126,6 +126,33 @@ def storage_safety_job(engine: Engine, now: datetime | None = None,
     return opened or 0
 
 
+DR_PLAN_INTERVAL_MINUTES = 5
+DR_SETTLEMENT_INTERVAL_MINUTES = 15
+
+
+def dr_plan_job(engine: Engine, now: datetime | None = None) -> dict[str, str]:
+    """Plan every active demand-response event whose current version has no plan yet (same
+    function as ``POST /v1/dr/events/{id}/plan``); once per (event, version) (``job_runs`` key
+    ``dr_plan`` / ``<id> v<version>``)."""
+    from app.services.dr_plans import plan_job
+
+    done = plan_job(lambda: Session(engine), now)
+    for event_id, outcome in done.items():
+        log.info("dr plan %s: %s", event_id, outcome)
+    return done
+
+
+def dr_settlement_job(engine: Engine, now: datetime | None = None) -> dict[str, str]:
+    """Settle every active event ended two hours ago or more whose current version is not
+    settled; once per (event, version) (``job_runs`` key ``dr_settlement`` / ``<id> v<n>``)."""
+    from app.services.dr_plans import settlement_job
+
+    done = settlement_job(lambda: Session(engine), now)
+    for event_id, outcome in done.items():
+        log.info("dr settlement %s: %s", event_id, outcome)
+    return done
+
+
 def add_storage_jobs(sched: BackgroundScheduler, engine: Engine, settings: Settings) -> None:
     hour, minute = (int(x) for x in settings.storage_plan_time.split(":"))
     sched.add_job(storage_plan_job, "cron", hour=hour, minute=minute, args=[engine, settings],
@@ -301,6 +328,10 @@ class SchedulerLeader:
         sched.add_job(completeness_job, "interval", minutes=s.completeness_interval_minutes,
                       args=[self.engine], id="completeness", coalesce=True, max_instances=1)
         add_storage_jobs(sched, self.engine, s)
+        sched.add_job(dr_plan_job, "interval", minutes=DR_PLAN_INTERVAL_MINUTES,
+                      args=[self.engine], id="dr_plan", coalesce=True, max_instances=1)
+        sched.add_job(dr_settlement_job, "interval", minutes=DR_SETTLEMENT_INTERVAL_MINUTES,
+                      args=[self.engine], id="dr_settlement", coalesce=True, max_instances=1)
         sched.add_job(performance_job, "cron", hour=s.pv_performance_hour, minute=5,
                       args=[self.engine, s.pv_alert_share_of_expected],
                       id="pv_performance", coalesce=True, max_instances=1)

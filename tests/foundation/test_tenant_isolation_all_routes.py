@@ -166,6 +166,7 @@ LISTS: list[tuple[str, dict[str, str]]] = [
     ("/v1/flex/resources", {}),
     ("/v1/flex/available", {"start": START, "end": END}),
     ("/v1/dr/events", {}),
+    ("/v1/dr/summary", {"month": "2026-03"}),
 ]
 
 
@@ -208,6 +209,9 @@ def b_reads(w: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
         ("/v1/forecasts", {"target": "array", "code": w["b_array"], "start": START}),
         ("/v1/forecasts", {"target": "zone", "code": "B区", "start": START}),
         ("/v1/forecasts", {"target": "park", "start": START}),
+        # plans and settlements of real events: tests/vpp/test_dr_plan_settlement_api.py
+        ("/v1/dr/events/no-such-event/plan", {}),
+        ("/v1/dr/events/no-such-event/settlement", {}),
     ]
 
 
@@ -405,6 +409,8 @@ OPERATOR_ONLY: list[tuple[str, str, dict[str, Any]]] = [
     ("post", "/v1/keys/999999/rotate", {}),
     ("post", "/v1/dr/events", {"json": {"id": "E"}}),
     ("get", "/v1/dr/openadr", {}),
+    ("post", "/v1/dr/events/no-such-event/plan", {}),
+    ("post", "/v1/dr/events/no-such-event/settlement", {}),
 ]
 
 

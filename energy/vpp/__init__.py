@@ -1,0 +1,1 @@
+"""The park's virtual power plant: demand-response baselines, event plans and settlement."""
