@@ -35,7 +35,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@flex.post("/resources", status_code=201, response_model=FlexResourceOut)
+@flex.post("/resources", status_code=201, response_model=FlexResourceOut, responses={
+    200: {"model": FlexResourceOut, "description": "registered already (unchanged or updated)"}})
 def register_resource(body: FlexResourceIn, response: Response, session: SessionDep,
                       principal: WriterDep) -> dict[str, Any]:
     """Register a flexible resource behind one of the enterprise's meters (an enterprise for
@@ -63,7 +64,8 @@ def available(start: StartQ, end: EndQ, session: SessionDep,
     return svc.available(session, principal, start, end, _now())
 
 
-@dr.post("/events", status_code=201, response_model=DrEventOut)
+@dr.post("/events", status_code=201, response_model=DrEventOut, responses={
+    200: {"model": DrEventOut, "description": "stored already (changed false) or a new version"}})
 def post_event(body: DrEventIn, request: Request, response: Response, session: SessionDep,
                principal: OperatorDep) -> dict[str, Any]:
     """Receive a demand-response event (operators). 201 when new; 200 when the same event was
