@@ -257,9 +257,12 @@ def parse_columns(batch: RawBatch) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Frame (row, meter, ts UTC, value, raw_value) with the timestamp and value errors."""
     ts, ts_err = _parse_ts(batch.ts)
     values, val_err = _parse_values(batch.value)
-    frame = pd.DataFrame({"row": batch.frame["row"].to_numpy(), "meter": batch.frame["meter"],
+    rows = batch.frame["row"].to_numpy()
+    frame = pd.DataFrame({"row": rows, "meter": batch.frame["meter"],
                           "ts": ts, "value": values, "raw_value": values})
-    return frame, [e for e in (ts_err, val_err) if e is not None]
+    errors = [e.assign(row=rows[e["row"].to_numpy() - 1]) for e in (ts_err, val_err)
+              if e is not None]
+    return frame, errors
 
 
 def match_meters(frame: pd.DataFrame, meters: dict[str, MeterInfo]) -> list[pd.DataFrame]:

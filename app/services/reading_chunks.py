@@ -51,11 +51,13 @@ def upload_kind(content_type: str) -> str:
 
 
 def body_chunks(source: IO[bytes], content_type: str, *, max_json_depth: int = 64,
+                chunk_bytes: int = CSV_BLOCK_BYTES, chunk_rows: int = JSON_CHUNK_ROWS,
                 ) -> Iterator[RawBatch]:
-    """The chunks of an upload body read from the start of ``source`` (seekable)."""
+    """The chunks of an upload body read from the start of ``source`` (seekable): CSV in
+    blocks of ``chunk_bytes``, JSON in ``chunk_rows`` records."""
     if upload_kind(content_type) == "json":
-        return json_chunks(source, max_json_depth=max_json_depth)
-    return csv_chunks(source)
+        return json_chunks(source, max_json_depth=max_json_depth, rows=chunk_rows)
+    return csv_chunks(source, block_size=chunk_bytes)
 
 
 def _malformed_csv(exc: Exception) -> Problem:

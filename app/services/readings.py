@@ -84,7 +84,10 @@ def ingest(
 def ingest_upload(ctx: IngestContext, principal: Principal, source: IO[bytes],
                   content_type: str, payload_sha256: str) -> dict[str, Any]:
     """Store one batch read in chunks from ``source`` (a seekable file of the body)."""
-    chunks = body_chunks(source, content_type, max_json_depth=ctx.settings.max_json_depth)
+    settings = ctx.settings
+    chunks = body_chunks(source, content_type, max_json_depth=settings.max_json_depth,
+                         chunk_bytes=settings.upload_chunk_bytes,
+                         chunk_rows=settings.upload_chunk_rows)
     return ingest_chunks(ctx, principal, chunks, content_type=content_type,
                          payload_sha256=payload_sha256)
 
