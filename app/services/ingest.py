@@ -26,7 +26,6 @@ from energy.meter_series import (
     QUALITY_RANK,
     batch_duplicates,
     cumulative_to_interval,
-    implausible_mask,
     off_grid,
 )
 from energy.units import CARRIERS, UnitError, to_canonical_factor
@@ -399,16 +398,15 @@ def repeated_key_errors(frame: pd.DataFrame) -> tuple[list[pd.DataFrame], bool]:
 
 def interval_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The interval-register rows of a checked frame, as rows to store (unflagged)."""
-    part = frame[frame["register"] == "interval"]
-    out = pd.DataFrame({
-        "row": part["row"].to_numpy(), "meter": part["meter"].to_numpy(),
+    interval = (frame["register"] == "interval").to_numpy()
+    part = frame if interval.all() else frame[interval]
+    return pd.DataFrame({
+        "row": part["row"].to_numpy(), "meter": part["meter"].array,
         "meter_id": part["meter_id"].to_numpy(dtype="float64").astype("int32"),
-        "start_ts": part["ts"].to_numpy(), "value": part["value"].to_numpy(),
-        "original_unit": part["original_unit"].to_numpy(), "quality": part["quality"].to_numpy(),
-        "register_value": np.nan,
+        "start_ts": part["ts"].array, "value": part["value"].to_numpy(),
+        "original_unit": part["original_unit"].array, "quality": part["quality"].array,
+        "register_value": np.full(len(part), np.nan),
         "covered_minutes": part["interval_minutes"].to_numpy(dtype="float64")})
-    out["start_ts"] = pd.to_datetime(out["start_ts"], utc=True)
-    return out
 
 
 def flag_implausible(rows: pd.DataFrame, meters: dict[str, MeterInfo],
@@ -418,14 +416,19 @@ def flag_implausible(rows: pd.DataFrame, meters: dict[str, MeterInfo],
     if not len(rows):
         rows["quality"] = pd.Categorical(rows["quality"], categories=QUALITY_ORDER)
         return rows
-    by_code = {m.code: m for m in meters.values()}
-    per_hour = rows["meter"].map(
-        {c: m.max_per_hour if m.max_per_hour is not None else ceilings_per_hour.get(m.carrier)
-         for c, m in by_code.items()}).astype("float64")
-    minutes = rows["meter"].map({c: m.interval_minutes for c, m in by_code.items()}).astype(
-        "float64")
-    ceiling = per_hour * minutes / 60.0
-    implausible = implausible_mask(rows["value"], ceiling, rows["covered_minutes"] / minutes)
+    by_id = {m.id: m for m in meters.values()}
+    table_ids = np.array(sorted(by_id), dtype="int64")
+    per_hour_of = np.array([
+        np.nan if (c := by_id[int(i)].max_per_hour if by_id[int(i)].max_per_hour is not None
+                   else ceilings_per_hour.get(by_id[int(i)].carrier)) is None else c
+        for i in table_ids], dtype="float64")
+    minutes_of = np.array([by_id[int(i)].interval_minutes for i in table_ids], dtype="float64")
+    pos = np.searchsorted(table_ids, rows["meter_id"].to_numpy().astype("int64"))
+    ceiling = per_hour_of[pos] * minutes_of[pos] / 60.0
+    covered = rows["covered_minutes"].to_numpy(dtype="float64") / minutes_of[pos]
+    values = rows["value"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        implausible = values > ceiling * covered  # NaN ceiling: no check
     quality = pd.Categorical(rows["quality"], categories=QUALITY_ORDER)
     if implausible.any():
         worst = np.maximum(quality.codes, np.where(implausible, QUALITY_RANK["implausible"], 0))

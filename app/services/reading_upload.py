@@ -281,7 +281,8 @@ def _ranges(keys: np.ndarray) -> tuple[list[pd.Timestamp], list[pd.Timestamp], l
     """Per meter, the first and last interval start among ``keys``."""
     if not len(keys):
         return [], [], []
-    keys = np.unique(keys)
+    if not (np.diff(keys) > 0).all():
+        keys = np.unique(keys)
     ids, secs = keys >> 32, keys & 0xFFFFFFFF
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     ends = np.r_[starts[1:] - 1, len(keys) - 1]
