@@ -105,7 +105,8 @@ def wait_for_refreshes(engine: Engine) -> None:
         with engine.connect() as c:
             busy = c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE"
                                   " 'CALL refresh_continuous_aggregate%' AND state = 'active'"
-                                  " AND pid <> pg_backend_pid() AND datname = current_database()")).scalar_one()
+                                  " AND pid <> pg_backend_pid()"
+                                  " AND datname = current_database()")).scalar_one()
         if not busy:
             return
         time.sleep(0.2)

@@ -204,7 +204,8 @@ def test_a_database_connection_dropped_mid_stream_answers_503_and_stores_nothing
             while not killed and time.monotonic() < deadline:
                 pids = conn.execute(text(
                     "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY reading_stage%'"
-                    " AND pid <> pg_backend_pid() AND datname = current_database()")).scalars().all()
+                    " AND pid <> pg_backend_pid() AND datname = current_database()"
+                )).scalars().all()
                 for pid in pids:
                     conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
                     killed.append(pid)
