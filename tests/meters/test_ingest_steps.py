@@ -21,6 +21,7 @@ from app.services.ingest import (
     month_span_errors,
     negative_errors,
     parse_columns,
+    prepare,
     read_quality,
     repeated_key_errors,
     row_keys_of,
@@ -174,3 +175,27 @@ def test_ledger_finds_keys_repeated_across_chunks_and_gaps() -> None:
     gaps = gaps_from_keys(keys, METERS)
     assert [(g["meter"], g["missing_intervals"]) for g in gaps] == [("E1", 2)]
     assert row_keys_of(first.rows).tolist() == sorted(row_keys_of(first.rows).tolist())
+
+
+def test_prepare_composes_the_steps_for_a_batch_held_in_memory() -> None:
+    reg = MeterInfo(id=11, code="R1", enterprise_id=1, carrier="electricity_import", unit="kWh",
+                    canonical_unit="kWh", register="cumulative", interval_minutes=15)
+    meters = {**METERS, "R1": reg}
+    asked: list[list[int]] = []
+
+    def previous(ids: list[int], first: pd.Series) -> pd.DataFrame:
+        asked.append(ids)
+        return pd.DataFrame({"meter_id": [11], "ts": [first.iloc[0] - pd.Timedelta("15min")],
+                             "value": [95.0]})
+
+    prepared = prepare(one("meter,ts,value\nE1,2026-03-01T00:00:00+08:00,4\n"
+                           "R1,2026-03-01T00:15:00+08:00,100\nR1,2026-03-01T00:30:00+08:00,103\n"),
+                       meters, ceilings_per_hour={}, previous_registers=previous)
+    assert asked == [[11]]
+    assert prepared.rows["value"].tolist() == [4.0, 5.0, 3.0]
+    assert prepared.received_rows == 3
+    with pytest.raises(Problem) as caught:
+        prepare(one("meter,ts,value\nE1,2026-03-01T00:00:00+08:00,-4\n"), meters,
+                ceilings_per_hour={}, previous_registers=previous)
+    assert caught.value.errors == [{"row": 1, "field": "value",
+                                    "message": "negative interval consumption is impossible"}]
