@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     e.g. ~/.local/share/zcpark), whatever folder a command is started from."""
     max_batch_rows: int = 2_000_000
     max_body_bytes: int = 200 * 1024 * 1024
+    upload_chunk_bytes: int = Field(default=4 << 20, ge=256)
+    """Bytes of CSV text a readings upload is read, validated and staged in at a time (about
+    100,000 rows of ``meter,ts,value``): the upload's memory grows with this, not the body."""
+    upload_chunk_rows: int = Field(default=100_000, ge=1)
+    """Records of a JSON readings upload read, validated and staged at a time."""
     upload_earliest: date = date(2000, 1, 1)
     """Earliest accepted reading time (midnight of this day in ``timezone``); earlier rows → 422."""
     upload_future_tolerance_hours: float = Field(default=24.0, ge=0)

@@ -126,15 +126,20 @@ def body_problem(body: bytes, content_type: str, max_json_depth: int) -> Problem
 
 class InputGuard:
     """Reads a request body whole (the size limit sits outside), checks it, then hands it on.
-    Requests without an ``Authorization`` header pass unread (their route answers 401)."""
+    Requests without an ``Authorization`` header pass unread (their route answers 401), and so
+    do POSTs to ``streamed_paths``: routes that read their body in chunks and make the same
+    checks as they go (a large upload is never held whole)."""
 
-    def __init__(self, app: ASGIApp, max_json_depth: int) -> None:
+    def __init__(self, app: ASGIApp, max_json_depth: int,
+                 streamed_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_json_depth = max_json_depth
+        self.streamed_paths = streamed_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["method"] not in BODY_METHODS
-                or not any(name == b"authorization" for name, _ in scope.get("headers", []))):
+                or not any(name == b"authorization" for name, _ in scope.get("headers", []))
+                or (scope["method"] == "POST" and scope["path"] in self.streamed_paths)):
             # Every route taking a body needs a key: without one it answers 401 before reading,
             # so an anonymous client never makes the service buffer a body.
             await self.app(scope, receive, send)

@@ -135,7 +135,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_problem_handlers(app)
     install_method_not_allowed(app)
     # Added last = outermost: the size limit counts bytes before the guard reads the body.
-    app.add_middleware(InputGuard, max_json_depth=settings.max_json_depth)
+    app.add_middleware(InputGuard, max_json_depth=settings.max_json_depth,
+                       streamed_paths=frozenset({"/v1/readings"}))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     watch_engine(engine)

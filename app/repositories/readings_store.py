@@ -47,6 +47,9 @@ class ReadingsStore(ABC):
     layout: ClassVar[str]
     """``timescaledb`` or ``partitions`` (shown by ``/health`` and the CLI, nothing branches
     on it)."""
+    keeps_day_rollup: ClassVar[bool]
+    """True when the day sums (``meter_days``) are written in the same transaction as the
+    readings (a writer that merges readings itself must keep them too)."""
     refreshes_after_commit: ClassVar[bool]
     """True when sums become materialised by :meth:`refresh` after the write commits (the
     ingest answer then says ``aggregates: refreshing`` until the refresh has run)."""
@@ -102,6 +105,7 @@ class HypertableStore(ReadingsStore):
     """TimescaleDB: hypertable + continuous aggregates (the production layout)."""
 
     layout = "timescaledb"
+    keeps_day_rollup = False
     refreshes_after_commit = True
 
     def write(self, conn: Connection, rows: pd.DataFrame, batch_id: int,
@@ -131,6 +135,7 @@ class PartitionStore(ReadingsStore):
     """Plain PostgreSQL: native monthly partitions + the ``meter_days`` rollup."""
 
     layout = "partitions"
+    keeps_day_rollup = True
     refreshes_after_commit = False
 
     def write(self, conn: Connection, rows: pd.DataFrame, batch_id: int,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
+import tempfile
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from app.auth import PrincipalDep, SessionDep, WriterDep
 from app.deps import ReadingsStoreDep
@@ -30,11 +33,14 @@ from app.schemas.core import (
 from app.services import core as core_svc
 from app.services import readings as readings_svc
 from app.services.answer_cache import remembered
-from app.services.readings import IngestContext, ingest, meter_resolution
+from app.services.reading_chunks import upload_kind
+from app.services.readings import IngestContext, ingest_upload, meter_resolution
 from energy.units import carrier_spec, round_to_resolution
 
 router = APIRouter(prefix="/v1", tags=["readings"])
 
+SPOOL_MEMORY_BYTES = 4 << 20
+"""An upload body up to this size is kept in memory; a larger one is spooled to a temporary file."""
 CSV_EXAMPLE = "meter,ts,value\nM-001,2026-03-01T00:00:00+08:00,12.5\n"
 
 
@@ -51,15 +57,28 @@ async def upload_readings(request: Request, principal: WriterDep) -> UploadOut:
     All-or-nothing: any bad row rejects the batch with 422 naming every row and field.
     Re-sending a batch changes nothing; a changed value is a revision kept in the audit trail.
     """
-    body = await request.body()
     ctx: IngestContext = request.app.state.ingest_context
-    INGEST_BYTES.inc(len(body))
-    try:
-        answer = await run_in_threadpool(ingest, ctx, principal, body,
-                                         request.headers.get("content-type", ""))
-    except (Problem, DomainError) as exc:
-        INGEST_BATCHES.labels("rejected" if problem_of(exc).status < 500 else "failed").inc()
-        raise
+    content_type = request.headers.get("content-type", "")
+    upload_kind(content_type)  # 415 before any byte is read
+    # The body goes to a spooled file as it arrives (memory while small, disk beyond), then is
+    # read back in chunks: a large upload never sits in memory whole.
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
+        digest = hashlib.sha256()
+        try:
+            async for part in request.stream():
+                digest.update(part)
+                spool.write(part)
+        except ClientDisconnect:
+            raise Problem(400, "The client closed the connection before the body was complete; "
+                          "nothing was stored.", kind="incomplete-body") from None
+        INGEST_BYTES.inc(spool.tell())
+        spool.seek(0)
+        try:
+            answer = await run_in_threadpool(ingest_upload, ctx, principal, spool,
+                                             content_type, digest.hexdigest())
+        except (Problem, DomainError) as exc:
+            INGEST_BATCHES.labels("rejected" if problem_of(exc).status < 500 else "failed").inc()
+            raise
     INGEST_BATCHES.labels("stored").inc()
     INGEST_ROWS.inc(answer["rows"])
     return UploadOut(**answer)

@@ -26,7 +26,6 @@ from energy.meter_series import (
     QUALITY_RANK,
     batch_duplicates,
     cumulative_to_interval,
-    implausible_mask,
     off_grid,
 )
 from energy.units import CARRIERS, UnitError, to_canonical_factor
@@ -140,12 +139,12 @@ def _categorical(arr: pa.ChunkedArray | pa.Array) -> pd.Series:
         categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object)))
 
 
-def _columns_frame(cols: dict[str, Any]) -> RawBatch:
+def _columns_frame(cols: dict[str, Any], first_row: int = 1) -> RawBatch:
     missing = [c for c in ("meter", "ts", "value") if c not in cols]
     if missing:
         raise missing_columns(missing)
     n = len(cols["meter"])
-    out = pd.DataFrame({"row": np.arange(1, n + 1, dtype="int64"),
+    out = pd.DataFrame({"row": np.arange(first_row, first_row + n, dtype="int64"),
                         "meter": _categorical(cols["meter"])})
     for opt in ("quality", "unit"):
         if opt in cols:
@@ -192,36 +191,78 @@ def _parse_values(raw: pa.ChunkedArray) -> tuple[np.ndarray, pd.DataFrame | None
     return values, _error(np.flatnonzero(bad) + 1, "value", "not a finite number")
 
 
-def prepare(
+@dataclass
+class CheckedChunk:
+    """One chunk of a batch, validated on its own (see :func:`check_chunk`).
+
+    ``rows``: interval-register rows ready to store (columns of :data:`ROW_COLUMNS`);
+    ``cumulative``: cumulative-register readings (row, meter, meter_id, ts, value, original_unit,
+    quality), kept until the whole batch is read because each interval needs the reading before
+    it, which may sit in another chunk; ``errors``: frames (row, field, message);
+    ``month_firsts``: the earliest accepted row of each UTC calendar month in the chunk (month,
+    ts, row), for the batch-wide month limit."""
+
+    rows: pd.DataFrame
+    cumulative: pd.DataFrame
+    errors: list[pd.DataFrame]
+    month_firsts: pd.DataFrame
+    received_rows: int
+
+
+ROW_COLUMNS = ("row", "meter", "meter_id", "start_ts", "value", "original_unit", "quality",
+               "register_value", "covered_minutes")
+"""Columns of rows ready to store (interval starts in UTC, values in canonical units)."""
+
+
+def check_chunk(
     batch: RawBatch,
     meters: dict[str, MeterInfo],
     *,
     ceilings_per_hour: dict[str, float],
-    previous_registers: Callable[[list[int], pd.Series], pd.DataFrame],
-    last_starts: Callable[[list[int]], pd.DataFrame] | None = None,
     max_abs_value: float = MAX_ABS_VALUE,
     not_before: pd.Timestamp | None = None,
     not_after: pd.Timestamp | None = None,
-    max_months: int | None = None,
-) -> PreparedBatch:
-    """Validate a parsed batch; raise :class:`Problem` 422 listing every bad row and field.
+) -> CheckedChunk:
+    """Every per-row check of one chunk, in order: timestamps and values parse, accepted window,
+    known meter, quality, unit conversion and magnitude, grid, sign, repeated keys in the chunk;
+    then the chunk's interval rows are flagged (implausible) and its cumulative readings set
+    aside. ``meters`` holds only meters the caller may write (others read as unknown)."""
+    frame, errors = parse_columns(batch)
+    window, inside = window_errors(frame, not_before, not_after)
+    errors += window
+    errors += match_meters(frame, meters)
+    errors += read_quality(batch.frame, frame)
+    errors += convert_units(frame, batch.frame, meters, max_abs_value)
+    errors += grid_errors(frame)
+    errors += negative_errors(frame, meters)
+    firsts = month_firsts(frame, inside)
+    repeated, has_repeats = repeated_key_errors(frame)
+    errors += repeated
+    if has_repeats:
+        frame = frame[~(frame.duplicated(["meter_id", "ts"], keep="first")
+                        & frame["ts"].notna() & frame["known"])]
+    rows = flag_implausible(interval_rows(frame), meters, ceilings_per_hour)
+    cumulative = frame.loc[frame["register"] == "cumulative",
+                           ["row", "meter", "meter_id", "ts", "value", "original_unit", "quality"]]
+    return CheckedChunk(rows=rows, cumulative=cumulative, errors=errors,
+                        month_firsts=firsts, received_rows=len(batch))
 
-    ``meters`` holds only meters the caller may write (others read as unknown).
-    ``previous_registers(meter_ids, first_ts_by_meter)`` returns the stored register reading
-    before each cumulative meter's first reading (columns meter_id, ts, value).
-    ``max_abs_value``: largest magnitude of a value in the meter's canonical unit.
-    ``not_before`` / ``not_after``: the accepted window of ``ts`` (inclusive);
-    ``max_months``: the most distinct UTC calendar months one batch may touch.
-    """
-    raw = batch.frame
-    n = len(raw)
-    errors: list[pd.DataFrame] = []
+
+def parse_columns(batch: RawBatch) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Frame (row, meter, ts UTC, value, raw_value) with the timestamp and value errors."""
     ts, ts_err = _parse_ts(batch.ts)
     values, val_err = _parse_values(batch.value)
-    errors += [e for e in (ts_err, val_err) if e is not None]
-    frame = pd.DataFrame({"row": raw["row"], "meter": raw["meter"], "ts": ts, "value": values})
-    errors += _window_errors(frame, not_before, not_after, max_months)
+    rows = batch.frame["row"].to_numpy()
+    frame = pd.DataFrame({"row": rows, "meter": batch.frame["meter"],
+                          "ts": ts, "value": values, "raw_value": values})
+    errors = [e.assign(row=rows[e["row"].to_numpy() - 1]) for e in (ts_err, val_err)
+              if e is not None]
+    return frame, errors
 
+
+def match_meters(frame: pd.DataFrame, meters: dict[str, MeterInfo]) -> list[pd.DataFrame]:
+    """Adds known, meter_id, interval_minutes and register per row (looked up once per code);
+    an error for every row naming a meter the caller may not write."""
     cats = list(frame["meter"].cat.categories)
     codes = frame["meter"].cat.codes.to_numpy()
 
@@ -230,32 +271,45 @@ def prepare(
                          + [default], dtype=object if isinstance(default, str) else "float64")
         return table[codes]  # code -1 (missing) picks the default at the end
 
-    known = pd.Series(per_meter("id", -1.0) >= 0, index=frame.index)
-    if not known.all():
-        errors.append(_error(frame.loc[~known, "row"], "meter",
-                             "unknown meter (or not one of yours): "
-                             + frame.loc[~known, "meter"].astype(object).fillna("").astype(str)))
     frame["meter_id"] = per_meter("id", -1.0)
+    frame["known"] = frame["meter_id"].to_numpy() >= 0
     frame["interval_minutes"] = per_meter("interval_minutes", np.nan)
     frame["register"] = per_meter("register", "")
-    info = pd.DataFrame([m.__dict__ for m in meters.values()])
-    if info.empty:
-        info = pd.DataFrame(columns=list(MeterInfo.__dataclass_fields__))
-    info = info.set_index("code")
+    unknown = ~frame["known"]
+    if not unknown.any():
+        return []
+    return [_error(frame.loc[unknown, "row"], "meter",
+                   "unknown meter (or not one of yours): "
+                   + frame.loc[unknown, "meter"].astype(object).fillna("").astype(str))]
 
-    if "quality" in raw:
-        qcat = raw["quality"].cat.rename_categories(
-            [str(c).lower() for c in raw["quality"].cat.categories])
-        qobj = qcat.astype(object).fillna("").replace("", "ok")
-        badq = ~qobj.isin(CLIENT_QUALITIES)
-        if badq.any():
-            errors.append(_error(frame.loc[badq, "row"], "quality",
-                                 "quality must be one of: " + ", ".join(CLIENT_QUALITIES)))
-        frame["quality"] = pd.Categorical(qobj.where(~badq, "ok"), categories=QUALITY_ORDER)
-    else:
+
+def read_quality(raw: pd.DataFrame, frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """Adds quality (ok when absent or empty); an error where a client sends another flag."""
+    n = len(frame)
+    if "quality" not in raw:
         frame["quality"] = pd.Categorical.from_codes(np.zeros(n, dtype="int64"), QUALITY_ORDER)
+        return []
+    qcat = raw["quality"].cat.rename_categories(
+        [str(c).lower() for c in raw["quality"].cat.categories])
+    qobj = pd.Series(qcat.astype(object).fillna("").replace("", "ok").to_numpy(),
+                     index=frame.index)
+    badq = ~qobj.isin(CLIENT_QUALITIES)
+    frame["quality"] = pd.Categorical(qobj.where(~badq, "ok"), categories=QUALITY_ORDER)
+    if not badq.any():
+        return []
+    return [_error(frame.loc[badq, "row"], "quality",
+                   "quality must be one of: " + ", ".join(CLIENT_QUALITIES))]
 
-    # Units → canonical: one factor per distinct (meter, unit) pair, looked up by codes.
+
+def convert_units(frame: pd.DataFrame, raw: pd.DataFrame, meters: dict[str, MeterInfo],
+                  max_abs_value: float) -> list[pd.DataFrame]:
+    """Values to the meter's canonical unit (one factor per distinct (meter, unit) pair) and
+    original_unit per row; errors for unknown units and for values beyond ±max_abs_value after
+    conversion (1e308 MWh is finite, its kWh is not; the bound keeps every sum finite)."""
+    errors: list[pd.DataFrame] = []
+    n = len(frame)
+    cats = list(frame["meter"].cat.categories)
+    codes = frame["meter"].cat.codes.to_numpy()
     if "unit" in raw:
         ucats = [str(u) for u in raw["unit"].cat.categories]
         ucodes = raw["unit"].cat.codes.to_numpy()
@@ -282,14 +336,18 @@ def prepare(
     unit_names, unit_of_pair = np.unique(pair_unit.astype(str), return_inverse=True)
     frame["original_unit"] = pd.Categorical.from_codes(unit_of_pair[inverse],
                                                        pd.Index(unit_names, dtype=object))
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         frame["value"] = frame["value"].to_numpy() * pair_factor[inverse]
-    # After conversion: 1e308 MWh is finite, its kWh is not; the bound keeps every sum finite.
-    beyond = _beyond(frame["value"], max_abs_value) & np.isfinite(values)
+    beyond = _beyond(frame["value"], max_abs_value) & np.isfinite(frame["raw_value"].to_numpy())
     if beyond.any():
         errors.append(_error(frame.loc[beyond, "row"], "value", _beyond_message(max_abs_value)))
+    return errors
 
-    ok_ts = frame["ts"].notna() & known
+
+def grid_errors(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """Rows whose ts is off the meter's interval grid (anchored at Asia/Shanghai midnight)."""
+    errors = []
+    ok_ts = frame["ts"].notna() & frame["known"]
     for minutes in frame.loc[ok_ts, "interval_minutes"].dropna().unique():
         sel = ok_ts & (frame["interval_minutes"] == minutes)
         off = off_grid(frame.loc[sel, "ts"], int(minutes))
@@ -297,96 +355,162 @@ def prepare(
             errors.append(_error(frame.loc[sel, "row"].to_numpy()[off], "ts",
                                  f"not on the meter's {int(minutes)}-minute grid "
                                  "(anchored at Asia/Shanghai midnight)"))
+    return errors
 
-    # Per meter (not per row): temperatures and signed battery power may be negative.
+
+def negative_errors(frame: pd.DataFrame, meters: dict[str, MeterInfo]) -> list[pd.DataFrame]:
+    """Negative values of meters whose carrier cannot be negative (decided per meter, not per
+    row: temperatures and signed battery power may be negative)."""
+    cats = list(frame["meter"].cat.categories)
     may_be_negative = np.array(
         [c in meters and CARRIERS[meters[c].carrier].allows_negative for c in cats] + [False],
-        dtype=bool)[codes]
-    negative = known & (frame["value"] < 0) & ~may_be_negative
-    if negative.any():
-        errors.append(_error(frame.loc[negative, "row"], "value",
-                             np.where(frame.loc[negative, "register"] == "cumulative",
-                                      "negative register reading",
-                                      "negative interval consumption is impossible")))
+        dtype=bool)[frame["meter"].cat.codes.to_numpy()]
+    negative = frame["known"] & (frame["value"] < 0) & ~may_be_negative
+    if not negative.any():
+        return []
+    return [_error(frame.loc[negative, "row"], "value",
+                   np.where(frame.loc[negative, "register"] == "cumulative",
+                            "negative register reading",
+                            "negative interval consumption is impossible"))]
 
-    valid_keys = (frame["ts"].notna() & known).to_numpy()
+
+def repeated_key_errors(frame: pd.DataFrame) -> tuple[list[pd.DataFrame], bool]:
+    """Rows repeating a (meter, ts) of the same chunk with a different value (errors), and
+    whether any key repeats at all (repeats with the same value collapse to the first)."""
+    valid_keys = (frame["ts"].notna() & frame["known"]).to_numpy()
     # One int64 key per (meter, second): a hash on it finds duplicates far faster than on columns.
     key = _row_keys(frame["meter_id"].to_numpy(), frame["ts"])
     dup_any = pd.Series(key).duplicated(keep=False).to_numpy() & valid_keys
-    if dup_any.any():
-        keyed = frame.loc[valid_keys, ["meter_id", "ts", "value", "row"]]
-        conflicts, _ = batch_duplicates(keyed, keys=("meter_id", "ts"))
-        if len(conflicts):
-            first_row = conflicts.groupby(["meter_id", "ts"])["row"].transform("min")
-            errors.append(_error(conflicts["row"], "value",
-                                 "same meter and ts as row " + first_row.astype(str)
-                                 + " with a different value"))
+    if not dup_any.any():
+        return [], False
+    keyed = frame.loc[valid_keys, ["meter_id", "ts", "value", "row"]]
+    conflicts, _ = batch_duplicates(keyed, keys=("meter_id", "ts"))
+    if not len(conflicts):
+        return [], True
+    first_row = conflicts.groupby(["meter_id", "ts"])["row"].transform("min")
+    return [_error(conflicts["row"], "value", "same meter and ts as row " + first_row.astype(str)
+                   + " with a different value")], True
 
-    if errors:
-        err = pd.concat(errors, ignore_index=True).sort_values(["row", "field"], kind="stable")
-        raise batch_rejected([
-            RowError(row=None if pd.isna(r) else int(r), field=f, message=str(msg))
-            for r, f, msg in err.itertuples(index=False)
-        ])
 
-    if dup_any.any():
-        frame = frame[~frame.duplicated(["meter_id", "ts"], keep="first")]
-    out_parts: list[pd.DataFrame] = []
-    interval_rows = frame[frame["register"] == "interval"]
-    if len(interval_rows):
-        part = interval_rows.rename(columns={"ts": "start_ts"})[
-            ["row", "meter", "meter_id", "start_ts", "value", "original_unit", "quality"]].copy()
-        part["register_value"] = np.nan
-        part["covered_minutes"] = interval_rows["interval_minutes"].to_numpy(dtype="float64")
-        out_parts.append(part)
-    cum = frame[frame["register"] == "cumulative"]
-    if len(cum):
-        ids = [int(i) for i in cum["meter_id"].unique()]
-        first = cum.groupby("meter_id")["ts"].min()
-        prev = previous_registers(ids, first)
-        code_of = {m.id: m.code for m in meters.values()}
-        prev_frame = None
-        if len(prev):
-            prev_frame = pd.DataFrame({"meter": prev["meter_id"].map(code_of), "ts": prev["ts"],
-                                       "value": prev["value"]})
-        conv = cumulative_to_interval(
-            cum[["meter", "ts", "value", "row", "quality"]].astype(
-                {"meter": object, "quality": object}),
-            interval_minutes={m.code: m.interval_minutes for m in meters.values()},
-            rollover_at={m.code: m.rollover_at for m in meters.values()},
-            previous=prev_frame,
-        )
-        conv["meter_id"] = conv["meter"].map(info["id"])
-        conv["original_unit"] = conv["row"].map(cum.set_index("row")["original_unit"])
-        conv = conv.rename(columns={"start": "start_ts"})
-        out_parts.append(conv[["row", "meter", "meter_id", "start_ts", "value", "original_unit",
-                               "quality", "register_value", "covered_minutes"]])
-    rows = pd.concat(out_parts, ignore_index=True) if out_parts else pd.DataFrame(
-        columns=["row", "meter", "meter_id", "start_ts", "value", "original_unit", "quality",
-                 "register_value", "covered_minutes"])
+def interval_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The interval-register rows of a checked frame, as rows to store (unflagged)."""
+    interval = (frame["register"] == "interval").to_numpy()
+    part = frame if interval.all() else frame[interval]
+    return pd.DataFrame({
+        "row": part["row"].to_numpy(), "meter": part["meter"].array,
+        "meter_id": part["meter_id"].to_numpy(dtype="float64").astype("int32"),
+        "start_ts": part["ts"].array, "value": part["value"].to_numpy(),
+        "original_unit": part["original_unit"].array, "quality": part["quality"].array,
+        "register_value": np.full(len(part), np.nan),
+        "covered_minutes": part["interval_minutes"].to_numpy(dtype="float64")})
+
+
+def flag_implausible(rows: pd.DataFrame, meters: dict[str, MeterInfo],
+                     ceilings_per_hour: dict[str, float]) -> pd.DataFrame:
+    """Quality ``implausible`` above the ceiling (per meter, else per carrier), scaled to the
+    minutes a row covers; a worse flag the row already has is kept."""
+    if not len(rows):
+        rows["quality"] = pd.Categorical(rows["quality"], categories=QUALITY_ORDER)
+        return rows
+    by_id = {m.id: m for m in meters.values()}
+    table_ids = np.array(sorted(by_id), dtype="int64")
+    per_hour_of = np.array([
+        np.nan if (c := by_id[int(i)].max_per_hour if by_id[int(i)].max_per_hour is not None
+                   else ceilings_per_hour.get(by_id[int(i)].carrier)) is None else c
+        for i in table_ids], dtype="float64")
+    minutes_of = np.array([by_id[int(i)].interval_minutes for i in table_ids], dtype="float64")
+    pos = np.searchsorted(table_ids, rows["meter_id"].to_numpy().astype("int64"))
+    ceiling = per_hour_of[pos] * minutes_of[pos] / 60.0
+    covered = rows["covered_minutes"].to_numpy(dtype="float64") / minutes_of[pos]
+    values = rows["value"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        implausible = values > ceiling * covered  # NaN ceiling: no check
+    quality = pd.Categorical(rows["quality"], categories=QUALITY_ORDER)
+    if implausible.any():
+        worst = np.maximum(quality.codes, np.where(implausible, QUALITY_RANK["implausible"], 0))
+        quality = pd.Categorical.from_codes(worst, QUALITY_ORDER)
+    rows["quality"] = quality
+    return rows
+
+
+def convert_cumulative(
+    cum: pd.DataFrame, meters: dict[str, MeterInfo], previous: pd.DataFrame, *,
+    ceilings_per_hour: dict[str, float], max_abs_value: float = MAX_ABS_VALUE,
+) -> pd.DataFrame:
+    """Cumulative register readings of a whole batch → interval rows to store (flagged).
+
+    ``previous``: the stored register reading before each meter's first batch reading
+    (meter_id, ts, value). A rollover interval beyond ±max_abs_value is a 422."""
+    if not len(cum):
+        return pd.DataFrame(columns=list(ROW_COLUMNS))
+    code_of = {m.id: m.code for m in meters.values()}
+    prev_frame = None
+    if len(previous):
+        prev_frame = pd.DataFrame({"meter": previous["meter_id"].map(code_of),
+                                   "ts": previous["ts"], "value": previous["value"]})
+    conv = cumulative_to_interval(
+        cum[["meter", "ts", "value", "row", "quality"]].astype(
+            {"meter": object, "quality": object}),
+        interval_minutes={m.code: m.interval_minutes for m in meters.values()},
+        rollover_at={m.code: m.rollover_at for m in meters.values()},
+        previous=prev_frame,
+    )
+    conv["meter_id"] = conv["meter"].map({m.code: m.id for m in meters.values()}).astype("int32")
+    conv["original_unit"] = conv["row"].map(cum.set_index("row")["original_unit"])
+    rows = conv.rename(columns={"start": "start_ts"})[list(ROW_COLUMNS)]
     beyond = _beyond(rows["value"], max_abs_value)
     if beyond.any():  # an interval from registers (rollover): cannot pass, checked for safety
-        raise batch_rejected([RowError(row=int(r), field="value",
-                                       message=_beyond_message(max_abs_value))
-                              for r in rows.loc[beyond, "row"]])
+        raise_rejected([_error(rows.loc[beyond, "row"], "value",
+                               _beyond_message(max_abs_value))])
+    return flag_implausible(rows.reset_index(drop=True), meters, ceilings_per_hour)
 
-    # Flags: implausible above the ceiling (per meter or per carrier), scaled to what a row covers.
-    if len(rows):
-        per_hour = rows["meter"].map(
-            {m.code: m.max_per_hour if m.max_per_hour is not None
-             else ceilings_per_hour.get(m.carrier) for m in meters.values()}).astype("float64")
-        minutes = rows["meter"].map(
-            {m.code: m.interval_minutes for m in meters.values()}).astype("float64")
-        ceiling = per_hour * minutes / 60.0
-        implausible = implausible_mask(rows["value"], ceiling, rows["covered_minutes"] / minutes)
-        quality = pd.Categorical(rows["quality"], categories=QUALITY_ORDER)
-        if implausible.any():
-            worst = np.maximum(quality.codes, np.where(implausible, QUALITY_RANK["implausible"], 0))
-            quality = pd.Categorical.from_codes(worst, QUALITY_ORDER)
-        rows["quality"] = quality
+
+def raise_rejected(errors: list[pd.DataFrame]) -> None:
+    """422 listing every (row, field) of ``errors`` in row order; nothing is stored."""
+    if not errors:
+        return
+    err = pd.concat(errors, ignore_index=True).drop_duplicates()
+    err = err.sort_values(["row", "field"], kind="stable", na_position="first")
+    raise batch_rejected([
+        RowError(row=None if pd.isna(r) else int(r), field=f, message=str(msg))
+        for r, f, msg in err.itertuples(index=False)
+    ])
+
+
+def prepare(
+    batch: RawBatch,
+    meters: dict[str, MeterInfo],
+    *,
+    ceilings_per_hour: dict[str, float],
+    previous_registers: Callable[[list[int], pd.Series], pd.DataFrame],
+    max_abs_value: float = MAX_ABS_VALUE,
+    not_before: pd.Timestamp | None = None,
+    not_after: pd.Timestamp | None = None,
+    max_months: int | None = None,
+) -> PreparedBatch:
+    """A whole batch held in memory, validated as one chunk: raise :class:`Problem` 422 listing
+    every bad row and field, else the rows to store.
+
+    ``previous_registers(meter_ids, first_ts_by_meter)`` returns the stored register reading
+    before each cumulative meter's first reading (columns meter_id, ts, value).
+    ``not_before`` / ``not_after``: the accepted window of ``ts`` (inclusive);
+    ``max_months``: the most distinct UTC calendar months one batch may touch."""
+    chunk = check_chunk(batch, meters, ceilings_per_hour=ceilings_per_hour,
+                        max_abs_value=max_abs_value, not_before=not_before, not_after=not_after)
+    raise_rejected(chunk.errors + month_span_errors(chunk.month_firsts, max_months))
+    parts = [chunk.rows] if len(chunk.rows) else []
+    cum = chunk.cumulative
+    if len(cum):
+        first = cum.groupby("meter_id")["ts"].min()
+        first.index = first.index.astype("int64")
+        previous = previous_registers([int(i) for i in first.index], first)
+        parts.append(convert_cumulative(cum, meters, previous,
+                                        ceilings_per_hour=ceilings_per_hour,
+                                        max_abs_value=max_abs_value))
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=list(ROW_COLUMNS))
     rows["meter_id"] = rows["meter_id"].astype("int32")
-    gaps = _gaps(rows, meters)
-    return PreparedBatch(rows=rows, received_rows=n, gaps=gaps)
+    return PreparedBatch(rows=rows, received_rows=chunk.received_rows, gaps=_gaps(rows, meters))
 
 
 def _beyond(values: pd.Series, max_abs_value: float) -> np.ndarray:
@@ -397,9 +521,11 @@ def _beyond(values: pd.Series, max_abs_value: float) -> np.ndarray:
 def _beyond_message(max_abs_value: float) -> str:
     return (f"not a finite number within ±{max_abs_value:g} in the meter's canonical unit "
             "(after unit conversion)")
-def _window_errors(frame: pd.DataFrame, not_before: pd.Timestamp | None,
-                   not_after: pd.Timestamp | None, max_months: int | None) -> list[pd.DataFrame]:
-    """Rows outside [not_before, not_after], and a batch spanning more than ``max_months``."""
+
+
+def window_errors(frame: pd.DataFrame, not_before: pd.Timestamp | None,
+                  not_after: pd.Timestamp | None) -> tuple[list[pd.DataFrame], np.ndarray]:
+    """Rows outside [not_before, not_after], and the mask of rows with a ts inside it."""
     ts = frame["ts"]
     inside = ts.notna().to_numpy().copy()
     out = []
@@ -418,22 +544,43 @@ def _window_errors(frame: pd.DataFrame, not_before: pd.Timestamp | None,
                               f"accepted clock tolerance) / 未来时间的读数：晚于 "
                               f"{not_after.isoformat()}（当前时间加允许的时钟偏差）"))
             inside = inside & ~late
-    if max_months is not None and inside.any():
-        utc = ts[inside].dt.tz_convert("UTC")
-        month = (utc.dt.year * 12 + utc.dt.month - 1).to_numpy()
-        distinct = np.unique(month)
-        if len(distinct) > max_months:
-            # Name the first row of the first month beyond the limit (months in time order).
-            beyond = np.flatnonzero(month == distinct[max_months])
-            first = beyond[np.argmin(utc.to_numpy()[beyond])]
-            span = (f"{distinct[0] // 12}-{distinct[0] % 12 + 1:02d} .. "
-                    f"{distinct[-1] // 12}-{distinct[-1] % 12 + 1:02d}")
-            out.append(_error(frame["row"].to_numpy()[inside][[first]], "ts",
-                              f"the batch touches {len(distinct)} calendar months ({span}); at "
-                              f"most {max_months} per batch: split it / 本批次涉及 "
-                              f"{len(distinct)} 个自然月（{span}），每批最多 {max_months} 个月，"
-                              "请拆分上传"))
-    return out
+    return out, inside
+
+
+def month_firsts(frame: pd.DataFrame, inside: np.ndarray) -> pd.DataFrame:
+    """The earliest row (month, ts as UTC microseconds, row) of each UTC calendar month among
+    the rows ``inside`` the window; months are ``year * 12 + month - 1``."""
+    if not inside.any():
+        return pd.DataFrame({"month": np.zeros(0, "int64"), "ts": np.zeros(0, "int64"),
+                             "row": np.zeros(0, "int64")})
+    utc = frame["ts"][inside].dt.tz_convert("UTC")
+    part = pd.DataFrame({"month": (utc.dt.year * 12 + utc.dt.month - 1).to_numpy(),
+                         "ts": utc.dt.as_unit("us").array.asi8,
+                         "row": frame["row"].to_numpy()[inside]})
+    return merge_month_firsts([part])
+
+
+def merge_month_firsts(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One earliest row per month across ``parts`` (chunks)."""
+    both = pd.concat(parts, ignore_index=True).sort_values(["month", "ts", "row"], kind="stable")
+    return both.drop_duplicates("month", keep="first").reset_index(drop=True)
+
+
+def month_span_errors(firsts: pd.DataFrame, max_months: int | None) -> list[pd.DataFrame]:
+    """A batch touching more than ``max_months`` UTC calendar months: an error naming the first
+    row of the first month beyond the limit (months in time order)."""
+    if max_months is None or len(firsts) <= max_months:
+        return []
+    firsts = firsts.sort_values("month")
+    distinct = firsts["month"].to_numpy()
+    beyond = firsts.iloc[max_months]
+    span = (f"{distinct[0] // 12}-{distinct[0] % 12 + 1:02d} .. "
+            f"{distinct[-1] // 12}-{distinct[-1] % 12 + 1:02d}")
+    return [_error(np.array([int(beyond["row"])]), "ts",
+                   f"the batch touches {len(distinct)} calendar months ({span}); at "
+                   f"most {max_months} per batch: split it / 本批次涉及 "
+                   f"{len(distinct)} 个自然月（{span}），每批最多 {max_months} 个月，"
+                   "请拆分上传")]
 
 
 def _row_keys(meter_ids: np.ndarray, ts: pd.Series) -> np.ndarray:
@@ -452,19 +599,32 @@ def _gaps(rows: pd.DataFrame, meters: dict[str, MeterInfo]) -> list[dict[str, An
         return []
     ids = rows["meter_id"].to_numpy().astype("int64")
     secs = rows["start_ts"].dt.as_unit("s").array.asi8
-    order = None
-    key = (ids << 32) | secs
-    if not (np.diff(key) > 0).all():
-        order = np.lexsort((secs, ids))
-        ids, secs = ids[order], secs[order]
+    return gaps_from_keys((ids << 32) | secs, meters)
+
+
+def row_keys_of(rows: pd.DataFrame) -> np.ndarray:
+    """int64 (meter id << 32 | start in seconds since 1970) of rows ready to store."""
+    ids = rows["meter_id"].to_numpy().astype("int64")
+    return (ids << 32) | rows["start_ts"].dt.as_unit("s").array.asi8
+
+
+def gaps_from_keys(keys: np.ndarray, meters: dict[str, MeterInfo],
+                   limit: int = 100) -> list[dict[str, Any]]:
+    """Holes per meter among interval starts given as keys (see :func:`row_keys_of`), as a
+    short list for the answer (at most ``limit``)."""
+    if not len(keys):
+        return []
+    if not (np.diff(keys) > 0).all():
+        keys = np.unique(keys)
+    ids, secs = keys >> 32, keys & 0xFFFFFFFF
     by_id = {m.id: m for m in meters.values()}
     table_ids = np.array(sorted(by_id), dtype="int64")
     table_step = np.array([by_id[int(i)].interval_minutes * 60 for i in table_ids])
-    step_s = table_step[np.searchsorted(table_ids, ids)]
+    step_s = table_step[np.clip(np.searchsorted(table_ids, ids), 0, len(table_ids) - 1)]
     same = ids[1:] == ids[:-1]
     holes = np.flatnonzero(same & (np.diff(secs) > step_s[1:])) + 1
     out = []
-    for i in holes[:100]:
+    for i in holes[:limit]:
         m = by_id[int(ids[i])]
         before = pd.Timestamp(int(secs[i]), unit="s", tz="UTC")
         after = pd.Timestamp(int(secs[i - 1]), unit="s", tz="UTC")
