@@ -78,6 +78,23 @@ def completeness_job(engine: Engine, lookback_hours: int = 24) -> int:
     return opened or 0
 
 
+DATA_CHANGES_KEPT = 1000
+"""Rows of the data-change log kept by the hourly trim (the answer cache needs none of them:
+only their count and largest id, which the trim changes to a value never seen before)."""
+
+
+def trim_data_changes_job(engine: Engine, keep: int = DATA_CHANGES_KEPT) -> int:
+    """Keep the data-change log short, so reading the data version stays cheap. Safe to run
+    twice or in two processes: each run only deletes old rows and adds one."""
+    from app.repositories.data_version import trim_data_changes
+
+    with engine.begin() as conn:
+        deleted = trim_data_changes(conn, keep)
+    if deleted:
+        log.info("data-change log: %d old rows trimmed", deleted)
+    return deleted
+
+
 def close_month_job(engine: Engine, today: date | None = None,
                     store: ReadingsStore | None = None) -> dict[str, object] | None:
     """Close the previous month's ledgers (``today`` defaults to the local date). Once per month
@@ -338,6 +355,8 @@ class SchedulerLeader:
         sched.add_job(scenario_queue_job, "interval", seconds=s.scenario_poll_seconds,
                       args=[self.engine, s, lambda: self.is_leader], id="scenarios",
                       coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
+        sched.add_job(trim_data_changes_job, "cron", minute=7, args=[self.engine],
+                      id="trim_data_changes", coalesce=True, max_instances=1)
         sched.add_job(close_month_job, "cron", day=1, hour=2, minute=0,
                       args=[self.engine, None, self.store], id="carbon_close_month",
                       coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)

@@ -38,3 +38,16 @@ def data_version(conn: Connection, *, timescale: bool) -> tuple[object, ...]:
     """A hashable fingerprint of the stored data (see the module docstring)."""
     row = conn.execute(text(_BASE + (_TIMESCALE if timescale else ""))).one()
     return tuple(tuple(v) if isinstance(v, list) else v for v in row)
+
+
+def trim_data_changes(conn: Connection, keep: int) -> int:
+    """Delete all but the newest ``keep`` rows of ``data_changes`` and add one row, in the
+    caller's transaction; returns the rows deleted. The added row takes a sequence value above
+    every id handed out before, so the largest id after the trim is one no earlier version had:
+    a trim never makes the version equal to an earlier one (a delete alone could offset an
+    insert committed at the same moment)."""
+    deleted = conn.execute(text(
+        "DELETE FROM data_changes WHERE id <= (SELECT max(id) FROM data_changes) - :keep"),
+        {"keep": keep}).rowcount
+    conn.execute(text("INSERT INTO data_changes (source) VALUES ('trim')"))
+    return int(deleted or 0)

@@ -117,3 +117,20 @@ def test_late_readings_are_in_the_answer_once_the_rollup_is_refreshed(
             refresher.wait()
         assert _import_kwh(client, key, ent["code"]) == 10.0
         assert _park_kwh(client, operator_key) == park + 3.0
+
+
+def test_the_hourly_trim_keeps_the_log_short_and_never_revives_an_old_version(engine):
+    from app.repositories.data_version import data_version
+    from app.scheduler import trim_data_changes_job
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO data_changes (source) SELECT 'test'"
+                          " FROM generate_series(1, 30)"))
+    with engine.connect() as conn:
+        before = data_version(conn, timescale=False)
+    trim_data_changes_job(engine, keep=5)
+    assert trim_data_changes_job(engine, keep=5) >= 1  # a second run is harmless
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM data_changes")).scalar_one() <= 6
+        after = data_version(conn, timescale=False)
+    assert after != before
