@@ -35,8 +35,9 @@ from energy.forecasting import (
     naive_forecaster,
 )
 from energy.forecasting.rolling_origin import ForecastFn
+from energy.site import PARK_TZ
 
-TZ = "Asia/Shanghai"
+TZ = PARK_TZ
 ORIGIN = pd.Timestamp("2000-01-01 00:00", tz=TZ)
 MAX_HORIZON_HOURS = 72.0
 """Longest forecast answered (three days; the model's leads are trained per request)."""

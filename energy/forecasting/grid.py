@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-TZ = "Asia/Shanghai"
+from energy.site import PARK_TZ
+
+TZ = PARK_TZ
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class DayGrid:
 
     @property
     def slots(self) -> int:
-        return self.values.shape[1]
+        return int(self.values.shape[1])
 
     @property
     def days(self) -> pd.DatetimeIndex:

@@ -20,6 +20,7 @@ takes holidays and make-up workdays as features, and its quantile objective give
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,7 @@ class LoadModel:
     """Fitted quantile boosters (p50, p10, p90) for one series and its intraday persistence."""
 
     step: pd.Timedelta
-    boosters: dict[str, object]
+    boosters: dict[str, Any]
     phi: float
     max_lead_days: int
     trained_days: int
@@ -172,8 +173,8 @@ def fit_load_model(history: pd.Series, *, max_lead_days: int = 2, history_days: 
         return None
     days = _Days.of(grid)
     anchors = np.arange(WARMUP_DAYS, n_days)
-    a, k, s = np.meshgrid(anchors, np.arange(max_lead_days), np.arange(grid.slots), indexing="ij")
-    a, k, s = a.ravel(), k.ravel(), s.ravel()
+    mesh = np.meshgrid(anchors, np.arange(max_lead_days), np.arange(grid.slots), indexing="ij")
+    a, k, s = (m.ravel() for m in mesh)
     keep = a + k < n_days
     a, rows, s = a[keep], (a + k)[keep], s[keep]
     x, scale = _features(days, a, rows, s)
@@ -182,7 +183,7 @@ def fit_load_model(history: pd.Series, *, max_lead_days: int = 2, history_days: 
     if ok.sum() < 7 * grid.slots:
         return None
     x, target = x[ok], target[ok]
-    boosters: dict[str, object] = {}
+    boosters: dict[str, Any] = {}
     for name, alpha in QUANTILES.items():
         params = {**PARAMS, "objective": "quantile", "alpha": alpha} if alpha is not None else {
             **PARAMS, "objective": "regression_l1"}
@@ -190,7 +191,7 @@ def fit_load_model(history: pd.Series, *, max_lead_days: int = 2, history_days: 
         boosters[name] = lgb.train(params, data, num_boost_round=ROUNDS)
     # lag-one autocorrelation of same-day relative errors (lead 0) for the intraday update
     lead0 = (rows[ok] == a[ok])
-    err = target[lead0] - boosters["p50"].predict(x[lead0])  # type: ignore[attr-defined]
+    err = target[lead0] - boosters["p50"].predict(x[lead0])
     phi = 0.0
     if len(err) > 2 * grid.slots:
         e0, e1 = err[:-1], err[1:]
@@ -225,7 +226,7 @@ def forecast_load(history: pd.Series, origin: pd.Timestamp, index: pd.DatetimeIn
         return _naive(grid, anchor, rows, slots, index, origin)
     days = _Days.of(grid)
     x, scale = _features(days, np.full(len(rows), anchor), rows, slots)
-    pred = {n: b.predict(x) for n, b in model.boosters.items()}  # type: ignore[attr-defined]
+    pred = {n: b.predict(x) for n, b in model.boosters.items()}
     notes: list[str] = []
     if not np.isfinite(scale).all():
         return _naive(grid, anchor, rows, slots, index, origin,

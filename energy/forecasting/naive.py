@@ -29,7 +29,8 @@ def daily_naive(grid: DayGrid, anchor_row: int, slots: np.ndarray) -> np.ndarray
     """Each slot of the last whole day before the anchor day."""
     if anchor_row < 1:
         return np.full(len(slots), np.nan)
-    return grid.values[anchor_row - 1, slots].copy()
+    out: np.ndarray = grid.values[anchor_row - 1, slots].copy()
+    return out
 
 
 def seasonal_naive_forecast(load_mw: pd.Series, season: str | pd.Timedelta = "7D") -> pd.Series:

@@ -131,7 +131,7 @@ def load_forecaster(*, refit_every_days: int = 7, lead_days: int = 2,
                                             history_days=history_days)
             state["at"] = origin
         model = state["model"]
-        return forecast_load(past, origin, index, model=model  # type: ignore[arg-type]
+        return forecast_load(past, origin, index, model=model
                              if isinstance(model, LoadModel) else None, fit=False)
 
     return fn

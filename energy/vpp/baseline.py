@@ -36,7 +36,8 @@ STATUS_INSUFFICIENT = "insufficient data"
 @lru_cache(maxsize=1)
 def practice() -> dict[str, Any]:
     """The parsed data/dr_practice.yaml (sources and parameters)."""
-    return yaml.safe_load(PRACTICE_FILE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(PRACTICE_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 @dataclass(frozen=True)

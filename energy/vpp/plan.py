@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -238,13 +239,13 @@ def plan_event(inputs: PlanInputs) -> PlanResult:
         if r.max_duration_minutes is not None:
             steps = r.max_duration_minutes / (st.step / pd.Timedelta(minutes=1))
             if steps < e:
-                dur = rows.new([-INF], [r.max_reduction_kw * steps])
+                dur = rows.new(np.array([-INF]), np.array([r.max_reduction_kw * steps]))
                 rows.coef(np.repeat(dur, e), x, 1.0)
         if r.kind == "shiftable" and r.rebound_fraction > 0:
             y = cols.add(np.zeros(len(after_pos)), np.full(len(after_pos), r.max_reduction_kw),
                          tariff[after_pos] * dt)
             reb_cols[r.code] = y
-            rb = rows.new([0.0], [0.0])
+            rb = rows.new(np.zeros(1), np.zeros(1))
             rows.coef(np.repeat(rb, len(y)), y, 1.0)
             rows.coef(np.repeat(rb, e), x, -r.rebound_fraction)
             net_coef.append((y, after_pos, 1.0))
@@ -424,7 +425,7 @@ _SUMMARY_COLUMNS = ["code", "enterprise", "kind", "energy_kwh", "max_kw", "rebou
 
 
 def _summary_row(code: str, enterprise: str, kind: str, event_kw: np.ndarray, dt: float,
-                 cost: float, rebound_kwh: float, event_index: pd.DatetimeIndex) -> list:
+                 cost: float, rebound_kwh: float, event_index: pd.DatetimeIndex) -> list[Any]:
     active = np.flatnonzero(np.abs(event_kw) > TOL_KW)
     return [code, enterprise, kind, float(event_kw.sum() * dt),
             float(event_kw.max()) if len(event_kw) else 0.0, rebound_kwh, cost,
