@@ -85,10 +85,13 @@ def add_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
-            for status in _statuses(path, method, operation):
+            # the common statuses, and any 4xx/5xx a route declares itself
+            declared = {str(s) for s in responses if str(s)[:1] in ("4", "5")}
+            for status in sorted(set(_statuses(path, method, operation)) | declared):
                 response = responses.get(status)
                 if response is None or status == "422":
-                    response = responses[status] = {"description": DESCRIPTIONS[status]}
+                    response = responses[status] = {
+                        "description": DESCRIPTIONS.get(status, "Error")}
                 response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ref}}
     text = repr(schema["paths"])
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -283,7 +283,8 @@ def _performance(session: SessionDep, principal: Principal, code: str, start: da
                           days=days)
 
 
-@router.get("/arrays/{code}/performance", response_model=PerformanceOut)
+@router.get("/arrays/{code}/performance", response_model=PerformanceOut,
+            responses={409: {"description": "The array has no generation meter"}})
 def array_performance(
     code: str, request: Request, session: SessionDep, principal: PrincipalDep, start: StartQ,
     end: EndQ, weather: WeatherKind = "measured", enterprise: OwnerQ = None,
