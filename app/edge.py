@@ -20,7 +20,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.params import text_problem
-from app.problems import Problem, problem_response
+from app.problems import Problem, json_too_deep, problem_response
 
 _KEEP_JSON_STRUCTURE = bytes(range(256)).translate(None, b'"[]{}')
 """Every byte but quotes and brackets (deleted before measuring the nesting depth)."""
@@ -104,10 +104,8 @@ def body_problem(body: bytes, content_type: str, max_json_depth: int) -> Problem
     if kind == "application/json" or kind.endswith("+json"):
         depth = json_depth(body)
         if depth > max_json_depth:
-            return Problem(422, f"The JSON is nested {depth} levels deep; at most "
-                           f"{max_json_depth} are read.", kind="json-too-deep",
-                           errors=[{"row": None, "field": "body",
-                                    "message": f"nested deeper than {max_json_depth} levels"}])
+            return json_too_deep(max_json_depth, f"The JSON is nested {depth} levels deep; at "
+                                 f"most {max_json_depth} are read.")
         if b"\\u" in body and _SUSPECT_ESCAPE.search(body):
             try:
                 error = _json_text_error(json.loads(body))

@@ -54,6 +54,8 @@ MALFORMED_JSON = "malformed-json"
 """The JSON body cannot be read, or is not a list of objects."""
 MISSING_COLUMNS = "missing-columns"
 """A required column is missing from the upload."""
+JSON_TOO_DEEP = "json-too-deep"
+"""The JSON body is nested deeper than the service reads."""
 BATCH_TOO_LARGE = "batch-too-large"
 """The upload holds more rows than one batch may (413)."""
 
@@ -141,6 +143,20 @@ def missing_columns(columns: Sequence[str]) -> Problem:
     return Problem(422, f"Missing column(s): {', '.join(columns)}.", kind=MISSING_COLUMNS,
                    errors=[RowError(row=None, field=c, message="column missing")
                            for c in columns])
+
+
+def field_problem(status: int, kind: str, field: str, message: str, detail: str,
+                  **extra: Any) -> Problem:
+    """A request refused for one field under a kind of its own (e.g. ``too-many-points``,
+    ``overlapping-event``): one error naming the field, no row."""
+    return Problem(status, detail, kind=kind,
+                   errors=[RowError(row=None, field=field, message=message)], **extra)
+
+
+def json_too_deep(max_depth: int, detail: str) -> Problem:
+    """A JSON body nested deeper than the service reads (kind ``json-too-deep``)."""
+    return field_problem(422, JSON_TOO_DEEP, "body", f"nested deeper than {max_depth} levels",
+                         detail)
 
 
 def batch_too_large(detail: str) -> Problem:

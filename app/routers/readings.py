@@ -21,7 +21,7 @@ from app.errors import DomainError
 from app.metrics import INGEST_BATCHES, INGEST_BYTES, INGEST_ROWS
 from app.models import Meter
 from app.params import Instant, check_window
-from app.problems import Problem, problem_of
+from app.problems import Problem, field_problem, problem_of
 from app.schemas.core import (
     OwnerQ,
     ParkEnergyOut,
@@ -114,11 +114,11 @@ def _check_points(request: Request, meter: Meter, start: datetime, end: datetime
         options.append("format=csv")
     options.append("a shorter window")
     use = " or ".join(options)
-    raise Problem(422, f"[start, end) holds up to {points} points at resolution={resolution}; "
-                  f"a {fmt} answer holds at most {caps[fmt]}. Ask for {use}.",
-                  kind="too-many-points", max_points=caps[fmt],
-                  errors=[{"row": None, "field": "resolution",
-                           "message": f"more than {caps[fmt]} points; use {use}"}])
+    raise field_problem(422, "too-many-points", "resolution",
+                        f"more than {caps[fmt]} points; use {use}",
+                        f"[start, end) holds up to {points} points at resolution={resolution}; "
+                        f"a {fmt} answer holds at most {caps[fmt]}. Ask for {use}.",
+                        max_points=caps[fmt])
 
 
 @router.get("/meters/{code}/readings", response_model=SeriesOut,

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from app.problems import Problem, invalid
+from app.problems import Problem, field_problem, invalid
 from app.repositories import carbon as repo
 from app.repositories.readings_store import ReadingsStore
 from app.services.answer_cache import remembered
@@ -284,9 +284,9 @@ def _assemble(entity: Entity, period: Period, data: _Loaded, frozen: dict[str, d
         led = compute_ledger(energy, activity, period=period.label, scope=entity.scope,
                              code=entity.code, **claims)
     except (InputError, UnknownFactorError) as exc:
-        raise Problem(422, f"The inputs of {entity.code} {period.label} are inconsistent: {exc}",
-                      kind="inconsistent-inputs",
-                      errors=[{"row": None, "field": "inputs", "message": str(exc)}]) from None
+        raise field_problem(422, "inconsistent-inputs", "inputs", str(exc),
+                            f"The inputs of {entity.code} {period.label} are inconsistent: "
+                            f"{exc}") from None
     answer = led.to_dict()
     answer["warnings"] = answer["warnings"] + warnings
     closed = [m for m, s in by_month.items() if s == "closed"]

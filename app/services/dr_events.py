@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.models import DrEvent, DrEventVersion
 from app.params import invalid
-from app.problems import Problem
+from app.problems import Problem, field_problem
 from app.repositories import vpp as repo
 from app.schemas.vpp import DrEventIn
 from energy.grid_connection import GridConnection, lhasa_etdz_connection
@@ -103,12 +103,11 @@ def intake(session: Session, ev: EventContent, *, source: str, now: datetime,
     if ev.status == "active":
         other = repo.overlapping(session, ev.start_ts, ev.end_ts, ev.id)
         if other is not None:
-            raise Problem(409, f"The event overlaps event {other.id!r} "
-                          f"({other.start_ts.isoformat()} – {other.end_ts.isoformat()}); "
-                          "nothing was stored. / 与已有需求响应事件时间重叠，未写入。",
-                          kind="overlapping-event",
-                          errors=[{"row": None, "field": "start",
-                                   "message": f"overlaps event {other.id!r}"}])
+            raise field_problem(409, "overlapping-event", "start",
+                                f"overlaps event {other.id!r}",
+                                f"The event overlaps event {other.id!r} "
+                                f"({other.start_ts.isoformat()} – {other.end_ts.isoformat()}); "
+                                "nothing was stored. / 与已有需求响应事件时间重叠，未写入。")
     if current is None:
         version = 1
         current = repo.add_event(session, DrEvent(id=ev.id, version=1, source=source,

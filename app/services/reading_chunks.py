@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from app.params import text_problem
-from app.problems import Problem
+from app.problems import Problem, json_too_deep, malformed, missing_columns
 from app.services.ingest import RawBatch, _columns_frame, _json_columns_arrow, _json_value
 
 CSV_BLOCK_BYTES = 4 << 20
@@ -61,8 +61,7 @@ def body_chunks(source: IO[bytes], content_type: str, *, max_json_depth: int = 6
 
 
 def _malformed_csv(exc: Exception) -> Problem:
-    return Problem(422, f"The CSV cannot be read: {exc}", kind="malformed-csv",
-                   errors=[{"row": None, "field": "body", "message": str(exc)}])
+    return malformed("csv", str(exc))
 
 
 def _header(source: IO[bytes]) -> list[str]:
@@ -88,9 +87,7 @@ def csv_chunks(source: IO[bytes], block_size: int = CSV_BLOCK_BYTES) -> Iterator
         raise _nul_problem(None, "header")
     missing = [c for c in ("meter", "ts", "value") if c not in header]
     if header and missing:
-        raise Problem(422, f"Missing column(s): {', '.join(missing)}.", kind="missing-columns",
-                      errors=[{"row": None, "field": c, "message": "column missing"}
-                              for c in missing])
+        raise missing_columns(missing)
     names = [c for c in COLUMNS if c in header]
     try:
         reader = pcsv.open_csv(
@@ -166,24 +163,21 @@ class JsonGuard(io.RawIOBase):
         step[~outside] = 0
         depth = self.depth + np.cumsum(step, dtype=np.int64)
         if len(depth) and int(depth.max()) > self.max_depth:
-            raise Problem(422, f"The JSON is nested more than {self.max_depth} levels deep; at "
-                          f"most {self.max_depth} are read.", kind="json-too-deep",
-                          errors=[{"row": None, "field": "body",
-                                   "message": f"nested deeper than {self.max_depth} levels"}])
+            raise json_too_deep(self.max_depth, f"The JSON is nested more than "
+                                f"{self.max_depth} levels deep; at most {self.max_depth} "
+                                "are read.")
         if len(depth):
             self.depth = int(depth[-1])
             self.in_string = bool(toggles[-1] & 1)
 
 
 def _malformed_json(message: str) -> Problem:
-    return Problem(422, f"The JSON cannot be read: {message}", kind="malformed-json",
-                   errors=[{"row": None, "field": "body", "message": message}])
+    return malformed("json", message)
 
 
 def _not_records() -> Problem:
-    return Problem(422, "Send a JSON list of readings or {\"readings\": [...]}.",
-                   kind="malformed-json",
-                   errors=[{"row": None, "field": "body", "message": "not a list of objects"}])
+    return malformed("json", "not a list of objects",
+                     "Send a JSON list of readings or {\"readings\": [...]}.")
 
 
 def _prefix(source: IO[bytes]) -> str:
@@ -222,10 +216,7 @@ def json_chunks(source: IO[bytes], *, max_json_depth: int = 64,
             raise _text_problem(source, prefix)
         if not records:
             if first == 1:
-                raise Problem(422, "Missing column(s): meter, ts, value.",
-                              kind="missing-columns",
-                              errors=[{"row": None, "field": c, "message": "column missing"}
-                                      for c in ("meter", "ts", "value")])
+                raise missing_columns(("meter", "ts", "value"))
             return
         if not all(isinstance(r, dict) for r in records):
             raise _not_records()
