@@ -148,8 +148,9 @@ def main() -> None:
         "",
         "statsforecast (MSTL/AutoETS) was the other candidate: its current release requires "
         "pandas < 3 while this service runs on pandas 3 (and pypsa, of the bench extra, "
-        "requires pandas ≥ 3), so it cannot be installed beside the service; its numba JIT "
-        "also adds a compile on the first call of every fresh process.",
+        "requires pandas ≥ 3): installing statsforecast 2.1.1 downgrades pandas to 2.x, so it "
+        "cannot run beside the service and was not measured. GET /v1/forecasts fits twice per "
+        "request (the forecast, and the 14-day backtest that states its skill).",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -123,8 +123,9 @@ def horizon_index(start: datetime, horizon_hours: float, step_minutes: int, now:
         raise invalid("start", f"more than {MAX_START_AHEAD_HOURS:g} hours after now: "
                       "nothing is known about it yet")
     steps = horizon_hours * 60 / step_minutes
-    if abs(steps - round(steps)) > 1e-9:
-        raise invalid("horizon_hours", f"must be a whole number of {step_minutes}-minute steps")
+    if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:
+        raise invalid("horizon_hours", f"must be a whole number (at least one) of "
+                      f"{step_minutes}-minute steps")
     return pd.date_range(first, periods=round(steps), freq=f"{step_minutes}min")
 
 

@@ -115,6 +115,7 @@ def test_an_enterprise_sees_only_itself(client, world):
 @pytest.mark.parametrize(("params", "status", "field"), [
     ({"horizon_hours": 1000}, 422, "horizon_hours"),
     ({"horizon_hours": 0.1}, 422, "horizon_hours"),
+    ({"horizon_hours": 1e-300}, 422, "horizon_hours"),
     ({"start": "2099-01-01T00:00:00+08:00"}, 422, "start"),
     ({"start": "2025-10-13T00:05:00+08:00"}, 422, "start"),
     ({"start": "2025-10-13T00:00:00"}, 422, "start"),
