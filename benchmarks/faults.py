@@ -847,13 +847,13 @@ def write_results(results: list[Tally], header: list[str], run_command: str) -> 
     dup = sum(r.duplicate_plans or 0 for r in results)
     five = sum(r.server_errors for r in results)
     names = ", ".join(LABELS.get(r.key, r.key) for r in results)
-    row = (f"| faults (#10) | {len(results)} faults against `zcpark serve` (uvicorn + PostgreSQL):"
+    row = (f"| faults | {len(results)} faults against `zcpark serve` (uvicorn + PostgreSQL):"
            f" {names} | requests {sum(r.requests for r in results)}"
            f", 5xx **{five}**, rows lost **{lost}**, duplicate plans **{dup}**, other "
            f"violations **{sum(r.violations for r in results)}** | 0 / 0 / 0 / 0 | "
            f"[RESULTS_faults.md](RESULTS_faults.md) |")
     index = INDEX.read_text(encoding="utf-8").splitlines()
-    index = [ln for ln in index if not ln.startswith("| faults (#10)")]
+    index = [ln for ln in index if not ln.startswith("| faults |")]
     last_row = max(i for i, ln in enumerate(index) if ln.startswith("| "))
     index.insert(last_row + 1, row)
     index = [ln for ln in index if "benchmarks/faults.py" not in ln]

@@ -377,7 +377,7 @@ def write(report: str, layout: str, ours: list[dict[str, dict[str, float]]],
 
     worst_p99 = max(p(ours, r, "p99") for r in ROUTES if r not in GOALS_MS)
     led = next(iter(GOALS_MS))
-    row = (f"| reads under load (#16) | 16 clients on overview, park energy, a week of raw"
+    row = (f"| reads under load | 16 clients on overview, park energy, a week of raw"
            f" readings, park-year ledger; `serve --workers {args.workers}` vs `--workers 1`"
            f" ({layout}) | worst p99 of the three **{worst_p99:.0f} ms**, ledger p50"
            f" **{p(ours, led, 'p50'):.0f} ms**; {p(ours, 'all routes', 'rps'):.0f} vs"
@@ -387,11 +387,11 @@ def write(report: str, layout: str, ours: list[dict[str, dict[str, float]]],
            f" | p99 ≤ 200 ms; ledger p50 ≤ 100 ms | [RESULTS_reads.md](RESULTS_reads.md) |")
     results = HERE / "RESULTS.md"
     text = results.read_text(encoding="utf-8")
-    tag = f"| reads under load (#16) | 16 clients on overview, park energy, a week of raw" \
+    tag = f"| reads under load | 16 clients on overview, park energy, a week of raw" \
           f" readings, park-year ledger; `serve --workers {args.workers}` vs `--workers 1`" \
           f" ({layout})"
     kept = [ln for ln in text.splitlines() if not ln.startswith(tag)]
-    at = next(i for i, ln in enumerate(kept) if ln.startswith("| area (issue)"))
+    at = next(i for i, ln in enumerate(kept) if ln.startswith("| area |"))
     while at < len(kept) and kept[at].startswith("| "):
         at += 1
     kept.insert(at, row)
