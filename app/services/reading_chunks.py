@@ -69,7 +69,10 @@ def _header(source: IO[bytes]) -> list[str]:
     line = source.readline(1 << 16)
     source.seek(start)
     text = line.decode("utf-8-sig", "replace")
-    return next(csv.reader([text]), [])
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error as exc:  # e.g. a bare carriage return inside the header line
+        raise _malformed_csv(exc) from None
 
 
 def _nul_problem(row: int | None, field: str) -> Problem:

@@ -224,3 +224,14 @@ def test_a_database_connection_dropped_mid_stream_answers_503_and_stores_nothing
         again = httpx.post(base + "/v1/readings", content=body, timeout=120,
                            headers={**auth(site["key"]), "content-type": "text/csv"})
         assert (again.status_code, again.json()["inserted"]) == (200, 60_000), again.text
+
+
+def test_a_header_with_a_bare_carriage_return_is_malformed_csv_not_a_server_error(
+        client, operator_key):
+    # found by the schema fuzzer: a stray CR inside the header line
+    body = b'6\xf3\xa5\x9d\xa4,\r\xc3\x99"\xc3\x97s\xf1\xa2\x87\xbf\xc3\xa1'
+    r = client.post("/v1/readings", content=body,
+                    headers={"Authorization": f"Bearer {operator_key}",
+                             "content-type": "text/csv"})
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/malformed-csv")
