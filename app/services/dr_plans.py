@@ -382,9 +382,13 @@ def _plan_provenance(result: PlanResult, built: _Built) -> dict[str, Any]:
     for key, why in result.unavailable.items():
         eid, code, kind, _ = built.keys[key]
         unavailable.append({"enterprise_id": eid, "code": code, "kind": kind, "reason": why})
+    expected = built.inputs.expected_kw
+    base = (pd.Series(expected, index=result.index).reindex(result.event_index)
+            if expected is not None and len(expected) == len(result.index) else None)
     return {
         "steps": [{"start": _iso(t), "required_kw": round(float(r), 3),
-                   "delivered_kw": round(float(d), 3), "shortfall_kw": round(float(s), 3)}
+                   "delivered_kw": round(float(d), 3), "shortfall_kw": round(float(s), 3),
+                   "baseline_kw": _round(base.get(t)) if base is not None else None}
                   for t, r, d, s in zip(result.event_index, result.required_kw,
                                         result.delivered_kw, result.shortfall_kw, strict=True)],
         "shortfall_kwh": round(result.shortfall_kwh, 3),
@@ -518,11 +522,25 @@ def make_settlement(session: Session, event_id: str, now: datetime) -> tuple[Set
                        "missing_steps": int(line.missing_steps),
                        "price_yuan_per_kwh": ev.price_yuan_per_kwh,
                        "paid_kwh": settlement.paid_kwh if line.level == "park" else None,
+                       "steps": _park_steps(settlement) if line.level == "park" else None,
                        "baseline": settlement.method if line.level == "park" else None,
                        "settled_at": _iso(now)},
         })
     repo.replace_settlement(session, event_id, event.version, out)
     return settlement, "created"
+
+
+def _round(x: Any) -> float | None:
+    v = _num(x)
+    return None if v is None else round(v, 3)
+
+
+def _park_steps(settlement: Settlement) -> list[dict[str, Any]]:
+    """The park's baseline, actual and delivered kW per step of the event (None: no data)."""
+    steps = settlement.park_steps
+    return [{"start": _iso(t), **{c: _round(steps.at[t, c]) if c in steps.columns else None
+                                 for c in ("baseline_kw", "actual_kw", "delivered_kw")}}
+            for t in steps.index]
 
 
 SETTLEMENT_COLUMNS = ["level", "enterprise", "resource", "status", "baseline_kwh", "actual_kwh",
@@ -554,6 +572,7 @@ def settlement_json(session: Session, principal: Principal, event_id: str) -> di
         lines.append(line)
         if m.get("level") == "park":
             park = {**line, "paid_kwh": m.get("paid_kwh"), "method": m.get("baseline"),
+                    "steps": m.get("steps") or [],
                     "settled_at": m.get("settled_at")}
     return {
         "event_id": event_id, "event_version": event.version, "direction": event.direction,
@@ -563,7 +582,7 @@ def settlement_json(session: Session, principal: Principal, event_id: str) -> di
         "delivered_kwh": park.get("delivered_kwh"), "delivery_ratio": park.get("delivery_ratio"),
         "paid_kwh": park.get("paid_kwh"), "revenue_yuan": park.get("revenue_yuan"),
         "shortfall_kwh": park.get("shortfall_kwh"), "method": park.get("method"),
-        "settled_at": park.get("settled_at"), "lines": lines,
+        "settled_at": park.get("settled_at"), "steps": park.get("steps", []), "lines": lines,
     }
 
 

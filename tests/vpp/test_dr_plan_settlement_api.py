@@ -212,6 +212,27 @@ def test_settlement_follows_the_meters_and_each_enterprise_sees_its_lines(client
     assert len(body) == 1 + len(b["lines"]) and world["A"]["enterprise"] not in csv.text
 
 
+def test_plan_and_settlement_answer_the_park_curves_per_step(client, operator_key, world):
+    """The dashboard draws the park's baseline, plan and actual kW per step from these."""
+    op = auth(operator_key)
+    url = f"/v1/dr/events/{world['past_id']}"
+    assert client.post(f"{url}/settlement", headers=op).status_code in (200, 201)
+    s = client.get(f"{url}/settlement", headers=op).json()
+    start, end = world["past"]
+    assert [pd.Timestamp(x["start"]) for x in s["steps"]] == list(
+        pd.date_range(start, end, freq="15min", inclusive="left"))
+    cut = sum(CUT_KW.values())
+    for step in s["steps"]:  # the two enterprises shed their cut against an identical history
+        assert step["actual_kw"] == pytest.approx(step["baseline_kw"] - cut, abs=1.0)
+        assert step["delivered_kw"] == pytest.approx(cut, abs=1.0)
+    assert sum(x["delivered_kw"] for x in s["steps"]) / 4 == pytest.approx(
+        s["delivered_kwh"], abs=0.01)
+    plan = client.get(f"{url}/plan", headers=op).json()
+    assert all(x["baseline_kw"] is not None and x["baseline_kw"] > 0 for x in plan["steps"])
+    mine = client.get(f"{url}/settlement", headers=auth(world["A"]["key"])).json()
+    assert mine["steps"] == s["steps"]  # the park's curves, as the park line's totals
+
+
 def test_monthly_summary_counts_the_settled_event(client, operator_key, world):
     month = world["past"][0].strftime("%Y-%m")
     op = auth(operator_key)
