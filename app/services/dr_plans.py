@@ -126,6 +126,21 @@ def _event_days(session: Session, ev: EventSignal, rules: BaselineRules) -> list
     return sorted({_ts(s).date() for s in starts if _ts(s).date() < ev.start.date()})
 
 
+def _reporting(session: Session, meters: Sequence[Meter], start: pd.Timestamp,
+               end: pd.Timestamp, notes: list[str]) -> tuple[list[Meter], pd.DataFrame]:
+    """The grid meters that read anything in [start, end) and their kW frame. A meter silent over
+    the whole window (a historical or daily-register meter no longer read at 15 minutes) is not
+    part of the connection then; counting it would leave every day with a gap. Named in notes."""
+    frame = kw_frame(session, meters, start, end)
+    silent = [m for m in meters if not frame[m.id].notna().any()]
+    if silent:
+        codes = ", ".join(m.code for m in silent[:5]) + (" …" if len(silent) > 5 else "")
+        notes.append(f"{len(silent)} grid meter(s) without readings in the baseline window left "
+                     f"out: {codes} / {len(silent)} 个无读数的电表未计入")
+    kept = [m for m in meters if m not in silent]
+    return kept, frame[[m.id for m in kept]]
+
+
 def _park_import(frame: pd.DataFrame, meters: Sequence[Meter]) -> pd.Series:
     sign = np.array([-1.0 if m.carrier == EXPORT else 1.0 for m in meters])
     if not len(meters):
@@ -183,9 +198,9 @@ def build_inputs(session: Session, event: DrEvent, now: datetime) -> _Built:
     ev_index = index[(index >= ev.start) & (index < ev.end)]
     rules = BaselineRules.from_practice()
     notes: list[str] = []
-    grid_meters = repo.meters(session, [IMPORT, EXPORT])
     t_from = _lookback_start(index[0], rules)
-    frame = kw_frame(session, grid_meters, t_from, index[-1] + STEP)
+    grid_meters, frame = _reporting(session, repo.meters(session, [IMPORT, EXPORT]), t_from,
+                                    index[-1] + STEP, notes)
     park = _park_import(frame, grid_meters).rename("park")
     event_days = _event_days(session, ev, rules)
     base = dr_baseline(park.to_frame(), index[0], index[-1] + STEP, event_days=event_days,
@@ -467,6 +482,8 @@ def make_settlement(session: Session, event_id: str, now: datetime) -> tuple[Set
     extra = [m for m in repo.meters(session) if m.id in extra_ids]
     all_meters = grid_meters + extra
     frame = kw_frame(session, all_meters, _lookback_start(ev.start, rules), ev.end)
+    # a grid meter silent over the whole window is not part of its enterprise's total then
+    grid_meters = [m for m in grid_meters if frame[m.id].notna().any()]
     carriers = {m.id: m.carrier for m in all_meters}
     frame.columns = [str(c) for c in frame.columns]
     for m in grid_meters:  # export meters count as negative import in the totals
