@@ -289,3 +289,25 @@ def test_concurrent_settlement_requests_settle_once(client, engine, operator_key
     line = next(x for x in answers[0].json()["lines"]
                 if x["level"] == "enterprise" and x["enterprise"] == world["A"]["enterprise"])
     assert line["delivered_kwh"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_grid_meter_that_never_read_does_not_void_the_settlement(client, engine, operator_key,
+                                                                   world, make_meter):
+    """An enterprise's second import meter with no readings at all (a historical or daily
+    register no longer read) is left out of its total instead of making every day a gap."""
+    op = auth(operator_key)
+    make_meter(world["A"]["enterprise"])  # never reads
+    event_id = unique("DRS")
+    q0 = pd.Timestamp.now(tz=TZ).normalize() - pd.Timedelta(days=4, hours=-9)
+    notified = (q0 - pd.Timedelta(hours=3)).to_pydatetime()
+    with Session(engine) as session, session.begin():
+        dr_events.intake(session, dr_events.EventContent(
+            event_id, q0.to_pydatetime(), (q0 + pd.Timedelta(hours=1)).to_pydatetime(),
+            "reduce", 50.0, 2.0, notified), source="api", now=notified,
+            grid=dr_events.connection())
+    r = client.post(f"/v1/dr/events/{event_id}/settlement", headers=op)
+    assert r.status_code == 201, r.text
+    line = next(x for x in r.json()["lines"]
+                if x["level"] == "enterprise" and x["enterprise"] == world["A"]["enterprise"])
+    assert line["status"] == "ok", line
+    assert line["delivered_kwh"] == pytest.approx(0.0, abs=1e-6)
