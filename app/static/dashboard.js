@@ -809,13 +809,17 @@
     const cats = (kinds.find((k) => k.steps.length) || { steps: [] }).steps.map((s) => fmtTime(s.start, "hour"));
     c.setOption({
       backgroundColor: "transparent", animation: false,
-      grid: { left: 64, right: 16, top: 36, bottom: 28 },
+      grid: { left: 64, right: 72, top: 36, bottom: 28 },
       legend: { top: 0, textStyle: { color: "#c9d6e3" } },
       tooltip: { trigger: "axis", valueFormatter: (v) => kw(v) },
       xAxis: Object.assign({ type: "category", data: cats }, axisStyle),
-      yAxis: Object.assign({ type: "value", name: t("vpp_flex_unit"), nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
-      series: kinds.map((k) => ({ name: t(`flex_${k.kind}`), type: "line", stack: "flex", symbol: "none",
-        areaStyle: { opacity: 0.35 }, color: FLEX_COLORS[k.kind],
+      // the station (tens of MW) on its own axis, so the loads (hundreds of kW) stay readable
+      yAxis: [Object.assign({ type: "value", name: t("vpp_flex_unit"), nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
+        Object.assign({ type: "value", name: `${t("flex_storage")} kW`, nameTextStyle: { color: "#9fb3c8" } }, axisStyle,
+          { splitLine: { show: false } })],
+      series: kinds.map((k) => ({ name: t(`flex_${k.kind}`), type: "line", symbol: "none",
+        stack: k.kind === "storage" ? undefined : "flex", yAxisIndex: k.kind === "storage" ? 1 : 0,
+        areaStyle: k.kind === "storage" ? undefined : { opacity: 0.35 }, color: FLEX_COLORS[k.kind],
         data: k.steps.map((s) => Math.round(s.reduce_kw * 10) / 10) })),
     }, true);
     return done;
