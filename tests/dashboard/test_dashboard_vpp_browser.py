@@ -116,7 +116,8 @@ def test_a_settled_event_shows_baseline_plan_actual_and_contributions(page, demo
     text = page.inner_text("#view-vpp")
     assert not SNAKE.findall(text), SNAKE.findall(text)
     assert not ENGLISH_STATUS.findall(text), ENGLISH_STATUS.findall(text)
-    for label in ("可调节能力", "需求响应事件", "事件曲线与各企业贡献", "实际响应电量（kWh）", "收益（元）"):
+    for label in ("可调节能力", "需求响应事件", "事件曲线与各企业贡献", "实际响应电量（kWh）",
+                  "收益（元）"):
         assert label in text
     screenshot(page, "20_vpp_settled_event")
 
