@@ -21,6 +21,7 @@ from app.auth import Principal, create_api_key
 from app.config import Settings
 from app.demo import carbon as carbon_demo
 from app.demo import pv as demo_pv
+from app.demo import vpp as demo_vpp
 from app.demo.common import (
     ENTERPRISES,
     SEED,
@@ -264,6 +265,7 @@ def load_storage_station(ctx: DemoContext) -> None:
 
 
 DEMO_LOADERS.append(load_storage_station)
+DEMO_LOADERS.append(demo_vpp.load_vpp_demo)  # after the station: plans use its day-ahead plans
 
 
 def add_demo_readings(engine: Engine, settings: Settings, now: datetime | None = None,

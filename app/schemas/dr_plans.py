@@ -13,6 +13,8 @@ class PlanStepOut(BaseModel):
     required_kw: float = Field(description="target less what the expected import already gives")
     delivered_kw: float
     shortfall_kw: float
+    baseline_kw: float | None = Field(None, description="the park's similar-day baseline "
+                                      "(None: insufficient data)")
 
 
 class InstructionStepOut(BaseModel):
@@ -80,6 +82,13 @@ class SettlementLineOut(BaseModel):
     missing_steps: int | None
 
 
+class SettlementStepOut(BaseModel):
+    start: str
+    baseline_kw: float | None
+    actual_kw: float | None
+    delivered_kw: float | None
+
+
 class DrSettlementOut(BaseModel):
     event_id: str
     event_version: int
@@ -97,6 +106,8 @@ class DrSettlementOut(BaseModel):
     shortfall_kwh: float | None
     method: dict[str, Any] | None
     settled_at: str | None
+    steps: list[SettlementStepOut] = Field(default_factory=list, description="the park's "
+                                           "curves per 15-minute step of the event")
     lines: list[SettlementLineOut]
 
 

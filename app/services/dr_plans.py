@@ -126,6 +126,21 @@ def _event_days(session: Session, ev: EventSignal, rules: BaselineRules) -> list
     return sorted({_ts(s).date() for s in starts if _ts(s).date() < ev.start.date()})
 
 
+def _reporting(session: Session, meters: Sequence[Meter], start: pd.Timestamp,
+               end: pd.Timestamp, notes: list[str]) -> tuple[list[Meter], pd.DataFrame]:
+    """The grid meters that read anything in [start, end) and their kW frame. A meter silent over
+    the whole window (a historical or daily-register meter no longer read at 15 minutes) is not
+    part of the connection then; counting it would leave every day with a gap. Named in notes."""
+    frame = kw_frame(session, meters, start, end)
+    silent = [m for m in meters if not frame[m.id].notna().any()]
+    if silent:
+        codes = ", ".join(m.code for m in silent[:5]) + (" …" if len(silent) > 5 else "")
+        notes.append(f"{len(silent)} grid meter(s) without readings in the baseline window left "
+                     f"out: {codes} / {len(silent)} 个无读数的电表未计入")
+    kept = [m for m in meters if m not in silent]
+    return kept, frame[[m.id for m in kept]]
+
+
 def _park_import(frame: pd.DataFrame, meters: Sequence[Meter]) -> pd.Series:
     sign = np.array([-1.0 if m.carrier == EXPORT else 1.0 for m in meters])
     if not len(meters):
@@ -183,9 +198,9 @@ def build_inputs(session: Session, event: DrEvent, now: datetime) -> _Built:
     ev_index = index[(index >= ev.start) & (index < ev.end)]
     rules = BaselineRules.from_practice()
     notes: list[str] = []
-    grid_meters = repo.meters(session, [IMPORT, EXPORT])
     t_from = _lookback_start(index[0], rules)
-    frame = kw_frame(session, grid_meters, t_from, index[-1] + STEP)
+    grid_meters, frame = _reporting(session, repo.meters(session, [IMPORT, EXPORT]), t_from,
+                                    index[-1] + STEP, notes)
     park = _park_import(frame, grid_meters).rename("park")
     event_days = _event_days(session, ev, rules)
     base = dr_baseline(park.to_frame(), index[0], index[-1] + STEP, event_days=event_days,
@@ -382,9 +397,13 @@ def _plan_provenance(result: PlanResult, built: _Built) -> dict[str, Any]:
     for key, why in result.unavailable.items():
         eid, code, kind, _ = built.keys[key]
         unavailable.append({"enterprise_id": eid, "code": code, "kind": kind, "reason": why})
+    expected = built.inputs.expected_kw
+    base = (pd.Series(expected, index=result.index).reindex(result.event_index)
+            if expected is not None and len(expected) == len(result.index) else None)
     return {
         "steps": [{"start": _iso(t), "required_kw": round(float(r), 3),
-                   "delivered_kw": round(float(d), 3), "shortfall_kw": round(float(s), 3)}
+                   "delivered_kw": round(float(d), 3), "shortfall_kw": round(float(s), 3),
+                   "baseline_kw": _round(base.get(t)) if base is not None else None}
                   for t, r, d, s in zip(result.event_index, result.required_kw,
                                         result.delivered_kw, result.shortfall_kw, strict=True)],
         "shortfall_kwh": round(result.shortfall_kwh, 3),
@@ -463,6 +482,8 @@ def make_settlement(session: Session, event_id: str, now: datetime) -> tuple[Set
     extra = [m for m in repo.meters(session) if m.id in extra_ids]
     all_meters = grid_meters + extra
     frame = kw_frame(session, all_meters, _lookback_start(ev.start, rules), ev.end)
+    # a grid meter silent over the whole window is not part of its enterprise's total then
+    grid_meters = [m for m in grid_meters if frame[m.id].notna().any()]
     carriers = {m.id: m.carrier for m in all_meters}
     frame.columns = [str(c) for c in frame.columns]
     for m in grid_meters:  # export meters count as negative import in the totals
@@ -518,11 +539,25 @@ def make_settlement(session: Session, event_id: str, now: datetime) -> tuple[Set
                        "missing_steps": int(line.missing_steps),
                        "price_yuan_per_kwh": ev.price_yuan_per_kwh,
                        "paid_kwh": settlement.paid_kwh if line.level == "park" else None,
+                       "steps": _park_steps(settlement) if line.level == "park" else None,
                        "baseline": settlement.method if line.level == "park" else None,
                        "settled_at": _iso(now)},
         })
     repo.replace_settlement(session, event_id, event.version, out)
     return settlement, "created"
+
+
+def _round(x: Any) -> float | None:
+    v = _num(x)
+    return None if v is None else round(v, 3)
+
+
+def _park_steps(settlement: Settlement) -> list[dict[str, Any]]:
+    """The park's baseline, actual and delivered kW per step of the event (None: no data)."""
+    steps = settlement.park_steps
+    return [{"start": _iso(t), **{c: _round(steps.at[t, c]) if c in steps.columns else None
+                                 for c in ("baseline_kw", "actual_kw", "delivered_kw")}}
+            for t in steps.index]
 
 
 SETTLEMENT_COLUMNS = ["level", "enterprise", "resource", "status", "baseline_kwh", "actual_kwh",
@@ -554,6 +589,7 @@ def settlement_json(session: Session, principal: Principal, event_id: str) -> di
         lines.append(line)
         if m.get("level") == "park":
             park = {**line, "paid_kwh": m.get("paid_kwh"), "method": m.get("baseline"),
+                    "steps": m.get("steps") or [],
                     "settled_at": m.get("settled_at")}
     return {
         "event_id": event_id, "event_version": event.version, "direction": event.direction,
@@ -563,7 +599,7 @@ def settlement_json(session: Session, principal: Principal, event_id: str) -> di
         "delivered_kwh": park.get("delivered_kwh"), "delivery_ratio": park.get("delivery_ratio"),
         "paid_kwh": park.get("paid_kwh"), "revenue_yuan": park.get("revenue_yuan"),
         "shortfall_kwh": park.get("shortfall_kwh"), "method": park.get("method"),
-        "settled_at": park.get("settled_at"), "lines": lines,
+        "settled_at": park.get("settled_at"), "steps": park.get("steps", []), "lines": lines,
     }
 
 

@@ -624,6 +624,7 @@
       const unit = m[3] === "degC" ? "°C" : m[3];
       return `${what} ${m[2]} ${unit}，${m[4] === "below" ? "低于安全下限" : "高于安全上限"} ${m[5]} ${unit}，持续 ${m[6]} 个时段`;
     }
+    if (a.kind === "dr_instruction" && a.message.includes(" / ")) return a.message.split(" / ").slice(1).join(" / ");
     return t(`kind_${a.kind}`);
   }
 
@@ -755,8 +756,223 @@
     box.append(el("h4", { text: t("plots") }), el("div", { class: "plots" }, figs));
   }
 
+  // ---------------------------------------------------------------- virtual power plant
+  const FLEX_KINDS = ["curtailable", "shiftable", "storage", "pv_curtailment"];
+  const FLEX_COLORS = { curtailable: "#4d8fe8", shiftable: "#a779e9", storage: "#2ec4b6",
+    pv_curtailment: "#f4b400" };
+  const kw = (v) => (v === null || v === undefined ? "–" : `${num(v, Math.abs(v) >= 100 ? 0 : 1)} kW`);
+  const kwh = (v) => (v === null || v === undefined ? "–" : `${num(v, Math.abs(v) >= 100 ? 0 : 1)} kWh`);
+  const yuan = (v) => (v === null || v === undefined ? "–" : `${num(v, 0)} ${state.lang === "zh" ? "元" : "yuan"}`);
+  const pct = (r) => (r === null || r === undefined ? "–" : `${num(r * 100, 1)} %`);
+  const settleStatus = (s) => (s ? t(`settle_${String(s).replace(/ /g, "_")}`) : "–");
+  /** Where an event stands now: cancelled, upcoming, ongoing or past. */
+  function eventState(ev, now) {
+    if (ev.status !== "active") return "cancelled";
+    if (new Date(ev.start).getTime() > now) return "upcoming";
+    if (new Date(ev.end).getTime() > now) return "ongoing";
+    return "past";
+  }
+  async function orNull(promise) {
+    try { return await promise; } catch (e) { if (e.status === 404) return null; throw e; }
+  }
+  async function showVpp() {
+    const now = Date.now();
+    const from = new Date(Math.floor(now / 900000) * 900000);
+    const to = new Date(from.getTime() + 24 * 3600 * 1000);
+    const q = new URLSearchParams({ start: from.toISOString(), end: to.toISOString() });
+    const [flex, events] = await Promise.all([api(`/v1/flex/available?${q}`), api("/v1/dr/events")]);
+    const flexDone = renderFlex(flex);
+    const selected = await renderEvents(events, now);
+    await flexDone;
+    if (selected) await showEvent(selected);
+    else $("#vpp-event-card").hidden = true;
+    markRendered("vpp");
+  }
+  function renderFlex(flex) {
+    $("#vpp-flex-range").textContent = `${fmtTime(flex.start, "datetime")} – ${fmtTime(flex.end, "datetime")} · ${flex.step_minutes} min`;
+    const kinds = FLEX_KINDS.map((k) => flex.kinds.find((x) => x.kind === k)
+      || { kind: k, resources: 0, status: "ok", notes: [], steps: [] });
+    $("#vpp-flex-tiles").replaceChildren(...kinds.map((k) => {
+      const red = k.steps.map((s) => s.reduce_kw);
+      const first = k.steps.length ? k.steps[0] : null;
+      const subs = [`${t("vpp_flex_max")} ${kw(red.length ? Math.max(...red) : 0)}`,
+        `${t("vpp_flex_increase")} ${kw(first ? first.increase_kw : 0)}`,
+        `${k.resources} ${t("vpp_flex_resources")}${k.status !== "ok" ? ` · ${t("vpp_flex_insufficient")}` : ""}`];
+      const node = tile(`flex-${k.kind}`, `${t(`flex_${k.kind}`)} · ${t("vpp_flex_now")}`,
+        num(first ? first.reduce_kw : 0, 0), "kW", subs, null);
+      node.dataset.kind = k.kind;
+      node.dataset.reduceKw = first ? first.reduce_kw : 0;
+      return node;
+    }));
+    const c = chart("chart-vpp-flex");
+    const done = painted(c);
+    const cats = (kinds.find((k) => k.steps.length) || { steps: [] }).steps.map((s) => fmtTime(s.start, "hour"));
+    c.setOption({
+      backgroundColor: "transparent", animation: false,
+      grid: { left: 64, right: 72, top: 36, bottom: 28 },
+      legend: { top: 0, textStyle: { color: "#c9d6e3" } },
+      tooltip: { trigger: "axis", valueFormatter: (v) => kw(v) },
+      xAxis: Object.assign({ type: "category", data: cats }, axisStyle),
+      // the station (tens of MW) on its own axis, so the loads (hundreds of kW) stay readable
+      yAxis: [Object.assign({ type: "value", name: t("vpp_flex_unit"), nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
+        Object.assign({ type: "value", name: `${t("flex_storage")} kW`, nameTextStyle: { color: "#9fb3c8" } }, axisStyle,
+          { splitLine: { show: false } })],
+      series: kinds.map((k) => ({ name: t(`flex_${k.kind}`), type: "line", symbol: "none",
+        stack: k.kind === "storage" ? undefined : "flex", yAxisIndex: k.kind === "storage" ? 1 : 0,
+        areaStyle: k.kind === "storage" ? undefined : { opacity: 0.35 }, color: FLEX_COLORS[k.kind],
+        data: k.steps.map((s) => Math.round(s.reduce_kw * 10) / 10) })),
+    }, true);
+    return done;
+  }
+  async function renderEvents(events, now) {
+    const table = $("#vpp-events-table");
+    if (!events.length) {
+      table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { class: "muted", text: t("vpp_no_events") }))));
+      return null;
+    }
+    const withState = events.map((ev) => ({ ev, st: eventState(ev, now) }));
+    const upcoming = withState.filter((x) => x.st === "upcoming" || x.st === "ongoing")
+      .sort((a, b) => new Date(a.ev.start) - new Date(b.ev.start));
+    const past = withState.filter((x) => x.st === "past" || x.st === "cancelled")
+      .sort((a, b) => new Date(b.ev.start) - new Date(a.ev.start));
+    const settled = await Promise.all(past.map((x) => (x.st === "past"
+      ? orNull(api(`/v1/dr/events/${encodeURIComponent(x.ev.id)}/settlement`)) : null)));
+    const head = el("tr", {}, el("th", { text: t("col_event") }), el("th", { text: t("col_window") }),
+      el("th", { text: t("col_direction") }), el("th", { class: "num", text: t("col_target_kw") }),
+      el("th", { class: "num", text: t("col_price_yuan_per_kwh") }), el("th", { text: t("col_status") }),
+      el("th", { class: "num", text: t("col_delivered_kwh") }), el("th", { class: "num", text: t("col_delivery_ratio") }),
+      el("th", { class: "num", text: t("col_revenue_yuan") }));
+    const row = ({ ev, st }, s) => el("tr", { "data-event": ev.id, "data-state": st,
+      onclick: () => { showEvent(ev.id).catch(showError); } },
+      el("td", {}, el("button", { type: "button", class: "link", text: ev.id })),
+      el("td", { class: "muted", text: `${fmtTime(ev.start, "datetime")} – ${fmtTime(ev.end, "hour")}` }),
+      el("td", { text: t(`dir_${ev.direction}`) }),
+      el("td", { class: "num", text: num(ev.target_kw, 0) }),
+      el("td", { class: "num", text: num(ev.price_yuan_per_kwh, 2) }),
+      el("td", {}, el("span", { class: `pill ${st === "past" ? (s ? "ok" : "warn") : st === "cancelled" ? "bad" : "warn"}`,
+        text: st === "past" ? `${t("ev_past")} · ${t(s ? "ev_settled" : "ev_not_settled")}` : t(`ev_${st}`) })),
+      el("td", { class: "num", "data-kwh": s ? s.delivered_kwh : null, text: s ? num(s.delivered_kwh ?? 0, 0) : "–" }),
+      el("td", { class: "num", text: s && s.delivery_ratio !== null ? num(s.delivery_ratio * 100, 1) : "–" }),
+      el("td", { class: "num", text: s && s.revenue_yuan !== null ? num(s.revenue_yuan, 0) : "–" }));
+    table.replaceChildren(el("thead", {}, head),
+      el("tbody", {}, upcoming.map((x) => row(x, null)), past.map((x, i) => row(x, settled[i]))));
+    const pick = past.find((x, i) => settled[i]) || upcoming[0] || past[0];
+    return state.vppEvent && events.some((e) => e.id === state.vppEvent) ? state.vppEvent : pick.ev.id;
+  }
+  async function showEvent(id) {
+    state.vppEvent = id;
+    for (const tr of document.querySelectorAll("#vpp-events-table tbody tr")) {
+      tr.classList.toggle("selected", tr.dataset.event === id);
+    }
+    const enc = encodeURIComponent(id);
+    const [ev, plan, settle] = await Promise.all([api(`/v1/dr/events/${enc}`),
+      orNull(api(`/v1/dr/events/${enc}/plan`)), orNull(api(`/v1/dr/events/${enc}/settlement`))]);
+    const card = $("#vpp-event-card");
+    card.hidden = false;
+    card.dataset.event = id;
+    $("#vpp-event-name").textContent = `${ev.id} · ${fmtTime(ev.start, "datetime")} – ${fmtTime(ev.end, "hour")} · ${t(`dir_${ev.direction}`)}`;
+    const settled = !!(settle && settle.steps && settle.steps.length);
+    $("#vpp-event-scope").textContent = settled ? t("vpp_curves_settled") : plan ? t("vpp_curves_planned") : "";
+    const kpi = (key, value) => el("div", { class: "kpi", "data-kpi": key },
+      el("div", { class: "kpi-name", text: t(key) }), el("div", { class: "kpi-value", text: value }));
+    $("#vpp-event-kpis").replaceChildren(
+      kpi("col_target_kw", kw(ev.target_kw)),
+      kpi("vpp_plan_status", plan ? t(`plan_${plan.status.replace(/ /g, "_")}`) : t("vpp_no_plan")),
+      kpi("vpp_shortfall_kw", plan ? kw(plan.shortfall_kw) : "–"),
+      kpi("vpp_target_kwh", settle ? kwh(settle.target_kwh) : "–"),
+      kpi("col_delivered_kwh", settle ? kwh(settle.delivered_kwh) : t("ev_not_settled")),
+      kpi("col_delivery_ratio", settle ? pct(settle.delivery_ratio) : "–"),
+      kpi("col_revenue_yuan", settle ? yuan(settle.revenue_yuan) : "–"),
+      kpi("col_status", settle ? settleStatus(settle.status) : "–"));
+    const c = chart("chart-vpp-event");
+    c.resize();
+    const done = painted(c);
+    c.setOption(eventOption(ev, plan, settle), true);
+    renderContrib(plan, settle);
+    await done;
+  }
+  /** The park's baseline, plan and actual kW per step, and each enterprise's planned kW. */
+  function eventOption(ev, plan, settle) {
+    const sign = ev.direction === "reduce" ? -1 : 1;
+    const settled = !!(settle && settle.steps && settle.steps.length);
+    const starts = settled ? settle.steps.map((s) => s.start) : plan ? plan.steps.map((s) => s.start) : [];
+    const keyOf = (iso) => new Date(iso).getTime();
+    const planAt = new Map((plan ? plan.steps : []).map((s) => [keyOf(s.start), s]));
+    const base = settled ? settle.steps.map((s) => s.baseline_kw)
+      : starts.map((s) => (planAt.get(keyOf(s)) || {}).baseline_kw ?? null);
+    const r1 = (v) => (v === null || v === undefined ? null : Math.round(v * 10) / 10);
+    const planned = starts.map((s, i) => {
+      const p = planAt.get(keyOf(s));
+      return base[i] === null || base[i] === undefined || !p ? null : r1(base[i] + sign * p.delivered_kw);
+    });
+    const series = [
+      { name: t("s_baseline_kw"), type: "line", symbol: "none", color: "#9fb3c8",
+        lineStyle: { type: "dashed", width: 2 }, data: base.map(r1) },
+      { name: t("s_plan_kw"), type: "line", symbol: "none", color: COLORS.accent, lineStyle: { width: 2 }, data: planned },
+    ];
+    if (settled) {
+      series.push({ name: t("s_actual_kw"), type: "line", symbol: "circle", symbolSize: 4, color: COLORS.discharge,
+        lineStyle: { width: 2 }, data: settle.steps.map((s) => r1(s.actual_kw)) });
+    }
+    const byEnt = new Map();
+    for (const ins of plan ? plan.instructions : []) {
+      const name = ins.enterprise || t("vpp_park_storage");
+      const row = byEnt.get(name) || new Map();
+      for (const s of ins.steps) row.set(keyOf(s.start), (row.get(keyOf(s.start)) || 0) + s.power_kw);
+      byEnt.set(name, row);
+    }
+    for (const [name, row] of byEnt) {
+      series.push({ name: `${name} · ${t("s_contribution_kw")}`, type: "bar", stack: "contrib", yAxisIndex: 1,
+        data: starts.map((s) => r1(row.get(keyOf(s)) || 0)) });
+    }
+    return {
+      backgroundColor: "transparent", animation: false,
+      grid: { left: 72, right: 72, top: 60, bottom: 28 },
+      legend: { top: 0, textStyle: { color: "#c9d6e3" } },
+      tooltip: { trigger: "axis", valueFormatter: (v) => kw(v) },
+      xAxis: Object.assign({ type: "category", data: starts.map((s) => fmtTime(s, "hour")) }, axisStyle),
+      yAxis: [Object.assign({ type: "value", name: t("s_baseline_kw").replace(/（.*|\s\(.*/, "") + " kW", scale: true,
+        nameTextStyle: { color: "#9fb3c8" } }, axisStyle),
+      Object.assign({ type: "value", name: t("s_contribution_kw"), nameTextStyle: { color: "#9fb3c8" } }, axisStyle,
+        { splitLine: { show: false } })],
+      series,
+    };
+  }
+  function renderContrib(plan, settle) {
+    const rows = new Map();
+    const get = (name) => rows.get(name) || rows.set(name, { name, planned: null, delivered: null,
+      revenue: null, status: null, deadline: null }).get(name);
+    for (const ins of plan ? plan.instructions : []) {
+      const r = get(ins.enterprise || t("vpp_park_storage"));
+      if (ins.energy_kwh !== null && ins.energy_kwh !== undefined) r.planned = (r.planned || 0) + ins.energy_kwh;
+      if (!r.deadline || ins.deadline < r.deadline) r.deadline = ins.deadline;
+    }
+    let park = null;
+    for (const line of settle ? settle.lines : []) {
+      if (line.level === "park") { park = line; continue; }
+      if (line.level !== "enterprise") continue;
+      Object.assign(get(line.enterprise), { delivered: line.delivered_kwh, revenue: line.revenue_yuan,
+        status: line.status });
+    }
+    const head = el("tr", {}, el("th", { text: t("col_enterprise") }), el("th", { text: t("col_deadline") }),
+      el("th", { class: "num", text: t("col_planned_kwh") }), el("th", { class: "num", text: t("col_delivered_kwh") }),
+      el("th", { class: "num", text: t("col_revenue_yuan") }), el("th", { text: t("col_status") }));
+    const fmt = (v) => (v === null || v === undefined ? "–" : num(v, Math.abs(v) >= 100 ? 0 : 1));
+    const body = [...rows.values()].map((r) => el("tr", { "data-enterprise": r.name },
+      el("td", { text: r.name }), el("td", { class: "muted", text: r.deadline ? fmtTime(r.deadline, "datetime") : "–" }),
+      el("td", { class: "num", text: fmt(r.planned) }), el("td", { class: "num", "data-kwh": r.delivered, text: fmt(r.delivered) }),
+      el("td", { class: "num", text: fmt(r.revenue) }), el("td", { text: settleStatus(r.status) })));
+    if (park) {
+      body.push(el("tr", { class: "total-row", "data-enterprise": "" }, el("td", {}, el("strong", { text: t("vpp_park_total") })),
+        el("td", { text: "" }), el("td", { class: "num", text: fmt(plan ? plan.instructions.reduce((a, i) => a + (i.energy_kwh || 0), 0) : null) }),
+        el("td", { class: "num", "data-kwh": park.delivered_kwh, text: fmt(park.delivered_kwh) }),
+        el("td", { class: "num", text: fmt(park.revenue_yuan) }), el("td", { text: settleStatus(park.status) })));
+    }
+    $("#vpp-contrib-table").replaceChildren(el("thead", {}, head), el("tbody", {}, body));
+  }
+
   // ---------------------------------------------------------------- routing
-  const VIEWS = ["overview", "ranking", "enterprise", "alerts", "storage", "scenarios"];
+  const VIEWS = ["overview", "ranking", "enterprise", "alerts", "storage", "scenarios", "vpp"];
   async function route() {
     const [, view, arg] = (location.hash || "#/overview").split("/");
     const name = VIEWS.includes(view) ? view : "overview";
@@ -776,6 +992,7 @@
       else if (name === "alerts") await showAlerts();
       else if (name === "storage") await showStorage();
       else if (name === "scenarios") await showScenarios();
+      else if (name === "vpp") await showVpp();
     } catch (e) {
       if (e.status !== 401) { showError(e); markRendered(`${name}-error`); }
     }

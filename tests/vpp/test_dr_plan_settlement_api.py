@@ -212,6 +212,32 @@ def test_settlement_follows_the_meters_and_each_enterprise_sees_its_lines(client
     assert len(body) == 1 + len(b["lines"]) and world["A"]["enterprise"] not in csv.text
 
 
+def test_plan_and_settlement_answer_the_park_curves_per_step(client, operator_key, world):
+    """The dashboard draws the park's baseline, plan and actual kW per step from these."""
+    op = auth(operator_key)
+    url = f"/v1/dr/events/{world['past_id']}"
+    assert client.post(f"{url}/settlement", headers=op).status_code in (200, 201)
+    s = client.get(f"{url}/settlement", headers=op).json()
+    start, end = world["past"]
+    assert [pd.Timestamp(x["start"]) for x in s["steps"]] == list(
+        pd.date_range(start, end, freq="15min", inclusive="left"))
+    cut = sum(CUT_KW.values())
+    for step in s["steps"]:  # the two enterprises shed their cut against an identical history
+        assert step["actual_kw"] == pytest.approx(step["baseline_kw"] - cut, abs=1.0)
+        assert step["delivered_kw"] == pytest.approx(cut, abs=1.0)
+    assert sum(x["delivered_kw"] for x in s["steps"]) / 4 == pytest.approx(
+        s["delivered_kwh"], abs=0.01)
+    plan = client.get(f"{url}/plan", headers=op).json()
+    # the plan's baseline is the whole park's (every grid meter in this database): a number per
+    # step unless the plan says it had too little data
+    if plan["baseline"]["status"] == "insufficient data":
+        assert all(x["baseline_kw"] is None for x in plan["steps"])
+    else:
+        assert all(x["baseline_kw"] is not None and x["baseline_kw"] > 0 for x in plan["steps"])
+    mine = client.get(f"{url}/settlement", headers=auth(world["A"]["key"])).json()
+    assert mine["steps"] == s["steps"]  # the park's curves, as the park line's totals
+
+
 def test_monthly_summary_counts_the_settled_event(client, operator_key, world):
     month = world["past"][0].strftime("%Y-%m")
     op = auth(operator_key)
@@ -267,4 +293,26 @@ def test_concurrent_settlement_requests_settle_once(client, engine, operator_key
     # Without a plan every registered resource is settled; nobody shed, so A's line is ~0.
     line = next(x for x in answers[0].json()["lines"]
                 if x["level"] == "enterprise" and x["enterprise"] == world["A"]["enterprise"])
+    assert line["delivered_kwh"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_grid_meter_that_never_read_does_not_void_the_settlement(client, engine, operator_key,
+                                                                   world, make_meter):
+    """An enterprise's second import meter with no readings at all (a historical or daily
+    register no longer read) is left out of its total instead of making every day a gap."""
+    op = auth(operator_key)
+    make_meter(world["A"]["enterprise"])  # never reads
+    event_id = unique("DRS")
+    q0 = pd.Timestamp.now(tz=TZ).normalize() - pd.Timedelta(days=4, hours=-9)
+    notified = (q0 - pd.Timedelta(hours=3)).to_pydatetime()
+    with Session(engine) as session, session.begin():
+        dr_events.intake(session, dr_events.EventContent(
+            event_id, q0.to_pydatetime(), (q0 + pd.Timedelta(hours=1)).to_pydatetime(),
+            "reduce", 50.0, 2.0, notified), source="api", now=notified,
+            grid=dr_events.connection())
+    r = client.post(f"/v1/dr/events/{event_id}/settlement", headers=op)
+    assert r.status_code == 201, r.text
+    line = next(x for x in r.json()["lines"]
+                if x["level"] == "enterprise" and x["enterprise"] == world["A"]["enterprise"])
+    assert line["status"] == "ok", line
     assert line["delivered_kwh"] == pytest.approx(0.0, abs=1e-6)
