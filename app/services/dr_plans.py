@@ -22,7 +22,7 @@ import csv
 import dataclasses
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -678,13 +678,23 @@ def plan_job(session_factory: Any, now: datetime | None = None) -> dict[str, str
     """Plan every active event whose current version has no plan: one transaction per event,
     once per (event, version) (``job_runs`` key ``dr_plan`` / ``<id> v<version>``)."""
     now = now or datetime.now(UTC)
+    return _once_per_event_version(session_factory, "dr_plan", repo.events_to_plan, now,
+                                   lambda session, event_id: _job_plan(session, event_id, now))
+
+
+def _once_per_event_version(session_factory: Any, job: str,
+                            events: Callable[[Session, datetime], Sequence[Any]],
+                            due: datetime, run: Callable[[Session, str], str]
+                            ) -> dict[str, str]:
+    """``run`` for each event ``events(session, due)`` lists, in its own transaction, once per
+    (event, version) under ``job_runs`` key ``job`` / ``<id> v<version>``."""
     with session_factory() as session:
-        todo = [(e.id, e.version) for e in repo.events_to_plan(session, now)]
+        todo = [(e.id, e.version) for e in events(session, due)]
     out: dict[str, str] = {}
     for event_id, version in todo:
         with session_factory() as session, session.begin():
-            res = once(session, "dr_plan", f"{event_id} v{version}",
-                       lambda s=session, i=event_id: _job_plan(s, i, now))
+            res = once(session, job, f"{event_id} v{version}",
+                       lambda s=session, i=event_id: run(s, i))
         out[event_id] = res or "ran already"
     return out
 
@@ -701,15 +711,9 @@ def settlement_job(session_factory: Any, now: datetime | None = None) -> dict[st
     """Settle every active event ended ``SETTLE_AFTER`` ago whose current version is not settled
     (``job_runs`` key ``dr_settlement`` / ``<id> v<version>``)."""
     now = now or datetime.now(UTC)
-    with session_factory() as session:
-        todo = [(e.id, e.version) for e in repo.events_to_settle(session, now - SETTLE_AFTER)]
-    out: dict[str, str] = {}
-    for event_id, version in todo:
-        with session_factory() as session, session.begin():
-            res = once(session, "dr_settlement", f"{event_id} v{version}",
-                       lambda s=session, i=event_id: _job_settle(s, i, now))
-        out[event_id] = res or "ran already"
-    return out
+    return _once_per_event_version(
+        session_factory, "dr_settlement", repo.events_to_settle, now - SETTLE_AFTER,
+        lambda session, event_id: _job_settle(session, event_id, now))
 
 
 def _job_settle(session: Session, event_id: str, now: datetime) -> str:
